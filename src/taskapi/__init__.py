@@ -1,0 +1,1 @@
+"""taskapi: task-management REST API (API Gateway -> Lambda -> DynamoDB, EventBridge)."""
