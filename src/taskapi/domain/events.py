@@ -1,0 +1,89 @@
+"""Domain events: the public record of every state change.
+
+They are written to the outbox in the same atomic write as the change and published at least
+once, so every event has a unique ``event_id`` that consumers de-duplicate on. The models are
+the source of the published JSON Schemas: changing them is changing a public contract.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
+
+from taskapi.domain.model import Task, UtcDateTime
+
+
+class FieldChange(BaseModel):
+    """One changed field of a task: the value before and after the write (JSON form)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    previous: JsonValue
+    current: JsonValue
+
+
+class _TaskEvent(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Bumped on a backward-incompatible change of the event's schema.
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    event_id: UUID = Field(description="Unique per event; consumers de-duplicate on it.")
+    schema_version: int = Field(description="Major version of this event's schema.")
+    occurred_at: UtcDateTime = Field(description="When the change was committed (UTC).")
+    task: Task = Field(description="Snapshot of the task after the change (before, if deleted).")
+
+    @property
+    def task_id(self) -> UUID:
+        return self.task.task_id
+
+
+class TaskCreated(_TaskEvent):
+    event_type: Literal["TaskCreated"] = "TaskCreated"
+
+
+class TaskUpdated(_TaskEvent):
+    event_type: Literal["TaskUpdated"] = "TaskUpdated"
+    changes: dict[str, FieldChange] = Field(
+        description="Each changed field with its previous and current value."
+    )
+
+
+class TaskDeleted(_TaskEvent):
+    event_type: Literal["TaskDeleted"] = "TaskDeleted"
+
+
+DomainEvent = Annotated[TaskCreated | TaskUpdated | TaskDeleted, Field(discriminator="event_type")]
+EVENT_TYPES: tuple[type[_TaskEvent], ...] = (TaskCreated, TaskUpdated, TaskDeleted)
+_event_adapter: TypeAdapter[DomainEvent] = TypeAdapter(DomainEvent)
+
+
+def parse_event(data: str | bytes | dict[str, Any]) -> TaskCreated | TaskUpdated | TaskDeleted:
+    """Rebuild an event from its JSON (outbox rows, stream images, bus details)."""
+    if isinstance(data, str | bytes):
+        return _event_adapter.validate_json(data)
+    return _event_adapter.validate_python(data)
+
+
+def diff(before: Task, after: Task, fields: tuple[str, ...]) -> dict[str, FieldChange]:
+    """The fields whose values differ between two versions of a task, in JSON form."""
+    old = before.model_dump(mode="json", include=set(fields))
+    new = after.model_dump(mode="json", include=set(fields))
+    return {
+        name: FieldChange(previous=old[name], current=new[name])
+        for name in fields
+        if old[name] != new[name]
+    }
+
+
+def new_event_fields(event_id: UUID, occurred_at: datetime, task: Task) -> dict[str, Any]:
+    """The envelope fields every event shares."""
+    return {
+        "event_id": event_id,
+        "schema_version": _TaskEvent.SCHEMA_VERSION,
+        "occurred_at": occurred_at,
+        "task": task,
+    }

@@ -1,0 +1,147 @@
+"""Ports: what the service needs from the outside world, as Protocols.
+
+Adapters implement them (memory, SQLite, DynamoDB); the service never knows which one it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+from uuid import UUID
+
+from taskapi.domain.events import TaskCreated, TaskDeleted, TaskUpdated
+from taskapi.domain.model import Priority, Status, Task
+
+Event = TaskCreated | TaskUpdated | TaskDeleted
+
+# A store's resume position for listing: adapter-specific, JSON-serialisable. The service wraps
+# it in a signed, opaque ``next_token`` so clients can neither read nor forge it.
+Position = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFilter:
+    status: Status | None = None
+    priority: Priority | None = None
+    assignee: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSlice:
+    tasks: list[Task]
+    next_position: Position | None
+
+
+class TaskRepository(Protocol):
+    """Tasks and their reverse dependency edges. Writes are staged until the unit of work
+    commits; reads see committed state."""
+
+    def get(self, task_id: UUID) -> Task | None: ...
+
+    def get_many(self, task_ids: Collection[UUID]) -> dict[UUID, Task]:
+        """The tasks that exist among ``task_ids`` (one round trip per call where possible)."""
+        ...
+
+    def dependencies_of(self, task_ids: Collection[UUID]) -> Mapping[UUID, Sequence[UUID]]:
+        """Dependency ids of each existing task among ``task_ids``, for graph walks."""
+        ...
+
+    def dependents_of(self, task_id: UUID) -> list[UUID]:
+        """Ids of the tasks that depend on ``task_id`` (the reverse edges), sorted."""
+        ...
+
+    def find(self, task_filter: TaskFilter, limit: int, after: Position | None) -> TaskSlice:
+        """Up to ``limit`` tasks matching the filter in a stable order (created_at, task_id)."""
+        ...
+
+    def add(self, task: Task) -> None:
+        """Stage a new task (version 1) with its reverse edges."""
+        ...
+
+    def update(self, task: Task, expected_version: int) -> None:
+        """Stage a new version; the commit fails with a conflict unless the stored version is
+        still ``expected_version``. Reverse edges follow the new dependencies."""
+        ...
+
+    def remove(self, task: Task) -> None:
+        """Stage a delete of ``task`` conditional on its version being unchanged."""
+        ...
+
+
+class OutboxWriter(Protocol):
+    def add(self, event: Event) -> None:
+        """Stage an event to be committed atomically with the task writes."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One atomic write: the task changes and their outbox events commit together or not at
+    all. Used as a context manager; leaving without ``commit()`` discards staged writes."""
+
+    @property
+    def tasks(self) -> TaskRepository: ...
+
+    @property
+    def outbox(self) -> OutboxWriter: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Apply every staged write atomically. Raises ``VersionConflict`` (domain) when a
+        conditional write lost the race."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+@dataclass(slots=True)
+class OutboxRecord:
+    event: Event
+    attempts: int = 0
+    last_error: str | None = field(default=None)
+
+
+class OutboxReader(Protocol):
+    """The dispatcher's side of the outbox: committed events not yet delivered."""
+
+    def pending(self, limit: int) -> list[OutboxRecord]:
+        """Oldest undelivered events first."""
+        ...
+
+    def mark_sent(self, event_id: UUID) -> None: ...
+
+    def mark_failed(self, event_id: UUID, error: str) -> None:
+        """Record a failed delivery attempt; the event stays pending."""
+        ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
+
+
+class IdSource(Protocol):
+    def __call__(self) -> UUID: ...
+
+
+class StoreUnavailable(Exception):
+    """The store refused the request for now (throttling); the client should retry later."""
+
+    def __init__(self, message: str, retry_after_seconds: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class StoreFailure(Exception):
+    """The store failed in a way the client cannot fix (access, missing table, timeout)."""

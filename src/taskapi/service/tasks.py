@@ -1,0 +1,164 @@
+"""The task service: use cases over the ports. No AWS, no SQL, no HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from uuid import UUID
+
+from taskapi.domain import rules
+from taskapi.domain.errors import DependencyCycle, HasDependents, TaskNotFound, VersionConflict
+from taskapi.domain.events import TaskCreated, TaskDeleted, TaskUpdated, diff, new_event_fields
+from taskapi.domain.model import MUTABLE_FIELDS, Status, Task
+from taskapi.service.commands import CreateTask, ListTasks, UpdateTask
+from taskapi.service.pagination import PageTokenCodec
+from taskapi.service.ports import (
+    Clock,
+    IdSource,
+    TaskFilter,
+    TaskRepository,
+    UnitOfWorkFactory,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    tasks: list[Task]
+    limit: int
+    next_token: str | None
+
+
+def _no_op() -> None:
+    return None
+
+
+class TaskService:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        new_id: IdSource,
+        page_tokens: PageTokenCodec,
+        on_commit: Callable[[], None] = _no_op,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._new_id = new_id
+        self._page_tokens = page_tokens
+        # Called after each committed write, e.g. to wake a local outbox dispatcher.
+        self._on_commit = on_commit
+
+    # -- queries ------------------------------------------------------------------------
+
+    def get(self, task_id: UUID) -> Task:
+        with self._uow_factory() as uow:
+            return _load(uow.tasks, task_id)
+
+    def list_tasks(self, query: ListTasks) -> TaskPage:
+        task_filter = TaskFilter(
+            status=query.status, priority=query.priority, assignee=query.assignee
+        )
+        after = (
+            None
+            if query.next_token is None
+            else self._page_tokens.decode(query.next_token, task_filter)
+        )
+        with self._uow_factory() as uow:
+            found = uow.tasks.find(task_filter, query.limit, after)
+        token = (
+            None
+            if found.next_position is None
+            else self._page_tokens.encode(found.next_position, task_filter)
+        )
+        return TaskPage(tasks=found.tasks, limit=query.limit, next_token=token)
+
+    def dependents(self, task_id: UUID) -> list[Task]:
+        with self._uow_factory() as uow:
+            _load(uow.tasks, task_id)
+            ids = uow.tasks.dependents_of(task_id)
+            found = uow.tasks.get_many(ids)
+        return [found[i] for i in ids if i in found]
+
+    # -- commands -----------------------------------------------------------------------
+
+    def create(self, command: CreateTask) -> Task:
+        now = self._clock()
+        task = Task(
+            task_id=self._new_id(),
+            title=command.title,
+            description=command.description,
+            status=command.status,
+            priority=command.priority,
+            dependencies=command.dependencies,
+            due_at=command.due_at,
+            assignee=command.assignee,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        with self._uow_factory() as uow:
+            # A brand-new task has no dependents, so it cannot close a cycle.
+            _check_dependencies(uow.tasks, task, check_cycle=False)
+            uow.tasks.add(task)
+            uow.outbox.add(TaskCreated(**new_event_fields(self._new_id(), now, task)))
+            uow.commit()
+        self._on_commit()
+        return task
+
+    def update(self, task_id: UUID, command: UpdateTask, expected_version: int) -> Task:
+        with self._uow_factory() as uow:
+            current = _load(uow.tasks, task_id)
+            if current.version != expected_version:
+                raise VersionConflict(current, expected_version)
+            changes = command.changes()
+            if command.dependencies is not None and task_id in command.dependencies:
+                raise DependencyCycle([task_id, task_id])
+            now = self._clock()
+            candidate = Task.model_validate({**current.model_dump(), **changes, "updated_at": now})
+            changed = diff(current, candidate, MUTABLE_FIELDS)
+            if not changed:
+                return current  # nothing to write: no new version, no event
+            rules.check_transition(current.status, candidate.status)
+            updated = candidate.model_copy(update={"version": current.version + 1})
+            _check_dependencies(uow.tasks, updated, check_cycle="dependencies" in changed)
+            uow.tasks.update(updated, expected_version)
+            uow.outbox.add(
+                TaskUpdated(**new_event_fields(self._new_id(), now, updated), changes=changed)
+            )
+            uow.commit()
+        self._on_commit()
+        return updated
+
+    def delete(self, task_id: UUID, expected_version: int | None = None) -> Task:
+        with self._uow_factory() as uow:
+            current = _load(uow.tasks, task_id)
+            if expected_version is not None and current.version != expected_version:
+                raise VersionConflict(current, expected_version)
+            dependents = uow.tasks.dependents_of(task_id)
+            if dependents:
+                raise HasDependents(task_id, dependents)
+            uow.tasks.remove(current)
+            uow.outbox.add(TaskDeleted(**new_event_fields(self._new_id(), self._clock(), current)))
+            uow.commit()
+        self._on_commit()
+        return current
+
+
+def _load(tasks: TaskRepository, task_id: UUID) -> Task:
+    task = tasks.get(task_id)
+    if task is None:
+        raise TaskNotFound(task_id)
+    return task
+
+
+def _check_dependencies(tasks: TaskRepository, task: Task, *, check_cycle: bool) -> None:
+    """Every dependency exists; a completed task has only completed dependencies; and the
+    edges close no cycle."""
+    if not task.dependencies:
+        return
+    found = tasks.get_many(task.dependencies)
+    rules.check_dependencies_exist(task.dependencies, found)
+    if task.status == Status.COMPLETED:
+        rules.check_can_complete({dep: found[dep].status for dep in task.dependencies})
+    if check_cycle:
+        rules.check_no_cycle(task.task_id, task.dependencies, tasks.dependencies_of)
