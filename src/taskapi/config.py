@@ -36,6 +36,29 @@ class Settings(BaseSettings):
         description="HMAC key for list page tokens. Set a random value in every deployment.",
     )
 
+    # -- AWS (store=dynamodb) -----------------------------------------------------------
+    table_name: str = Field(default="taskapi", description="DynamoDB single table.")
+    idempotency_table_name: str = Field(
+        default="taskapi-idempotency", description="Powertools idempotency records."
+    )
+    event_bus_name: str = Field(default="taskapi", description="EventBridge bus for task events.")
+    event_source: str = Field(default="taskapi.tasks", description="EventBridge Source field.")
+    aws_region: str = Field(default="us-east-1", description="Region for every AWS client.")
+    aws_endpoint_url: str | None = Field(
+        default=None, description="Endpoint override (moto server, local tooling)."
+    )
+    aws_connect_timeout_seconds: float = 2.0
+    aws_read_timeout_seconds: float = 5.0
+    aws_max_attempts: int = 3
+
+    # -- notifications ------------------------------------------------------------------
+    sender_email: str = Field(
+        default="taskapi@example.com", description="From address of notification emails."
+    )
+    reminder_window_hours: int = Field(
+        default=24, ge=1, description="Remind about tasks due within this many hours."
+    )
+
     @property
     def sqlite_path(self) -> Path:
         return self.db_path if self.db_path is not None else self.data_dir / "taskapi.db"
