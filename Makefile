@@ -65,5 +65,8 @@ format: $(STAMP) ## apply ruff fixes and formatting
 bench: $(STAMP) ## run benchmarks and print figures (see docs/performance.md)
 	$(RUN) python -m benches
 
+risk-demo: $(STAMP) ## render the risk heat map of the sample bug reports
+	$(RUN) taskapi risk examples/bugs.json
+
 clean: ## remove local environments and data
 	rm -rf $(VENV) .tools .taskapi .pytest_cache .mypy_cache .ruff_cache .hypothesis
