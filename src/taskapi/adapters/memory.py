@@ -15,8 +15,8 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
-from taskapi.domain.errors import TaskNotFound, VersionConflict
-from taskapi.domain.model import Task
+from taskapi.domain.errors import InvalidPageToken, TaskNotFound, VersionConflict
+from taskapi.domain.model import Task, to_utc
 from taskapi.service.ports import (
     Event,
     OutboxRecord,
@@ -117,7 +117,14 @@ def _position(task: Task) -> Position:
 
 
 def _position_key(position: Position) -> tuple[datetime, str]:
-    return (datetime.fromisoformat(position["created_at"]), str(position["task_id"]))
+    # Signed, but possibly issued by another store type or release: a bad token, not a 500.
+    try:
+        return (
+            to_utc(datetime.fromisoformat(position["created_at"])),
+            str(UUID(position["task_id"])),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidPageToken("it does not belong to this store") from exc
 
 
 class InMemoryOutbox:

@@ -39,7 +39,12 @@ def to_utc(value: datetime) -> datetime:
     """Store every instant in UTC; a naive timestamp is taken to be UTC already."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        # e.g. 0001-01-01T00:00+05:00 has no UTC equivalent. A ValueError makes it a
+        # validation error (400) instead of an unhandled exception (500).
+        raise ValueError("the timestamp is out of range once converted to UTC") from exc
 
 
 def _unique_ids(ids: tuple[UUID, ...]) -> tuple[UUID, ...]:
@@ -66,17 +71,25 @@ class Task(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    task_id: UUID
-    title: Title
-    description: Description | None = None
-    status: Status = Status.PENDING
-    priority: Priority = Priority.MEDIUM
-    dependencies: Dependencies = ()
-    due_at: UtcDateTime | None = None
-    assignee: Assignee | None = None
-    created_at: UtcDateTime
-    updated_at: UtcDateTime
-    version: int = Field(ge=1)
+    # Descriptions are public documentation: they appear in the OpenAPI document and in the
+    # published event schemas (schemas/events/), where the task is the payload's snapshot.
+    task_id: UUID = Field(description="Identifier assigned by the service.")
+    title: Title = Field(description="Short summary; surrounding whitespace is trimmed.")
+    description: Description | None = Field(default=None, description="Free-text details.")
+    status: Status = Field(default=Status.PENDING, description="Workflow state.")
+    priority: Priority = Field(default=Priority.MEDIUM, description="Relative importance.")
+    dependencies: Dependencies = Field(
+        default=(), description="Ids of the tasks this task waits on; never forms a cycle."
+    )
+    due_at: UtcDateTime | None = Field(default=None, description="Deadline (UTC), if any.")
+    assignee: Assignee | None = Field(
+        default=None, description="Email address of the person responsible, if any."
+    )
+    created_at: UtcDateTime = Field(description="When the task was created (UTC).")
+    updated_at: UtcDateTime = Field(description="When the task was last written (UTC).")
+    version: int = Field(
+        ge=1, description="Increases by one on every write; the optimistic-concurrency token."
+    )
 
     @model_validator(mode="after")
     def _not_its_own_dependency(self) -> Self:

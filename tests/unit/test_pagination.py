@@ -1,0 +1,102 @@
+"""Page tokens: opaque, tamper-evident and bound to the filters they were issued for."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from taskapi.domain.errors import InvalidPageToken
+from taskapi.domain.model import Priority, Status
+from taskapi.service.pagination import PageTokenCodec
+from taskapi.service.ports import Position, TaskFilter
+
+POSITION: Position = {
+    "created_at": "2025-01-15T09:30:00+00:00",
+    "task_id": "00000000-0000-0000-0000-000000000007",
+}
+FILTER = TaskFilter(status=Status.PENDING, priority=Priority.HIGH, assignee="ana@example.com")
+
+
+@pytest.fixture
+def codec() -> PageTokenCodec:
+    return PageTokenCodec(b"a-secret-for-tests")
+
+
+def flip_one_character(token: str, index: int) -> str:
+    replacement = "A" if token[index] != "A" else "B"
+    return token[:index] + replacement + token[index + 1 :]
+
+
+def test_a_token_round_trips_to_the_position(codec: PageTokenCodec) -> None:
+    token = codec.encode(POSITION, FILTER)
+    assert codec.decode(token, FILTER) == POSITION
+    assert codec.decode(codec.encode(POSITION, TaskFilter()), TaskFilter()) == POSITION
+
+
+def test_a_token_is_url_safe_and_does_not_show_the_position(codec: PageTokenCodec) -> None:
+    token = codec.encode(POSITION, FILTER)
+    assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    assert "created_at" not in token
+
+
+@pytest.mark.parametrize("where", ["signature", "payload", "last"])
+def test_a_tampered_token_is_invalid(codec: PageTokenCodec, where: str) -> None:
+    token = codec.encode(POSITION, FILTER)
+    index = {"signature": 3, "payload": len(token) // 2, "last": len(token) - 2}[where]
+    with pytest.raises(InvalidPageToken, match="not a token issued by this API"):
+        codec.decode(flip_one_character(token, index), FILTER)
+
+
+def test_a_re_signed_payload_with_another_secret_is_invalid(codec: PageTokenCodec) -> None:
+    forged = PageTokenCodec(b"the attacker's secret").encode({"created_at": "x"}, FILTER)
+    with pytest.raises(InvalidPageToken):
+        codec.decode(forged, FILTER)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        TaskFilter(),
+        TaskFilter(status=Status.COMPLETED, priority=Priority.HIGH, assignee="ana@example.com"),
+        TaskFilter(status=Status.PENDING, priority=Priority.HIGH, assignee="bo@example.com"),
+    ],
+    ids=["no-filter", "other-status", "other-assignee"],
+)
+def test_a_token_from_other_filters_is_invalid(codec: PageTokenCodec, other: TaskFilter) -> None:
+    token = codec.encode(POSITION, FILTER)
+    with pytest.raises(InvalidPageToken, match="different filters"):
+        codec.decode(token, other)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "x",
+        "not a token",
+        "%%%%",
+        "ünïcödé",
+        base64.urlsafe_b64encode(b"too short").decode(),
+        base64.urlsafe_b64encode(b"\x00" * 64).decode(),
+    ],
+)
+def test_garbage_is_invalid(codec: PageTokenCodec, garbage: str) -> None:
+    with pytest.raises(InvalidPageToken):
+        codec.decode(garbage, FILTER)
+
+
+def test_an_overlong_token_is_refused_before_any_decoding(codec: PageTokenCodec) -> None:
+    with pytest.raises(InvalidPageToken, match="too long"):
+        codec.decode("A" * 4096, FILTER)
+
+
+def test_the_invalid_token_error_points_at_the_parameter(codec: PageTokenCodec) -> None:
+    with pytest.raises(InvalidPageToken) as raised:
+        codec.decode("garbage", FILTER)
+    assert raised.value.details == {"parameter": "next_token"}
+
+
+def test_an_empty_secret_is_refused() -> None:
+    with pytest.raises(ValueError, match="secret"):
+        PageTokenCodec(b"")

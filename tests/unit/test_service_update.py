@@ -1,0 +1,236 @@
+"""TaskService.update: partial updates, optimistic concurrency, workflow and graph rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from taskapi.domain.errors import (
+    DependenciesNotCompleted,
+    DependenciesNotFound,
+    DependencyCycle,
+    InvalidTransition,
+    TaskNotFound,
+    VersionConflict,
+)
+from taskapi.domain.events import FieldChange, TaskUpdated
+from taskapi.domain.model import Priority, Status, Task
+from taskapi.service.commands import CreateTask, UpdateTask
+from tests.fakes.builders import make_task
+from tests.fakes.clock import DEFAULT_NOW, FixedClock
+from tests.fakes.service import ServiceHarness, build_service
+from tests.fakes.unit_of_work import FailingCommits
+
+LATER = DEFAULT_NOW + timedelta(hours=1)
+
+
+@pytest.fixture
+def harness() -> ServiceHarness:
+    return build_service()
+
+
+def create(harness: ServiceHarness, title: str = "t", **fields: object) -> Task:
+    return harness.service.create(CreateTask.model_validate({"title": title, **fields}))
+
+
+def update_events(harness: ServiceHarness) -> list[TaskUpdated]:
+    return [e for e in harness.events() if isinstance(e, TaskUpdated)]
+
+
+def test_an_update_writes_version_plus_one_with_the_new_time(harness: ServiceHarness) -> None:
+    task = create(harness, "old title")
+    harness.clock.now = LATER
+    updated = harness.service.update(task.task_id, UpdateTask(title="new title"), 1)
+    assert (updated.title, updated.version, updated.updated_at) == ("new title", 2, LATER)
+    assert updated.created_at == task.created_at
+    assert harness.service.get(task.task_id) == updated
+
+
+def test_an_update_writes_one_event_with_the_previous_values(harness: ServiceHarness) -> None:
+    task = create(harness, "old", description="details", assignee="ana@example.com")
+    harness.clock.now = LATER
+    updated = harness.service.update(
+        task.task_id,
+        UpdateTask(
+            title="new",
+            description=None,  # an explicit null clears it
+            priority=Priority.HIGH,
+            assignee="ana@example.com",  # unchanged: not listed
+            due_at=datetime(2030, 1, 1, tzinfo=UTC),
+        ),
+        1,
+    )
+    (event,) = update_events(harness)
+    assert event.task == updated
+    assert event.occurred_at == LATER
+    assert event.changes == {
+        "title": FieldChange(previous="old", current="new"),
+        "description": FieldChange(previous="details", current=None),
+        "priority": FieldChange(previous="medium", current="high"),
+        "due_at": FieldChange(previous=None, current="2030-01-01T00:00:00Z"),
+    }
+    assert harness.on_commit.calls == 2
+
+
+def test_each_write_increases_the_version_by_one(harness: ServiceHarness) -> None:
+    task = create(harness)
+    for version, status in enumerate((Status.IN_PROGRESS, Status.COMPLETED, Status.PENDING), 1):
+        task = harness.service.update(task.task_id, UpdateTask(status=status), version)
+        assert task.version == version + 1
+    assert [e.task.version for e in update_events(harness)] == [2, 3, 4]
+    assert [e.changes["status"].previous for e in update_events(harness)] == [
+        "pending",
+        "in_progress",
+        "completed",
+    ]
+
+
+def test_an_update_that_changes_nothing_writes_nothing(harness: ServiceHarness) -> None:
+    task = create(harness, "same", priority=Priority.LOW)
+    harness.clock.now = LATER
+    result = harness.service.update(
+        task.task_id, UpdateTask(title="  same  ", priority=Priority.LOW), 1
+    )
+    empty = harness.service.update(task.task_id, UpdateTask(), 1)
+    assert result == empty == task
+    assert harness.service.get(task.task_id).version == 1
+    assert update_events(harness) == []
+    assert harness.on_commit.calls == 1  # the create only
+
+
+def test_a_stale_version_conflicts_with_the_current_task(harness: ServiceHarness) -> None:
+    task = create(harness)
+    current = harness.service.update(task.task_id, UpdateTask(title="first writer"), 1)
+    with pytest.raises(VersionConflict) as raised:
+        harness.service.update(task.task_id, UpdateTask(title="second writer"), 1)
+    assert raised.value.current == current
+    assert raised.value.expected_version == 1
+    assert raised.value.details == {"expected_version": 1, "current_version": 2}
+    assert harness.service.get(task.task_id) == current
+    assert len(update_events(harness)) == 1
+
+
+def test_a_conflict_detected_at_commit_propagates_and_writes_nothing() -> None:
+    """The race the read-time check cannot see: another writer commits in between (DynamoDB
+    finds out only when its conditional write fails)."""
+    winner = make_task(version=2)
+    harness = build_service(
+        wrap=lambda inner: FailingCommits(inner, VersionConflict(winner, 1), on_commit=2)
+    )
+    task = create(harness)
+    with pytest.raises(VersionConflict):
+        harness.service.update(task.task_id, UpdateTask(title="lost"), 1)
+    assert harness.service.get(task.task_id) == task
+    assert update_events(harness) == []
+    assert harness.on_commit.calls == 1
+
+
+def test_updating_a_missing_task_is_not_found(harness: ServiceHarness) -> None:
+    ghost = make_task().task_id
+    with pytest.raises(TaskNotFound) as raised:
+        harness.service.update(ghost, UpdateTask(title="x"), 1)
+    assert raised.value.task_id == ghost
+
+
+def test_a_refused_transition_names_the_allowed_ones(harness: ServiceHarness) -> None:
+    task = create(harness, status=Status.COMPLETED)
+    with pytest.raises(InvalidTransition) as raised:
+        harness.service.update(task.task_id, UpdateTask(status=Status.IN_PROGRESS), 1)
+    assert raised.value.details["allowed"] == ["pending"]
+    assert update_events(harness) == []
+
+
+def test_completing_needs_every_dependency_completed(harness: ServiceHarness) -> None:
+    done = create(harness, "done", status=Status.COMPLETED)
+    open_a = create(harness, "open a")
+    open_b = create(harness, "open b", status=Status.IN_PROGRESS)
+    task = create(harness, dependencies=[open_b.task_id, done.task_id, open_a.task_id])
+
+    with pytest.raises(DependenciesNotCompleted) as raised:
+        harness.service.update(task.task_id, UpdateTask(status=Status.COMPLETED), 1)
+    assert raised.value.blocking == (open_b.task_id, open_a.task_id)
+
+    for dep in (open_a, open_b):
+        harness.service.update(dep.task_id, UpdateTask(status=Status.COMPLETED), dep.version)
+    completed = harness.service.update(task.task_id, UpdateTask(status=Status.COMPLETED), 1)
+    assert completed.status == Status.COMPLETED
+
+
+def test_a_dependency_that_would_close_a_cycle_is_refused_with_the_path(
+    harness: ServiceHarness,
+) -> None:
+    a = create(harness, "a")
+    b = create(harness, "b", dependencies=[a.task_id])
+    c = create(harness, "c", dependencies=[b.task_id])
+    with pytest.raises(DependencyCycle) as raised:
+        harness.service.update(a.task_id, UpdateTask(dependencies=[c.task_id]), 1)
+    assert raised.value.path == (a.task_id, c.task_id, b.task_id, a.task_id)
+    assert harness.service.get(a.task_id) == a
+    assert update_events(harness) == []
+
+
+def test_depending_on_itself_is_a_cycle(harness: ServiceHarness) -> None:
+    a = create(harness)
+    with pytest.raises(DependencyCycle) as raised:
+        harness.service.update(a.task_id, UpdateTask(dependencies=[a.task_id]), 1)
+    assert raised.value.path == (a.task_id, a.task_id)
+
+
+def test_unknown_dependencies_are_named(harness: ServiceHarness) -> None:
+    a = create(harness)
+    ghost = make_task().task_id
+    with pytest.raises(DependenciesNotFound) as raised:
+        harness.service.update(a.task_id, UpdateTask(dependencies=[ghost]), 1)
+    assert raised.value.missing == (ghost,)
+
+
+def test_changing_dependencies_moves_the_reverse_edges(harness: ServiceHarness) -> None:
+    a, b = create(harness, "a"), create(harness, "b")
+    task = create(harness, dependencies=[a.task_id])
+    harness.service.update(task.task_id, UpdateTask(dependencies=[b.task_id]), 1)
+    assert harness.service.dependents(a.task_id) == []
+    assert [t.task_id for t in harness.service.dependents(b.task_id)] == [task.task_id]
+
+
+@pytest.mark.parametrize("field", ["title", "status", "priority", "dependencies"])
+def test_required_fields_cannot_be_nulled(field: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        UpdateTask.model_validate({field: None})
+
+
+def test_the_update_time_comes_from_the_clock_not_the_client() -> None:
+    clock = FixedClock(tick=timedelta(minutes=5))
+    harness = build_service(clock=clock)
+    task = create(harness)
+    updated = harness.service.update(task.task_id, UpdateTask(title="later"), 1)
+    assert updated.updated_at == task.created_at + timedelta(minutes=5)
+
+
+def test_a_completed_task_stays_editable_after_a_dependency_is_reopened(
+    harness: ServiceHarness,
+) -> None:
+    dependency = create(harness, "dependency", status="completed")
+    task = create(harness, "task", dependencies=[str(dependency.task_id)], status="completed")
+    harness.service.update(dependency.task_id, UpdateTask(status=Status.PENDING), 1)
+
+    edited = harness.service.update(task.task_id, UpdateTask(title="renamed"), 1)
+
+    assert (edited.title, edited.status, edited.version) == ("renamed", Status.COMPLETED, 2)
+
+
+def test_changing_the_dependencies_of_a_completed_task_requires_completed_ones(
+    harness: ServiceHarness,
+) -> None:
+    done = create(harness, "done", status="completed")
+    open_task = create(harness, "open")
+    task = create(harness, "task", dependencies=[str(done.task_id)], status="completed")
+
+    with pytest.raises(DependenciesNotCompleted) as refused:
+        harness.service.update(
+            task.task_id, UpdateTask(dependencies=(done.task_id, open_task.task_id)), 1
+        )
+
+    assert refused.value.blocking == (open_task.task_id,)
+    assert harness.service.get(task.task_id).version == 1
