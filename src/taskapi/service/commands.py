@@ -3,9 +3,9 @@ and the validation the API performs come from one definition."""
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from taskapi.domain.model import (
     Assignee,
@@ -18,6 +18,17 @@ from taskapi.domain.model import (
 )
 
 
+def _iso_8601_text(value: object) -> object:
+    # JSON has no date type: the contract says an ISO 8601 string. Pydantic would also read a
+    # number as seconds since the epoch; refuse it instead of guessing what the client meant.
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 date-time string, e.g. 2030-01-31T17:00:00Z")
+    return value
+
+
+DueAt = Annotated[UtcDateTime, BeforeValidator(_iso_8601_text)]
+
+
 class CreateTask(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -26,7 +37,7 @@ class CreateTask(BaseModel):
     status: Status = Status.PENDING
     priority: Priority = Priority.MEDIUM
     dependencies: Dependencies = ()
-    due_at: UtcDateTime | None = None
+    due_at: DueAt | None = None
     assignee: Assignee | None = None
 
 
@@ -34,20 +45,31 @@ class CreateTask(BaseModel):
 _NOT_NULLABLE = ("title", "status", "priority", "dependencies")
 
 
+def _document_not_nullable(schema: dict[str, Any]) -> None:
+    # The JSON Schema (and so the OpenAPI request body) says what the validator enforces:
+    # these fields may be absent but never null.
+    for name in _NOT_NULLABLE:
+        field_schema = schema["properties"][name]
+        branches = [b for b in field_schema.pop("anyOf", []) if b.get("type") != "null"]
+        field_schema.update(branches[0] if len(branches) == 1 else {"anyOf": branches})
+        field_schema.pop("default", None)
+
+
 class UpdateTask(BaseModel):
     """A partial update: only the fields present in the request change. ``version`` is the
     optimistic-concurrency token (the HTTP layer may take it from ``If-Match`` instead)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_document_not_nullable)
 
     title: Title | None = None
     description: Description | None = None
     status: Status | None = None
     priority: Priority | None = None
     dependencies: Dependencies | None = None
-    due_at: UtcDateTime | None = None
+    due_at: DueAt | None = None
     assignee: Assignee | None = None
-    version: int | None = Field(default=None, ge=1)
+    # strict: the version is a JSON integer, not "3" or true.
+    version: int | None = Field(default=None, ge=1, strict=True)
 
     @model_validator(mode="after")
     def _required_fields_are_not_null(self) -> Self:

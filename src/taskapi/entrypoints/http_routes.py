@@ -1,0 +1,50 @@
+"""Which methods each path accepts: the resolver's routes, recorded as they are registered.
+
+Powertools answers 404 for a known path with an unknown method; HTTP wants 405 with an
+``Allow`` header. The table also tells the handler whether a request goes to a route that
+takes a body, so body checks apply to real routes only (an unknown path stays a 404).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+# Methods whose routes take a request body in this API.
+METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _compile(rule: str) -> re.Pattern[str]:
+    # "/tasks/<task_id>" -> ^/tasks/[^/]+/*$ (the REST resolver ignores trailing slashes too)
+    parts = re.split(r"<[^/<>]+>", rule.rstrip("/"))
+    return re.compile("^" + "[^/]+".join(re.escape(part) for part in parts) + "/*$")
+
+
+@dataclass(slots=True)
+class _Rule:
+    pattern: re.Pattern[str]
+    methods: list[str] = field(default_factory=list)
+
+
+class RouteTable:
+    def __init__(self) -> None:
+        self._rules: dict[str, _Rule] = {}
+
+    def add(self, rule: str, methods: Iterable[str]) -> None:
+        entry = self._rules.setdefault(rule, _Rule(_compile(rule)))
+        entry.methods.extend(m.upper() for m in methods if m.upper() not in entry.methods)
+
+    def allowed_methods(self, path: str) -> tuple[str, ...]:
+        """Every method some route accepts at ``path`` (literal and templated rules alike)."""
+        allowed = {
+            method
+            for entry in self._rules.values()
+            if entry.pattern.match(path)
+            for method in entry.methods
+        }
+        return tuple(sorted(allowed))
+
+    def takes_body(self, method: str, path: str) -> bool:
+        method = method.upper()
+        return method in METHODS_WITH_BODY and method in self.allowed_methods(path)

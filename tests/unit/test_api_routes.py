@@ -1,0 +1,281 @@
+"""The HTTP contract of every route's success path: status, headers, body shape.
+
+The handler runs exactly as behind API Gateway (an event in, a proxy response out) on a task
+service built over the in-memory store, installed through ``bootstrap.override_runtime``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from taskapi import bootstrap
+from taskapi.entrypoints.api import lambda_handler
+from taskapi.entrypoints.http_proxy import (
+    HttpReply,
+    HttpRequest,
+    LocalLambdaContext,
+    from_proxy_response,
+    invoke,
+)
+from tests.fakes.service import ServiceHarness, build_service
+
+
+@pytest.fixture
+def harness() -> Iterator[ServiceHarness]:
+    harness = build_service()
+    with bootstrap.override_runtime(bootstrap.Runtime(service=harness.service, dispatcher=None)):
+        yield harness
+
+
+def call(
+    method: str, target: str, body: Any = None, headers: Sequence[tuple[str, str]] = ()
+) -> HttpReply:
+    sent = list(headers)
+    raw = b""
+    if body is not None:
+        raw = json.dumps(body).encode()
+        sent.append(("Content-Type", "application/json"))
+    return invoke(lambda_handler, HttpRequest(method, target, sent, raw))
+
+
+def create(**fields: Any) -> dict[str, Any]:
+    reply = call("POST", "/tasks", {"title": "a task", **fields})
+    assert reply.status == 201, reply.body
+    task: dict[str, Any] = reply.json()
+    return task
+
+
+TASK_FIELDS = {
+    "task_id",
+    "title",
+    "description",
+    "status",
+    "priority",
+    "dependencies",
+    "due_at",
+    "assignee",
+    "created_at",
+    "updated_at",
+    "version",
+}
+
+
+def test_create_answers_201_with_location_etag_and_the_task(harness: ServiceHarness) -> None:
+    reply = call(
+        "POST",
+        "/tasks",
+        {
+            "title": "  Plan the offsite  ",
+            "priority": "high",
+            "due_at": "2030-01-01T10:00:00+02:00",
+            "assignee": "ana@example.com",
+        },
+    )
+
+    assert reply.status == 201
+    task = reply.json()
+    assert set(task) == TASK_FIELDS
+    assert task["title"] == "Plan the offsite"
+    assert task["status"] == "pending"
+    assert task["priority"] == "high"
+    assert task["due_at"] == "2030-01-01T08:00:00Z"
+    assert task["version"] == 1
+    assert reply.header("Location") == f"/tasks/{task['task_id']}"
+    assert reply.header("ETag") == '"1"'
+    assert reply.header("Content-Type") == "application/json"
+    assert reply.header("Idempotent-Replayed") is None
+    assert harness.store.tasks[UUID(task["task_id"])].title == "Plan the offsite"
+
+
+def test_create_accepts_an_initial_status_and_existing_dependencies(
+    harness: ServiceHarness,
+) -> None:
+    dependency = create()
+
+    task = create(status="in_progress", dependencies=[dependency["task_id"]])
+
+    assert task["status"] == "in_progress"
+    assert task["dependencies"] == [dependency["task_id"]]
+
+
+def test_location_includes_the_stage_when_the_path_does(harness: ServiceHarness) -> None:
+    # Behind a REST API stage the public path is /<stage>/tasks; the event's path is /tasks.
+    event = {
+        "resource": "/{proxy+}",
+        "path": "/tasks",
+        "httpMethod": "POST",
+        "headers": {"Content-Type": "application/json"},
+        "multiValueHeaders": {"Content-Type": ["application/json"]},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": "tasks"},
+        "requestContext": {"stage": "prod", "path": "/prod/tasks", "requestId": "r-1"},
+        "body": json.dumps({"title": "staged"}),
+        "isBase64Encoded": False,
+    }
+    reply = from_proxy_response(lambda_handler(event, LocalLambdaContext()))
+
+    assert reply.status == 201
+    assert reply.header("Location") == f"/prod/tasks/{reply.json()['task_id']}"
+
+
+def test_get_answers_the_task_with_its_etag(harness: ServiceHarness) -> None:
+    created = create(description="details")
+
+    reply = call("GET", f"/tasks/{created['task_id']}")
+
+    assert reply.status == 200
+    assert reply.json() == created
+    assert reply.header("ETag") == '"1"'
+
+
+def test_list_answers_tasks_and_pagination_in_a_stable_order(harness: ServiceHarness) -> None:
+    ids = [create(title=f"task {n}")["task_id"] for n in range(5)]
+
+    pages: list[list[str]] = []
+    target = "/tasks?limit=2"
+    while True:
+        reply = call("GET", target)
+        assert reply.status == 200
+        body = reply.json()
+        assert set(body) == {"tasks", "pagination"}
+        assert body["pagination"]["limit"] == 2
+        pages.append([task["task_id"] for task in body["tasks"]])
+        token = body["pagination"]["next_token"]
+        if token is None:
+            break
+        target = f"/tasks?limit=2&next_token={token}"
+
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert [task_id for page in pages for task_id in page] == sorted(ids)
+
+
+def test_list_defaults_to_50_and_filters_combine(harness: ServiceHarness) -> None:
+    create(priority="high", assignee="ana@example.com")
+    create(priority="high", assignee="bo@example.com")
+    create(priority="low", assignee="ana@example.com")
+
+    everything = call("GET", "/tasks").json()
+    filtered = call("GET", "/tasks?priority=high&assignee=ana@example.com&status=pending").json()
+
+    assert everything["pagination"] == {"limit": 50, "next_token": None}
+    assert len(everything["tasks"]) == 3
+    assert [(t["priority"], t["assignee"]) for t in filtered["tasks"]] == [
+        ("high", "ana@example.com")
+    ]
+
+
+def test_update_with_version_in_the_body(harness: ServiceHarness) -> None:
+    created = create()
+
+    reply = call("PUT", f"/tasks/{created['task_id']}", {"status": "in_progress", "version": 1})
+
+    assert reply.status == 200
+    task = reply.json()
+    assert task["status"] == "in_progress"
+    assert task["version"] == 2
+    assert task["title"] == created["title"]  # partial update
+    assert reply.header("ETag") == '"2"'
+
+
+def test_update_with_if_match(harness: ServiceHarness) -> None:
+    created = create(description="old")
+
+    reply = call(
+        "PUT",
+        f"/tasks/{created['task_id']}",
+        {"description": None, "priority": "low"},
+        headers=[("If-Match", '"1"')],
+    )
+
+    assert reply.status == 200
+    assert reply.json()["description"] is None  # an explicit null clears the field
+    assert reply.json()["priority"] == "low"
+    assert reply.header("ETag") == '"2"'
+
+
+def test_update_that_changes_nothing_keeps_the_version(harness: ServiceHarness) -> None:
+    created = create(priority="low")
+
+    reply = call("PUT", f"/tasks/{created['task_id']}", {"priority": "low", "version": 1})
+
+    assert reply.status == 200
+    assert reply.json()["version"] == 1
+    assert reply.header("ETag") == '"1"'
+
+
+def test_delete_answers_204_without_a_body(harness: ServiceHarness) -> None:
+    created = create()
+
+    reply = call("DELETE", f"/tasks/{created['task_id']}")
+
+    assert reply.status == 204
+    assert reply.body == b""
+    assert call("GET", f"/tasks/{created['task_id']}").status == 404
+
+
+def test_dependents_lists_the_tasks_that_depend_on_a_task(harness: ServiceHarness) -> None:
+    base = create(title="base")
+    first = create(title="first", dependencies=[base["task_id"]])
+    create(title="unrelated")
+    second = create(title="second", dependencies=[base["task_id"]])
+
+    reply = call("GET", f"/tasks/{base['task_id']}/dependents")
+
+    assert reply.status == 200
+    titles = sorted(task["title"] for task in reply.json()["tasks"])
+    assert titles == sorted([first["title"], second["title"]])
+    assert call("GET", f"/tasks/{first['task_id']}/dependents").json() == {"tasks": []}
+
+
+def test_health(harness: ServiceHarness) -> None:
+    reply = call("GET", "/health")
+
+    assert reply.status == 200
+    assert reply.json()["status"] == "ok"
+    assert reply.json()["service"] == "taskapi"
+
+
+def test_openapi_document_describes_every_route_and_status(harness: ServiceHarness) -> None:
+    reply = call("GET", "/openapi.json")
+
+    assert reply.status == 200
+    document = reply.json()
+    operations = {
+        (method.upper(), path): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+    assert set(operations) == {
+        ("GET", "/health"),
+        ("POST", "/tasks"),
+        ("GET", "/tasks"),
+        ("GET", "/tasks/{task_id}"),
+        ("PUT", "/tasks/{task_id}"),
+        ("DELETE", "/tasks/{task_id}"),
+        ("GET", "/tasks/{task_id}/dependents"),
+    }
+    statuses = {key: set(op["responses"]) for key, op in operations.items()}
+    assert statuses[("POST", "/tasks")] == {"201", "400", "409", "413", "415", "422", "500", "503"}
+    assert statuses[("PUT", "/tasks/{task_id}")] == {
+        "200", "400", "404", "409", "412", "413", "415", "428", "500", "503"
+    }  # fmt: skip
+    assert statuses[("DELETE", "/tasks/{task_id}")] == {
+        "204", "400", "404", "409", "412", "500", "503"
+    }  # fmt: skip
+    # The framework's default 422 "HTTPValidationError" is not this API's contract.
+    assert "HTTPValidationError" not in json.dumps(document)
+    assert document["info"]["title"] == "taskapi"
+
+
+def test_swagger_ui_is_served(harness: ServiceHarness) -> None:
+    reply = call("GET", "/swagger")
+
+    assert reply.status == 200
+    assert reply.header("Content-Type") == "text/html"
+    assert b"swagger" in reply.body.lower()

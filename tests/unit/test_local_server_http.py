@@ -1,0 +1,118 @@
+"""The local server over real sockets (in a thread, on a free port): HTTP details the
+translation functions alone cannot show."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from taskapi import bootstrap
+from taskapi.cli import build_parser
+from taskapi.config import Settings
+from taskapi.entrypoints.api import lambda_handler
+from taskapi.entrypoints.local_server import LocalApiServer, serve
+
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LocalApiServer]:
+    runtime = bootstrap.build_runtime(Settings(store="memory", data_dir=tmp_path))
+    server = LocalApiServer(("127.0.0.1", 0), lambda_handler)
+    # A short poll interval only makes shutdown quicker.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    with bootstrap.override_runtime(runtime):
+        thread.start()
+        try:
+            yield server
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=10)
+
+
+@pytest.fixture
+def connection(server: LocalApiServer) -> Iterator[http.client.HTTPConnection]:
+    host, port = server.server_address[:2]
+    connection = http.client.HTTPConnection(str(host), int(port), timeout=10)
+    yield connection
+    connection.close()
+
+
+def test_a_request_round_trips_through_the_handler(
+    connection: http.client.HTTPConnection, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="taskapi-serve"):
+        connection.request("POST", "/tasks", body=b'{"title": "over http"}', headers=JSON)
+        response = connection.getresponse()
+        body = json.loads(response.read())
+
+    assert response.status == 201
+    assert body["title"] == "over http"
+    assert response.getheader("ETag") == '"1"'
+    assert response.getheader("Location") == f"/tasks/{body['task_id']}"
+    assert response.getheader("x-amzn-RequestId")
+    access_lines = [r.getMessage() for r in caplog.records if r.name == "taskapi-serve"]
+    assert len(access_lines) == 1
+    assert '"POST /tasks" 201' in access_lines[0]
+    assert access_lines[0].endswith(" ms")
+
+
+def test_a_connection_is_kept_alive_across_requests(
+    connection: http.client.HTTPConnection,
+) -> None:
+    statuses = []
+    for _ in range(3):
+        connection.request("GET", "/health")
+        response = connection.getresponse()
+        response.read()
+        statuses.append(response.status)
+
+    assert statuses == [200, 200, 200]
+
+
+def test_head_answers_headers_without_a_body(connection: http.client.HTTPConnection) -> None:
+    connection.request("HEAD", "/tasks")
+    response = connection.getresponse()
+
+    assert response.status == 405
+    assert response.getheader("Allow") == "GET, POST"
+    assert int(response.getheader("Content-Length", "0")) > 0
+    assert response.read() == b""
+
+
+def test_a_chunked_body_is_read(connection: http.client.HTTPConnection) -> None:
+    chunks = iter([b'{"title": ', b'"sent in ', b'chunks"}'])
+    connection.request("POST", "/tasks", body=chunks, headers=JSON, encode_chunked=True)
+    response = connection.getresponse()
+
+    assert response.status == 201
+    assert json.loads(response.read())["title"] == "sent in chunks"
+
+
+def test_the_gateway_refuses_a_body_over_10_mb_without_reading_it(
+    connection: http.client.HTTPConnection,
+) -> None:
+    connection.putrequest("POST", "/tasks")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Content-Length", str(11 * 1024 * 1024))
+    connection.endheaders()
+    response = connection.getresponse()
+
+    assert response.status == 413
+    assert json.loads(response.read()) == {"message": "Request Too Long"}
+
+
+def test_serve_is_registered_with_its_options() -> None:
+    args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "0", "--db", "x.db"])
+
+    assert args.func is serve
+    assert (args.host, args.port, args.db) == ("0.0.0.0", 0, Path("x.db"))
+    defaults = build_parser().parse_args(["serve"])
+    assert (defaults.host, defaults.port, defaults.db) == ("127.0.0.1", 8000, None)
