@@ -21,8 +21,14 @@ class FieldChange(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    previous: JsonValue
-    current: JsonValue
+    previous: JsonValue = Field(
+        description="The value before the write, in the task's JSON form (null if unset).",
+        examples=["pending", None],
+    )
+    current: JsonValue = Field(
+        description="The value after the write, in the task's JSON form (null if cleared).",
+        examples=["completed", "ana@example.com"],
+    )
 
 
 class _TaskEvent(BaseModel):
@@ -31,9 +37,19 @@ class _TaskEvent(BaseModel):
     # Bumped on a backward-incompatible change of the event's schema.
     SCHEMA_VERSION: ClassVar[int] = 1
 
-    event_id: UUID = Field(description="Unique per event; consumers de-duplicate on it.")
-    schema_version: int = Field(description="Major version of this event's schema.")
-    occurred_at: UtcDateTime = Field(description="When the change was committed (UTC).")
+    event_id: UUID = Field(
+        description="Unique per event, the same on every redelivery: consumers de-duplicate on it.",
+        examples=["0b6f1f5c-8f0e-4f57-9a40-5d2d7c1c4a10"],
+    )
+    schema_version: int = Field(
+        description="Major version of this event's schema. It increases only on a breaking "
+        "change; compatible additions keep it.",
+        examples=[1],
+    )
+    occurred_at: UtcDateTime = Field(
+        description="When the change was committed (UTC, ISO 8601).",
+        examples=["2025-01-15T09:30:00Z"],
+    )
     task: Task = Field(description="Snapshot of the task after the change (before, if deleted).")
 
     @property
@@ -41,19 +57,38 @@ class _TaskEvent(BaseModel):
         return self.task.task_id
 
 
+_EVENT_TYPE_DESCRIPTION = "The event's type; equal to the EventBridge detail-type."
+
+
 class TaskCreated(_TaskEvent):
-    event_type: Literal["TaskCreated"] = "TaskCreated"
+    """A task was created; task is the new task, at version 1."""
+
+    event_type: Literal["TaskCreated"] = Field(
+        default="TaskCreated", description=_EVENT_TYPE_DESCRIPTION
+    )
 
 
 class TaskUpdated(_TaskEvent):
-    event_type: Literal["TaskUpdated"] = "TaskUpdated"
+    """A task was changed; task is the task after the change and changes holds exactly the
+    fields whose values differ, so a subscriber can match a transition (such as status to
+    completed) without comparing snapshots."""
+
+    event_type: Literal["TaskUpdated"] = Field(
+        default="TaskUpdated", description=_EVENT_TYPE_DESCRIPTION
+    )
     changes: dict[str, FieldChange] = Field(
-        description="Each changed field with its previous and current value."
+        description="Each changed field, keyed by its name in the task (title, description, "
+        "status, priority, dependencies, due_at, assignee), with its previous and current value.",
+        examples=[{"status": {"previous": "in_progress", "current": "completed"}}],
     )
 
 
 class TaskDeleted(_TaskEvent):
-    event_type: Literal["TaskDeleted"] = "TaskDeleted"
+    """A task was deleted; task is its last stored version."""
+
+    event_type: Literal["TaskDeleted"] = Field(
+        default="TaskDeleted", description=_EVENT_TYPE_DESCRIPTION
+    )
 
 
 DomainEvent = Annotated[TaskCreated | TaskUpdated | TaskDeleted, Field(discriminator="event_type")]

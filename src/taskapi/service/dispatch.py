@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from taskapi.service.ports import Event, OutboxReader
 
-Subscriber = Callable[[Event], None]
+# What a subscriber returns is ignored; only raising matters (the event stays pending).
+Subscriber = Callable[[Event], object]
 
 logger = logging.getLogger(__name__)
 

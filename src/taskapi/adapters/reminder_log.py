@@ -1,0 +1,55 @@
+"""A ``ReminderLog`` kept in a Powertools idempotency persistence layer.
+
+A reminder mark is an idempotency record keyed on (task id, due date). Reusing the layer means
+no new table or file: DynamoDB in AWS (the idempotency table and its TTL), SQLite locally, in
+memory in tests, all with the semantics the team already tests. Marks expire once the due date
+cannot be in a reminder window any more (``retention``), and the store forgets them.
+
+The reminder run is scheduled, not concurrent, so "check, send, mark" is enough: two
+overlapping runs could both send a reminder (at least once), which the schedule avoids by
+running one at a time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, IdempotencyConfig
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemNotFoundError
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
+
+_COMPLETED = STATUS_CONSTANTS["COMPLETED"]
+
+
+class PersistenceLayerReminderLog:
+    def __init__(
+        self,
+        persistence_store: BasePersistenceLayer,
+        retention: timedelta,
+        key_prefix: str = "taskapi.reminders",
+    ) -> None:
+        # The layer must be dedicated to this log: Powertools keeps its first configuration.
+        persistence_store.configure(
+            IdempotencyConfig(expires_after_seconds=int(retention.total_seconds())),
+            key_prefix=key_prefix,
+        )
+        self._store = persistence_store
+
+    def was_reminded(self, task_id: UUID, due_at: datetime) -> bool:
+        try:
+            record = self._store.get_record(data=_key(task_id, due_at))
+        except IdempotencyItemNotFoundError:
+            return False
+        # A mark past its retention reads as "EXPIRED" until the store purges it.
+        return record is not None and record.status == _COMPLETED
+
+    def mark_reminded(self, task_id: UUID, due_at: datetime) -> None:
+        # save_success is an upsert in every layer (DynamoDB UpdateItem): one write, and a
+        # second mark of the same reminder is harmless.
+        self._store.save_success(data=_key(task_id, due_at), result={"reminded": True})
+
+
+def _key(task_id: UUID, due_at: datetime) -> dict[str, Any]:
+    return {"task_id": str(task_id), "due_at": due_at.isoformat()}

@@ -1,0 +1,86 @@
+"""Lambda: task events from EventBridge -> the notification service.
+
+EventBridge invokes this function asynchronously with one event. What it does with it:
+
+* an envelope that is not an EventBridge event, or a known detail-type whose ``detail`` is not
+  a valid event of that type: raise. Lambda retries, then the event lands in the dead-letter
+  queue, where someone can look at it; it is never dropped silently.
+* an unknown detail-type (a newer producer, another team's event on the bus): log and return;
+  retrying would not make it known.
+* a task event: hand it to the idempotent consumer, which runs the notification service at most
+  once per ``event_id`` however often the event is delivered.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from taskapi import bootstrap
+from taskapi.domain.events import EVENT_TYPES, TaskCreated, TaskDeleted, TaskUpdated, parse_event
+
+SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "taskapi")
+KNOWN_DETAIL_TYPES = frozenset(event_class.__name__ for event_class in EVENT_TYPES)
+
+logger = Logger(service=SERVICE_NAME)
+
+
+class MalformedEvent(Exception):
+    """A task event whose detail does not match its detail-type's schema."""
+
+
+def parse_detail(
+    detail_type: str, detail: Mapping[str, Any]
+) -> TaskCreated | TaskUpdated | TaskDeleted:
+    """The domain event carried in ``detail``, checked against the envelope's detail-type.
+
+    The detail names its own type (``event_type``); a detail without one takes the detail-type,
+    and one that disagrees with it is malformed rather than silently re-routed.
+    """
+    named = detail.get("event_type", detail_type)
+    if named != detail_type:
+        raise MalformedEvent(f"detail-type {detail_type!r} carries an event_type of {named!r}")
+    try:
+        return parse_event({**detail, "event_type": detail_type})
+    except ValidationError as exc:
+        raise MalformedEvent(
+            f"the detail is not a valid {detail_type}: {exc.error_count()} error(s): "
+            + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        ) from exc
+
+
+# clear_state: keys appended for one event must not leak into the next invocation's logs.
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    envelope = EventBridgeModel.model_validate(event)
+    logger.append_keys(eventbridge_id=envelope.id, detail_type=envelope.detail_type)
+    if envelope.detail_type not in KNOWN_DETAIL_TYPES:
+        logger.info("ignoring an event of a detail-type this service does not consume")
+        return {"status": "ignored", "detail_type": envelope.detail_type}
+    if not isinstance(envelope.detail, Mapping):
+        raise MalformedEvent(f"the detail of a {envelope.detail_type} event is not an object")
+    try:
+        task_event = parse_detail(envelope.detail_type, envelope.detail)
+    except MalformedEvent:
+        logger.exception("malformed task event; raising so that it is retried, then dead-lettered")
+        raise
+    logger.append_keys(event_id=str(task_event.event_id))
+
+    notifications = bootstrap.get_notifications()
+    notifications.consumer.use_lambda_context(context)
+    consumed = notifications.consumer(task_event)
+    if consumed.duplicate:
+        logger.info("event already handled; nothing sent again")
+    else:
+        logger.info("event handled", extra={"notifications": len(consumed.notification_ids)})
+    return {
+        "status": "duplicate" if consumed.duplicate else "handled",
+        "event_id": str(consumed.event_id),
+        "notification_ids": list(consumed.notification_ids),
+    }

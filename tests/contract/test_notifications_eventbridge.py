@@ -1,0 +1,260 @@
+"""The notification Lambda against EventBridge events shaped exactly as EventBridge delivers
+them (``fixtures/eventbridge/*.json``: version, id, detail-type, source, account, time, region,
+resources, detail).
+
+The fixtures are frozen copies of schema-version-1 events. They double as a backward
+compatibility check: whatever the models become, the consumer must still accept the events
+already on the bus, in dead-letter queues and in archives.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from pydantic import ValidationError
+
+from taskapi import bootstrap
+from taskapi.domain.events import parse_event
+from taskapi.domain.notifications import NotificationKind
+from taskapi.entrypoints import notifications as notifications_lambda
+from taskapi.entrypoints.notifications import MalformedEvent
+from tests.fakes.lambda_context import FakeLambdaContext
+from tests.fakes.notifications import RecordingNotifier, notification_runtime
+from tests.fakes.service import build_service
+
+FIXTURES = Path(__file__).parent / "fixtures" / "eventbridge"
+TASK_EVENT_FIXTURES = [
+    "task_created",
+    "task_updated_completed",
+    "task_updated_reassigned",
+    "task_deleted",
+]
+ENVELOPE_KEYS = {
+    "version",
+    "id",
+    "detail-type",
+    "source",
+    "account",
+    "time",
+    "region",
+    "resources",
+    "detail",
+}
+
+
+def load(name: str) -> dict[str, Any]:
+    envelope: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    return envelope
+
+
+@dataclass
+class Wired:
+    notifier: RecordingNotifier
+    context: FakeLambdaContext
+
+    def invoke(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        return notifications_lambda.lambda_handler(envelope, self.context)  # type: ignore[arg-type]
+
+    def sent(self) -> list[tuple[NotificationKind, str, UUID]]:
+        return [(n.kind, n.recipient, n.task_id) for n in self.notifier.sent]
+
+
+@pytest.fixture
+def wired() -> Iterator[Wired]:
+    """The real handler, consumer and service over an in-memory store that holds the tasks
+    the fixtures talk about; only the notifier is a fake."""
+    tasks = build_service()
+    design = parse_event(load("task_updated_completed")["detail"]).task
+    build = parse_event(load("task_updated_reassigned")["detail"]).task
+    build_before_reassignment = build.model_copy(
+        update={"assignee": "ben@example.com", "version": build.version - 1}
+    )
+    with tasks.uow_factory() as uow:
+        uow.tasks.add(design)
+        uow.tasks.add(build_before_reassignment)
+        uow.commit()
+
+    notifier = RecordingNotifier()
+    runtime = notification_runtime(tasks, notifier)
+    with bootstrap.override_runtime(runtime):
+        yield Wired(notifier=notifier, context=FakeLambdaContext())
+
+
+# -- the fixtures are what EventBridge delivers -----------------------------------------
+
+
+@pytest.mark.parametrize("name", [*TASK_EVENT_FIXTURES, "unknown_task_archived"])
+def test_fixtures_have_exactly_the_eventbridge_envelope(name: str) -> None:
+    envelope = load(name)
+
+    assert set(envelope) == ENVELOPE_KEYS
+    assert envelope["version"] == "0"
+    assert envelope["source"] == "taskapi.tasks"
+
+
+@pytest.mark.parametrize("name", TASK_EVENT_FIXTURES)
+def test_every_published_v1_event_still_parses(name: str) -> None:
+    envelope = load(name)
+
+    event = parse_event(envelope["detail"])
+
+    assert event.event_type == envelope["detail-type"]
+    assert event.schema_version == 1
+
+
+# -- handling ---------------------------------------------------------------------------
+
+
+def test_task_created_notifies_the_assignee(wired: Wired) -> None:
+    envelope = load("task_created")
+
+    result = wired.invoke(envelope)
+
+    assert result["status"] == "handled"
+    assert result["event_id"] == envelope["detail"]["event_id"]
+    task_id = UUID(envelope["detail"]["task"]["task_id"])
+    assert wired.sent() == [(NotificationKind.TASK_ASSIGNED, "ana@example.com", task_id)]
+    assert result["notification_ids"] == [str(wired.notifier.sent[0].notification_id)]
+
+
+def test_task_completed_notifies_the_unblocked_dependents_assignee(wired: Wired) -> None:
+    build = parse_event(load("task_updated_reassigned")["detail"]).task
+
+    wired.invoke(load("task_updated_completed"))
+
+    assert wired.sent() == [(NotificationKind.TASK_UNBLOCKED, "ben@example.com", build.task_id)]
+
+
+def test_task_reassigned_notifies_the_new_assignee(wired: Wired) -> None:
+    envelope = load("task_updated_reassigned")
+
+    wired.invoke(envelope)
+
+    task_id = UUID(envelope["detail"]["task"]["task_id"])
+    assert wired.sent() == [(NotificationKind.TASK_ASSIGNED, "cat@example.com", task_id)]
+
+
+def test_task_deleted_is_handled_and_notifies_nobody(wired: Wired) -> None:
+    result = wired.invoke(load("task_deleted"))
+
+    assert result["status"] == "handled"
+    assert wired.sent() == []
+
+
+# -- at-least-once delivery -------------------------------------------------------------
+
+
+def test_a_redelivered_event_sends_nothing_twice(wired: Wired) -> None:
+    envelope = load("task_created")
+
+    first = wired.invoke(envelope)
+    second = wired.invoke(copy.deepcopy(envelope))
+
+    assert (first["status"], second["status"]) == ("handled", "duplicate")
+    assert len(wired.notifier.sent) == 1
+    assert second["notification_ids"] == first["notification_ids"]
+
+
+def test_a_republished_event_is_recognised_by_event_id_not_envelope_id(wired: Wired) -> None:
+    # The relay may publish one outbox record twice: EventBridge gives each copy its own id.
+    envelope = load("task_created")
+    republished = {**copy.deepcopy(envelope), "id": "2c9e1f0a-7b3d-4e5f-8a6b-9c0d1e2f3a4b"}
+
+    wired.invoke(envelope)
+    result = wired.invoke(republished)
+
+    assert result["status"] == "duplicate"
+    assert len(wired.notifier.sent) == 1
+
+
+# -- what is not a task event -----------------------------------------------------------
+
+
+def test_an_unknown_detail_type_is_ignored_with_a_log_line(
+    wired: Wired, caplog: pytest.LogCaptureFixture
+) -> None:
+    wired.invoke(load("task_created"))  # an earlier invocation's keys must not leak
+    caplog.clear()
+
+    result = wired.invoke(load("unknown_task_archived"))
+
+    assert result == {"status": "ignored", "detail_type": "TaskArchived"}
+    assert len(wired.sent()) == 1
+    [record] = [r for r in caplog.records if "does not consume" in r.getMessage()]
+    # The line as it reaches CloudWatch: Powertools' JSON, with the keys of this invocation.
+    line = json.loads(notifications_lambda.logger.registered_formatter.format(record))
+    assert line["detail_type"] == "TaskArchived"
+    assert "event_id" not in line
+
+
+@pytest.mark.parametrize(
+    ("breakage", "mutate"),
+    [
+        ("snapshot missing", lambda d: d.pop("task")),
+        ("event id not a uuid", lambda d: d.update(event_id="not-a-uuid")),
+        ("status outside the enum", lambda d: d["task"].update(status="archived")),
+        ("unknown field", lambda d: d.update(actor="someone")),
+        ("detail-type disagrees", lambda d: d.update(event_type="TaskDeleted")),
+    ],
+)
+def test_a_malformed_detail_raises_so_it_is_retried_and_dead_lettered(
+    wired: Wired, breakage: str, mutate: Any
+) -> None:
+    envelope = load("task_created")
+    mutate(envelope["detail"])
+
+    with pytest.raises(MalformedEvent):
+        wired.invoke(envelope)
+
+    assert wired.sent() == []
+
+
+def test_a_detail_without_its_event_type_takes_the_detail_type(wired: Wired) -> None:
+    envelope = load("task_created")
+    del envelope["detail"]["event_type"]
+
+    result = wired.invoke(envelope)
+
+    assert result["status"] == "handled"
+    assert len(wired.sent()) == 1
+
+
+def test_a_malformed_delivery_does_not_poison_the_event_id(wired: Wired) -> None:
+    broken = load("task_created")
+    broken["detail"]["task"]["status"] = "archived"
+    with pytest.raises(MalformedEvent):
+        wired.invoke(broken)
+
+    result = wired.invoke(load("task_created"))
+
+    assert result["status"] == "handled"
+    assert len(wired.sent()) == 1
+
+
+def test_something_that_is_not_an_eventbridge_event_raises(wired: Wired) -> None:
+    envelope = load("task_created")
+    del envelope["detail-type"]
+
+    with pytest.raises(ValidationError):
+        wired.invoke(envelope)
+
+
+def test_a_failed_send_raises_and_the_retry_sends(wired: Wired) -> None:
+    wired.notifier.fails_for = lambda _: True
+    envelope = load("task_created")
+    with pytest.raises(RuntimeError):
+        wired.invoke(envelope)
+
+    wired.notifier.fails_for = lambda _: False
+    result = wired.invoke(envelope)
+
+    assert result["status"] == "handled"
+    assert len(wired.notifier.attempts) == 2
+    assert len(wired.notifier.sent) == 1

@@ -1,0 +1,67 @@
+"""How bootstrap wires the notification service: the outbox dispatcher delivers events to it
+locally (mailbox file), and the AWS mode picks SES and builds no mailbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from taskapi import bootstrap
+from taskapi.adapters.memory import InMemoryUnitOfWorkFactory
+from taskapi.config import Settings
+from taskapi.service.commands import CreateTask, UpdateTask
+from tests.fakes.subscribers import RecordingSubscriber
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_local_events_reach_the_mailbox_through_the_dispatcher(store: str, tmp_path: Path) -> None:
+    runtime = bootstrap.build_runtime(Settings(store=store, data_dir=tmp_path))  # type: ignore[arg-type]
+    assert runtime.dispatcher is not None
+    design = runtime.service.create(CreateTask(title="Design"))
+    runtime.service.create(
+        CreateTask(title="Build", dependencies=(design.task_id,), assignee="ben@example.com")
+    )
+    runtime.service.update(design.task_id, UpdateTask(status="completed"), design.version)
+
+    report = runtime.dispatcher.dispatch_pending()
+
+    assert (report.delivered, report.failed) == (3, 0)
+    entries = [
+        json.loads(line)
+        for line in (tmp_path / "mailbox.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert [(e["kind"], e["recipient"]) for e in entries] == [
+        ("task_assigned", "ben@example.com"),
+        ("task_unblocked", "ben@example.com"),
+    ]
+
+
+def test_a_redelivery_after_a_restart_is_not_notified_twice(tmp_path: Path) -> None:
+    # The server delivered the event, then died before marking it sent: the restarted server
+    # offers it again, and the idempotency records (in SQLite) recognise it.
+    settings = Settings(store="sqlite", data_dir=tmp_path)
+    first_run = bootstrap.build_runtime(settings)
+    recorder = RecordingSubscriber()
+    assert first_run.dispatcher is not None
+    first_run.dispatcher.subscribe(recorder)
+    first_run.service.create(CreateTask(title="Review", assignee="ana@example.com"))
+    first_run.dispatcher.dispatch_pending()
+    [event] = recorder.delivered
+
+    restarted = bootstrap.build_runtime(settings)
+    assert restarted.notifications is not None
+    outcome = restarted.notifications.consumer(event)
+
+    assert outcome.duplicate is True
+    assert len((tmp_path / "mailbox.jsonl").read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_the_aws_mode_builds_without_calling_aws_and_keeps_no_mailbox(tmp_path: Path) -> None:
+    settings = Settings(store="dynamodb", data_dir=tmp_path, aws_endpoint_url="http://127.0.0.1:9")
+
+    notifications = bootstrap.build_notifications(settings, uow_factory=InMemoryUnitOfWorkFactory())
+
+    assert notifications.mailbox is None
+    assert not (tmp_path / "mailbox.jsonl").exists()

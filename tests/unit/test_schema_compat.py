@@ -1,0 +1,102 @@
+"""Edge cases of the schema comparison that the real event schemas do not exercise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from taskapi.domain.schema_compat import ChangeKind, breaking_changes, compare_schemas
+
+
+def kinds(old: dict[str, Any], new: dict[str, Any]) -> set[ChangeKind]:
+    return {change.kind for change in compare_schemas(old, new)}
+
+
+def test_identical_schemas_have_no_changes() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+
+    assert compare_schemas(schema, schema) == []
+
+
+def test_recursive_definitions_terminate_and_are_compared() -> None:
+    def node(value_type: str) -> dict[str, Any]:
+        return {
+            "$defs": {
+                "Node": {
+                    "type": "object",
+                    "properties": {
+                        "value": {"type": value_type},
+                        "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+                    },
+                }
+            },
+            "$ref": "#/$defs/Node",
+        }
+
+    assert compare_schemas(node("string"), node("string")) == []
+    [change] = compare_schemas(node("string"), node("integer"))
+    assert (change.kind, change.path) == (ChangeKind.TYPE_CHANGED, "value")
+
+
+def test_a_field_no_longer_required_is_breaking() -> None:
+    old = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    new = {"type": "object", "properties": {"a": {"type": "string"}}, "required": []}
+
+    assert kinds(old, new) == {ChangeKind.FIELD_NO_LONGER_REQUIRED}
+
+
+def test_a_nullable_field_becoming_non_null_is_breaking() -> None:
+    old = {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}
+    new = {"type": "string"}
+
+    changes = compare_schemas(old, new)
+
+    assert [c.detail for c in breaking_changes(changes)] == ["no longer accepts null"]
+
+
+def test_type_lists_compare_as_sets() -> None:
+    assert compare_schemas({"type": ["string", "null"]}, {"type": ["null", "string"]}) == []
+    assert kinds({"type": ["string", "null"]}, {"type": "string"}) == {ChangeKind.TYPE_CHANGED}
+
+
+def test_closing_an_open_map_is_breaking_and_its_values_are_compared() -> None:
+    open_map = {"type": "object", "additionalProperties": {"type": "string"}}
+    closed = {"type": "object", "additionalProperties": False}
+    integers = {"type": "object", "additionalProperties": {"type": "integer"}}
+
+    assert kinds(open_map, closed) == {ChangeKind.CONSTRAINT_CHANGED}
+    [change] = compare_schemas(open_map, integers)
+    assert (change.kind, change.path) == (ChangeKind.TYPE_CHANGED, "(root).*")
+
+
+def test_an_absent_additional_properties_equals_true() -> None:
+    assert (
+        compare_schemas({"type": "object"}, {"type": "object", "additionalProperties": True}) == []
+    )
+
+
+def test_restricting_a_free_value_to_an_enum_is_breaking() -> None:
+    assert kinds({"type": "string"}, {"type": "string", "enum": ["a"]}) == {
+        ChangeKind.CONSTRAINT_CHANGED
+    }
+
+
+def test_unknown_keywords_are_treated_as_constraints_and_x_keywords_as_annotations() -> None:
+    assert kinds({"type": "string"}, {"type": "string", "contentEncoding": "base64"}) == {
+        ChangeKind.CONSTRAINT_CHANGED
+    }
+    assert kinds({"type": "string"}, {"type": "string", "x-owner": "tasks team"}) == {
+        ChangeKind.ANNOTATION_CHANGED
+    }
+
+
+def test_changes_render_with_kind_path_and_detail() -> None:
+    old = {"type": "object", "properties": {"task": {"type": "object", "properties": {}}}}
+    new = {
+        "type": "object",
+        "properties": {"task": {"type": "object", "properties": {"x": {"type": "string"}}}},
+    }
+
+    [change] = compare_schemas(old, new)
+
+    assert str(change) == "optional field added at task.x: new and optional"
+    assert change.breaking is False
