@@ -6,6 +6,9 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# The moto server endpoint and AWS resource fixtures (started only by tests that use them).
+pytest_plugins = ["tests.moto_server"]
+
 # A fixed, reproducible profile for CI (derandomised, no example database carried between
 # runs); a faster one for local iteration. Select with HYPOTHESIS_PROFILE.
 settings.register_profile(

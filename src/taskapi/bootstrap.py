@@ -8,18 +8,36 @@ connections. Tests never patch anything: they install a service built on fakes w
 
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    DynamoDBPersistenceLayer,
+)
+
+from taskapi.adapters.aws_clients import AwsClients, AwsClientSettings
+from taskapi.adapters.dynamodb import DynamoDbUnitOfWorkFactory
+from taskapi.adapters.dynamodb_items import outbox_event_from_image
+from taskapi.adapters.eventbridge import EventBridgePublisher, EventEntryBuilder
+from taskapi.adapters.idempotency import InMemoryPersistenceLayer, SqlitePersistenceLayer
+from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
 from taskapi.adapters.memory import InMemoryUnitOfWorkFactory
+from taskapi.adapters.notifier_mailbox import MAILBOX_FILE_NAME, MailboxNotifier
+from taskapi.adapters.notifier_ses import SesNotifier
+from taskapi.adapters.reminder_log import PersistenceLayerReminderLog
+from taskapi.adapters.sqlite import SqliteDatabase, SqliteUnitOfWorkFactory
 from taskapi.config import Settings, get_settings
 from taskapi.service.dispatch import OutboxDispatcher
+from taskapi.service.notifications import NotificationService
 from taskapi.service.pagination import PageTokenCodec
-from taskapi.service.ports import OutboxReader, UnitOfWorkFactory
+from taskapi.service.ports import Event, EventPublisher, Notifier, OutboxReader, UnitOfWorkFactory
 from taskapi.service.tasks import TaskService
 
 
@@ -33,6 +51,23 @@ class Runtime:
 
     service: TaskService
     dispatcher: OutboxDispatcher | None
+    # Powertools idempotency records for POST /tasks with an Idempotency-Key.
+    idempotency: BasePersistenceLayer = field(default_factory=InMemoryPersistenceLayer)
+    # Set by the service after every committed write: the local dispatcher thread waits on it,
+    # so events go out promptly instead of on the next poll.
+    outbox_signal: threading.Event = field(default_factory=threading.Event)
+    # The notification service and its idempotent event consumer (None: not wired, e.g. a
+    # test runtime built around a task service only).
+    notifications: Notifications | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Notifications:
+    service: NotificationService
+    # What the bus (Lambda) or the local dispatcher hands events to: ``service.handle`` once
+    # per event_id.
+    consumer: IdempotentEventConsumer
+    mailbox: MailboxNotifier | None  # the local notifier, when that is the one in use
 
 
 _lock = threading.Lock()
@@ -45,16 +80,147 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.store == "memory":
         memory = InMemoryUnitOfWorkFactory()
         uow_factory, outbox = memory, memory.store
+    elif settings.store == "sqlite":
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        database = SqliteDatabase(settings.sqlite_path)
+        uow_factory, outbox = SqliteUnitOfWorkFactory(database), database
     else:
-        raise NotImplementedError(f"store {settings.store!r} is not wired yet")
+        # AWS: the table's stream relay publishes the outbox (see get_relay): no dispatcher.
+        uow_factory = DynamoDbUnitOfWorkFactory(
+            get_aws_clients(settings).dynamodb,
+            settings.table_name,
+            build_event_entries(settings),
+            outbox_mode="stream",
+        )
+        outbox = None
+    outbox_signal = threading.Event()
     service = TaskService(
         uow_factory=uow_factory,
         clock=utc_now,
         new_id=uuid.uuid4,
         page_tokens=PageTokenCodec(settings.page_token_secret.get_secret_value().encode()),
+        on_commit=outbox_signal.set,
     )
     dispatcher = None if outbox is None else OutboxDispatcher(outbox)
-    return Runtime(service=service, dispatcher=dispatcher)
+    notifications = build_notifications(settings, uow_factory)
+    if dispatcher is not None:
+        # Locally the notification service is an in-process subscriber of the outbox.
+        dispatcher.subscribe(notifications.consumer)
+    return Runtime(
+        service=service,
+        dispatcher=dispatcher,
+        idempotency=build_idempotency_store(settings),
+        outbox_signal=outbox_signal,
+        notifications=notifications,
+    )
+
+
+def build_notifications(settings: Settings, uow_factory: UnitOfWorkFactory) -> Notifications:
+    """The notification service on the same task store: SES in AWS, the mailbox file locally.
+    Event de-duplication and reminder marks use idempotency layers of their own (Powertools
+    keeps a layer's first configuration), in the same store as the API's records."""
+    notifier: Notifier
+    mailbox: MailboxNotifier | None = None
+    if settings.store == "dynamodb":
+        clients = get_aws_clients(settings)
+        notifier = SesNotifier(lambda: clients.sesv2, sender=settings.sender_email)
+    else:
+        mailbox = MailboxNotifier(settings.data_dir / MAILBOX_FILE_NAME, clock=utc_now)
+        notifier = mailbox
+    window = timedelta(hours=settings.reminder_window_hours)
+    service = NotificationService(
+        uow_factory=uow_factory,
+        notifier=notifier,
+        # A mark is useless once its due date has left every possible window.
+        reminder_log=PersistenceLayerReminderLog(
+            build_idempotency_store(settings), retention=window + timedelta(days=1)
+        ),
+        clock=utc_now,
+        reminder_window=window,
+    )
+    consumer = IdempotentEventConsumer(service.handle, build_idempotency_store(settings))
+    return Notifications(service=service, consumer=consumer, mailbox=mailbox)
+
+
+def build_idempotency_store(settings: Settings) -> BasePersistenceLayer:
+    """Where the API keeps Idempotency-Key records: next to the task store."""
+    if settings.store == "memory":
+        return InMemoryPersistenceLayer()
+    if settings.store == "sqlite":
+        # A file beside the task database, so a different --db never replays another's keys.
+        return SqlitePersistenceLayer(settings.sqlite_path.with_suffix(".idempotency.db"))
+    # Powertools' own layer, on the shared client (timeouts, retries, endpoint override).
+    return DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table_name,
+        boto3_client=get_aws_clients(settings).dynamodb,
+    )
+
+
+# -- AWS clients and the stream relay --------------------------------------------------------
+
+
+def aws_client_settings(settings: Settings) -> AwsClientSettings:
+    return AwsClientSettings(
+        region=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
+        connect_timeout_seconds=settings.aws_connect_timeout_seconds,
+        read_timeout_seconds=settings.aws_read_timeout_seconds,
+        max_attempts=settings.aws_max_attempts,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _aws_clients(client_settings: AwsClientSettings) -> AwsClients:
+    return AwsClients(client_settings)
+
+
+def get_aws_clients(settings: Settings) -> AwsClients:
+    """The container's AWS clients for these settings: one set, shared by every adapter."""
+    return _aws_clients(aws_client_settings(settings))
+
+
+def build_event_entries(settings: Settings) -> EventEntryBuilder:
+    return EventEntryBuilder(source=settings.event_source, event_bus_name=settings.event_bus_name)
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """What the stream relay needs: how to read an event from an outbox item's stream image
+    (``None`` for other items), and where to publish it."""
+
+    read_outbox_image: Callable[[Mapping[str, Any]], Event | None]
+    publisher: EventPublisher
+
+
+_relay: Relay | None = None
+
+
+def build_relay(settings: Settings) -> Relay:
+    publisher = EventBridgePublisher(
+        get_aws_clients(settings).events, build_event_entries(settings)
+    )
+    return Relay(read_outbox_image=outbox_event_from_image, publisher=publisher)
+
+
+def get_relay() -> Relay:
+    global _relay  # noqa: PLW0603 - the per-container cache is the point
+    with _lock:
+        if _relay is None:
+            _relay = build_relay(get_settings())
+        return _relay
+
+
+@contextmanager
+def override_relay(relay: Relay) -> Iterator[Relay]:
+    """Install ``relay`` as the cached one for the duration (tests)."""
+    global _relay  # noqa: PLW0603
+    with _lock:
+        previous, _relay = _relay, relay
+    try:
+        yield relay
+    finally:
+        with _lock:
+            _relay = previous
 
 
 def get_runtime() -> Runtime:
@@ -67,6 +233,22 @@ def get_runtime() -> Runtime:
 
 def get_task_service() -> TaskService:
     return get_runtime().service
+
+
+def get_notifications() -> Notifications:
+    notifications = get_runtime().notifications
+    if notifications is None:
+        raise RuntimeError("this runtime has no notification service wired")
+    return notifications
+
+
+def get_notification_service() -> NotificationService:
+    return get_notifications().service
+
+
+def get_mailbox() -> MailboxNotifier:
+    """The local mailbox of the configured data directory, without building a runtime."""
+    return MailboxNotifier(get_settings().data_dir / MAILBOX_FILE_NAME, clock=utc_now)
 
 
 @contextmanager

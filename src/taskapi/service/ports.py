@@ -14,6 +14,7 @@ from uuid import UUID
 
 from taskapi.domain.events import TaskCreated, TaskDeleted, TaskUpdated
 from taskapi.domain.model import Priority, Status, Task
+from taskapi.domain.notifications import Notification
 
 Event = TaskCreated | TaskUpdated | TaskDeleted
 
@@ -127,12 +128,38 @@ class OutboxReader(Protocol):
         ...
 
 
+class EventPublisher(Protocol):
+    """Publishes committed events beyond the process (EventBridge in AWS): the stream
+    relay's port."""
+
+    def publish(self, events: Sequence[Event]) -> Mapping[UUID, str]:
+        """Publish ``events``; return the reason each one that was not accepted failed, by
+        event id (empty: all were accepted). The caller decides what to retry."""
+        ...
+
+
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
 
 
 class IdSource(Protocol):
     def __call__(self) -> UUID: ...
+
+
+class Notifier(Protocol):
+    """Delivers one notification to its recipient (email in AWS, a mailbox file locally)."""
+
+    def send(self, notification: Notification) -> None:
+        """Deliver or raise; a raise leaves the cause to be retried."""
+        ...
+
+
+class ReminderLog(Protocol):
+    """Remembers which (task, due date) pairs were reminded, so each is reminded once."""
+
+    def was_reminded(self, task_id: UUID, due_at: datetime) -> bool: ...
+
+    def mark_reminded(self, task_id: UUID, due_at: datetime) -> None: ...
 
 
 class StoreUnavailable(Exception):

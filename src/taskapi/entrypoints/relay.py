@@ -1,0 +1,110 @@
+"""Lambda: DynamoDB stream of the task table -> EventBridge (the outbox relay in AWS).
+
+Every committed change writes an outbox item in the same transaction as the task; the table's
+stream (NEW_IMAGE) delivers that item here, and this function publishes its event. Delivery is
+at least once: a record is acknowledged only after EventBridge accepted its event, and every
+event carries its ``event_id`` so consumers drop the duplicates that retries produce.
+
+One invocation, in two phases:
+
+1. **Publish the batch.** Every INSERT of an outbox item becomes an entry; the entries go out
+   with as few PutEvents calls as the quotas allow (10 entries, 256 KB per call), and the
+   result of each entry is collected. Other records (task items, edges, TTL removals of outbox
+   items, ...) are skipped with a debug log.
+2. **Report per record** with Powertools' batch processor: the record handler only looks up the
+   outcome of phase 1 and raises for a record whose event was not published (or whose outbox
+   item could not be read). The response lists exactly those records in ``batchItemFailures``
+   (by sequence number), so Lambda retries only from the first failed record on.
+
+Why not publish inside the record handler? The processor calls it once per record, which
+would mean one PutEvents call per event; collecting first keeps the batching and still reports
+failures record by record. Nothing is swallowed: a failed record is retried until it succeeds
+or the event source mapping's retry limit sends it to the on-failure destination, and if
+every record fails the processor raises so the whole batch is retried.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+    DynamoDBRecord,
+    DynamoDBRecordEventName,
+    DynamoDBStreamEvent,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from taskapi import bootstrap
+from taskapi.service.ports import Event
+
+SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "taskapi")
+
+logger = Logger(service=SERVICE_NAME)
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+class EventNotPublished(Exception):
+    def __init__(self, event_id: UUID, reason: str) -> None:
+        super().__init__(f"event {event_id} was not published: {reason}")
+
+
+def publish_outbox_records(
+    relay: bootstrap.Relay, records: Iterable[DynamoDBRecord]
+) -> dict[str, Exception]:
+    """Phase 1: publish the events of the batch's outbox INSERTs; return the failure of each
+    record that must be retried, by sequence number."""
+    failures: dict[str, Exception] = {}
+    events: dict[str, Event] = {}
+    for record in records:
+        sequence_number = str(record.dynamodb.sequence_number if record.dynamodb else "")
+        if record.event_name != DynamoDBRecordEventName.INSERT or record.dynamodb is None:
+            logger.debug("skipping a record that is not an insert", extra={"seq": sequence_number})
+            continue
+        try:
+            event = relay.read_outbox_image(record.dynamodb.new_image)
+        except ValueError as exc:
+            # A corrupt outbox item: retrying cannot fix it, but dropping it would lose an
+            # event. Fail the record so it ends in the on-failure destination, visibly.
+            logger.exception("unreadable outbox item", extra={"seq": sequence_number})
+            failures[sequence_number] = exc
+            continue
+        if event is None:
+            logger.debug("skipping a record that is not an outbox item")
+            continue
+        events[sequence_number] = event
+    rejected = relay.publisher.publish(list(events.values()))
+    for sequence_number, event in events.items():
+        reason = rejected.get(event.event_id)
+        if reason is not None:
+            failures[sequence_number] = EventNotPublished(event.event_id, reason)
+    logger.info(
+        "relayed outbox events",
+        extra={"published": len(events) - len(rejected), "failed_records": len(failures)},
+    )
+    return failures
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    stream = DynamoDBStreamEvent(event)
+    failures = publish_outbox_records(bootstrap.get_relay(), stream.records)
+
+    def report(record: DynamoDBRecord) -> None:
+        """Phase 2: fail exactly the records phase 1 could not publish."""
+        failure = failures.get(str(record.dynamodb.sequence_number if record.dynamodb else ""))
+        if failure is not None:
+            raise failure
+
+    return process_partial_response(
+        event=event, record_handler=report, processor=processor, context=context
+    )

@@ -1,0 +1,307 @@
+"""Every row of the failure table (``adapters/aws_errors.py``), through the service and through
+the HTTP handler: the right port error, the right status, and nothing about AWS in the body.
+
+Failures are injected into real botocore clients, never patched into our code:
+
+* AWS error responses with botocore's ``Stubber`` (the client parses them as it would a real
+  response, ``CancellationReasons`` included);
+* network failures with a ``before-send`` hook that raises what urllib3 would (the request
+  then goes through botocore's retry handling like a real timeout).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from uuid import UUID, uuid4
+
+import pytest
+from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import (
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    HTTPClientError,
+    ReadTimeoutError,
+)
+from botocore.stub import Stubber
+
+from taskapi import bootstrap
+from taskapi.adapters.aws_clients import AwsClients, AwsClientSettings
+from taskapi.adapters.dynamodb import DynamoDbUnitOfWorkFactory
+from taskapi.adapters.dynamodb_items import task_key, task_values
+from taskapi.adapters.eventbridge import EventEntryBuilder
+from taskapi.entrypoints import api
+from taskapi.entrypoints.http_proxy import HttpReply, HttpRequest, invoke
+from taskapi.service.commands import CreateTask
+from taskapi.service.ports import StoreFailure, StoreUnavailable
+from taskapi.service.tasks import TaskService
+from tests.fakes.builders import make_task
+from tests.integration.dynamodb_store import service, store
+from tests.moto_server import AwsTarget
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+pytestmark = pytest.mark.integration
+
+TABLE = "taskapi-prod-TasksTable-1A2B3C4D5E6F"
+ACCOUNT_ARN = "arn:aws:iam::123456789012:role/taskapi-prod-ApiFunctionRole"
+# What AWS really puts in its messages: ARNs, table names, IAM wording. None may leak.
+LEAKY_MESSAGE = (
+    f"User: {ACCOUNT_ARN} is not authorized to perform: dynamodb:GetItem on resource: "
+    f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE} (AccessDenied: no permission)"
+)
+FORBIDDEN_IN_BODY = ("arn:", TABLE, "permission", "accessdenied", "authorized", "dynamodb")
+SERIALIZER = TypeSerializer()
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of the failure table: an AWS failure and what a client must see."""
+
+    name: str
+    error: type[Exception]
+    status: int
+
+
+THROTTLED = (
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+)
+FAILED = (
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "ResourceNotFoundException",
+    "ValidationException",  # stands for "anything unexpected"
+)
+CLIENT_ERRORS = [Row(code, StoreUnavailable, 503) for code in THROTTLED] + [
+    Row(code, StoreFailure, 500) for code in FAILED
+]
+# A cancelled TransactWriteItems: its CancellationReasons codes, and the outcome.
+CANCELLATIONS = [
+    pytest.param(reasons, Row(name, error, status), id=name)
+    for reasons, name, error, status in [
+        (("None", "ThrottlingError"), "ThrottlingError", StoreUnavailable, 503),
+        (("TransactionConflict", "None"), "TransactionConflict", StoreUnavailable, 503),
+        (("ValidationError", "None"), "ValidationError", StoreFailure, 500),
+    ]
+]
+NETWORK_ERRORS = [
+    pytest.param(error, Row(error.__name__, StoreFailure, 500), id=error.__name__)
+    for error in (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError)
+]
+
+
+@pytest.fixture
+def client(aws_target: AwsTarget) -> DynamoDBClient:
+    """A client of its own (a Stubber takes a client over), one attempt per call."""
+    settings = AwsClientSettings(
+        region=aws_target.region, endpoint_url=aws_target.endpoint_url, max_attempts=1
+    )
+    return AwsClients(settings, session=aws_target.session()).dynamodb
+
+
+@pytest.fixture
+def tasks(client: DynamoDBClient) -> TaskService:
+    return service(store(client, TABLE))
+
+
+@pytest.fixture
+def stubber(client: DynamoDBClient) -> Iterator[Stubber]:
+    with Stubber(client) as stubbed:
+        yield stubbed
+
+
+def get_over_http(tasks: TaskService) -> HttpReply:
+    with bootstrap.override_runtime(bootstrap.Runtime(service=tasks, dispatcher=None)):
+        return invoke(api.lambda_handler, HttpRequest("GET", f"/tasks/{uuid4()}"))
+
+
+def create_over_http(tasks: TaskService) -> HttpReply:
+    request = HttpRequest(
+        "POST", "/tasks", [("Content-Type", "application/json")], b'{"title":"t"}'
+    )
+    with bootstrap.override_runtime(bootstrap.Runtime(service=tasks, dispatcher=None)):
+        return invoke(api.lambda_handler, request)
+
+
+def assert_nothing_leaked(text: str, row: Row) -> None:
+    lowered = text.lower()
+    assert row.name.lower() not in lowered
+    for word in FORBIDDEN_IN_BODY:
+        assert word.lower() not in lowered, f"{word!r} leaked into {text!r}"
+
+
+def assert_reply(reply: HttpReply, row: Row) -> None:
+    assert reply.status == row.status, reply.body
+    body: dict[str, Any] = reply.json()
+    assert set(body) == {"error", "message", "details"}
+    if row.status == 503:
+        assert body["error"] == "service_unavailable"
+        assert int(reply.header("Retry-After") or 0) >= 1
+    else:
+        assert body["error"] == "internal_error"
+        assert reply.header("Retry-After") is None
+    assert_nothing_leaked(reply.body.decode(), row)
+
+
+# -- AWS error responses -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("row", CLIENT_ERRORS, ids=lambda row: row.name)
+def test_an_aws_error_becomes_its_port_error_with_the_detail_only_in_the_log(
+    row: Row, tasks: TaskService, stubber: Stubber, caplog: pytest.LogCaptureFixture
+) -> None:
+    stubber.add_client_error("get_item", row.name, LEAKY_MESSAGE, http_status_code=400)
+
+    with caplog.at_level(logging.WARNING), pytest.raises(row.error) as raised:
+        tasks.get(uuid4())
+
+    assert_nothing_leaked(str(raised.value), row)
+    # The operator gets the whole story, as structured fields of one log record.
+    (logged,) = [r for r in caplog.records if r.name == "taskapi.adapters.aws_errors"]
+    assert logged.__dict__["error_code"] == row.name
+    assert logged.__dict__["error_message"] == LEAKY_MESSAGE
+    assert logged.__dict__["operation"] == "dynamodb.GetItem"
+
+
+@pytest.mark.parametrize("row", CLIENT_ERRORS, ids=lambda row: row.name)
+def test_an_aws_error_reaches_the_client_as_a_generic_reply(
+    row: Row, tasks: TaskService, stubber: Stubber
+) -> None:
+    stubber.add_client_error("get_item", row.name, LEAKY_MESSAGE, http_status_code=400)
+    assert_reply(get_over_http(tasks), row)
+
+
+@pytest.mark.parametrize(("reasons", "row"), CANCELLATIONS)
+def test_a_transaction_cancelled_for_a_transient_reason_can_be_retried(
+    reasons: tuple[str, ...], row: Row, tasks: TaskService, stubber: Stubber
+) -> None:
+    for _ in range(2):  # once for the service, once for the HTTP handler
+        stubber.add_client_error(
+            "transact_write_items",
+            "TransactionCanceledException",
+            f"Transaction cancelled, please refer cancellation reasons [{', '.join(reasons)}]",
+            modeled_fields={"CancellationReasons": [{"Code": code} for code in reasons]},
+        )
+
+    with pytest.raises(row.error):
+        tasks.create(CreateTask(title="t"))
+    assert_reply(create_over_http(tasks), row)
+
+
+# -- network failures -------------------------------------------------------------------------
+
+
+def raising(error: type[HTTPClientError], calls: list[str]) -> Any:
+    def before_send(request: Any, **_: Any) -> None:
+        calls.append(request.url)
+        raise error(endpoint_url=request.url, error="injected")
+
+    return before_send
+
+
+@pytest.mark.parametrize(("error", "row"), NETWORK_ERRORS)
+def test_a_network_failure_is_a_store_failure(
+    error: type[HTTPClientError], row: Row, client: DynamoDBClient, tasks: TaskService
+) -> None:
+    calls: list[str] = []
+    client.meta.events.register("before-send.dynamodb.GetItem", raising(error, calls))
+
+    with pytest.raises(StoreFailure) as raised:
+        tasks.get(uuid4())
+    assert_nothing_leaked(str(raised.value), row)
+    assert_reply(get_over_http(tasks), row)
+    assert len(calls) == 2  # one attempt each: this client's max_attempts is 1
+
+
+def test_botocore_retries_a_timeout_before_the_failure_table_sees_it(
+    aws_target: AwsTarget,
+) -> None:
+    settings = AwsClientSettings(
+        region=aws_target.region, endpoint_url=aws_target.endpoint_url, max_attempts=2
+    )
+    client = AwsClients(settings, session=aws_target.session()).dynamodb
+    calls: list[str] = []
+    client.meta.events.register("before-send.dynamodb.GetItem", raising(ReadTimeoutError, calls))
+
+    with pytest.raises(StoreFailure):
+        service(store(client, TABLE)).get(uuid4())
+    assert len(calls) == 2  # standard retry mode: the first attempt and one retry
+
+
+# -- batch reads --------------------------------------------------------------------------------
+
+
+def stored_item(task_id: UUID) -> dict[str, Any]:
+    values = task_values(make_task(task_id=task_id))
+    return {name: SERIALIZER.serialize(v) for name, v in values.items() if v is not None}
+
+
+def batch_reader(
+    client: DynamoDBClient, sleeps: list[float], attempts: int
+) -> DynamoDbUnitOfWorkFactory:
+    entries = EventEntryBuilder(source="taskapi.tasks", event_bus_name="taskapi")
+    return DynamoDbUnitOfWorkFactory(
+        client, TABLE, entries, outbox_mode="stream", sleep=sleeps.append, batch_attempts=attempts
+    )
+
+
+def batch_get(keys: list[UUID]) -> dict[str, Any]:
+    return {"RequestItems": {TABLE: {"Keys": [task_key(i) for i in keys], "ConsistentRead": True}}}
+
+
+def test_unprocessed_keys_are_retried_with_backoff_until_read(client: DynamoDBClient) -> None:
+    ids = [uuid4() for _ in range(3)]
+    sleeps: list[float] = []
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "batch_get_item",
+            {
+                "Responses": {TABLE: [stored_item(ids[0])]},
+                "UnprocessedKeys": {TABLE: {"Keys": [task_key(i) for i in ids[1:]]}},
+            },
+            batch_get(ids),
+        )
+        stubber.add_response(
+            "batch_get_item",
+            {
+                "Responses": {TABLE: [stored_item(ids[1])]},
+                "UnprocessedKeys": {TABLE: {"Keys": [task_key(ids[2])]}},
+            },
+            batch_get(ids[1:]),
+        )
+        stubber.add_response(
+            "batch_get_item",
+            {"Responses": {TABLE: [stored_item(ids[2])]}, "UnprocessedKeys": {}},
+            batch_get(ids[2:]),
+        )
+        with batch_reader(client, sleeps, attempts=6)() as uow:
+            found = uow.tasks.get_many(ids)
+        stubber.assert_no_pending_responses()
+
+    assert set(found) == set(ids)
+    assert len(sleeps) == 2
+
+
+def test_keys_still_unprocessed_after_every_attempt_are_a_retryable_failure(
+    client: DynamoDBClient,
+) -> None:
+    task_id = uuid4()
+    sleeps: list[float] = []
+    with Stubber(client) as stubber:
+        for _ in range(3):
+            stubber.add_response(
+                "batch_get_item",
+                {
+                    "Responses": {TABLE: []},
+                    "UnprocessedKeys": {TABLE: {"Keys": [task_key(task_id)]}},
+                },
+                batch_get([task_id]),
+            )
+        with batch_reader(client, sleeps, attempts=3)() as uow, pytest.raises(StoreUnavailable):
+            uow.tasks.get_many([task_id])
+    assert len(sleeps) == 2  # between the three attempts

@@ -1,0 +1,357 @@
+"""The DynamoDB store beyond the shared repository contract: what only a store without locks
+has to get right (races decided by conditions), DynamoDB's 100-item transaction limit, and
+the access patterns (how many round trips each operation costs).
+
+Races are played out deterministically: two units of work are interleaved by hand, step by
+step, instead of hoping threads collide.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+import pytest
+
+from taskapi.adapters.dynamodb import DynamoDbUnitOfWorkFactory
+from taskapi.adapters.dynamodb_items import TENTATIVE
+from taskapi.adapters.eventbridge import EventEntryTooLarge
+from taskapi.domain.errors import (
+    DependenciesNotFound,
+    DependencyCycle,
+    HasDependents,
+    InvalidPageToken,
+    VersionConflict,
+)
+from taskapi.domain.model import MAX_DEPENDENCIES, Status, Task
+from taskapi.service.commands import CreateTask, ListTasks, UpdateTask
+from taskapi.service.ports import StoreUnavailable, TaskFilter
+from taskapi.service.tasks import TaskService
+from tests.contract.test_eventbridge_entries import event_of_size
+from tests.fakes.builders import created_event, make_task
+from tests.integration.dynamodb_store import counting, service, store
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def uow_factory(dynamodb_client: DynamoDBClient, tasks_table: str) -> DynamoDbUnitOfWorkFactory:
+    return store(dynamodb_client, tasks_table)
+
+
+@pytest.fixture
+def tasks(uow_factory: DynamoDbUnitOfWorkFactory) -> TaskService:
+    return service(uow_factory)
+
+
+def create_many(tasks: TaskService, count: int) -> list[Task]:
+    return [tasks.create(CreateTask(title=f"task {i}")) for i in range(count)]
+
+
+def seed(uow_factory: DynamoDbUnitOfWorkFactory, count: int) -> list[Task]:
+    """``count`` (at most 100) unrelated tasks, stored in one transaction: quicker than the
+    service when a test only needs them to exist."""
+    seeded = [make_task(title=f"seeded {i}") for i in range(count)]
+    with uow_factory() as uow:
+        for task in seeded:
+            uow.tasks.add(task)
+        uow.commit()
+    return seeded
+
+
+def dependents(uow_factory: DynamoDbUnitOfWorkFactory, task_id: UUID) -> list[UUID]:
+    with uow_factory() as uow:
+        return uow.tasks.dependents_of(task_id)
+
+
+def sample(tasks: list[Task]) -> list[Task]:
+    """First, last and every tenth: asking each of 100 tasks costs seconds on moto."""
+    return [*tasks[::10], tasks[-1]]
+
+
+def reverse_edges(client: DynamoDBClient, table: str) -> dict[tuple[UUID, UUID], bool]:
+    """Every reverse-edge item in the table, (dependency, dependent) -> still tentative."""
+    edges: dict[tuple[UUID, UUID], bool] = {}
+    for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+        for item in page["Items"]:
+            if item["SK"]["S"].startswith("DEPENDENT#"):
+                key = (UUID(item["PK"]["S"][5:]), UUID(item["dependent_id"]["S"]))
+                edges[key] = TENTATIVE in item
+    return edges
+
+
+# -- the 100-item transaction limit -----------------------------------------------------------
+
+
+def test_a_task_with_the_most_dependencies_commits_with_every_reverse_edge(
+    tasks: TaskService,
+    uow_factory: DynamoDbUnitOfWorkFactory,
+    dynamodb_client: DynamoDBClient,
+    tasks_table: str,
+) -> None:
+    deps = seed(uow_factory, MAX_DEPENDENCIES)  # 2 + 2 x 100 items: more than one transaction
+
+    task = tasks.create(CreateTask(title="waits on all", dependencies=[d.task_id for d in deps]))
+
+    assert tasks.get(task.task_id) == task
+    # Every edge is there, settled after the commit (no reader has to verify it)...
+    assert reverse_edges(dynamodb_client, tasks_table) == {
+        (d.task_id, task.task_id): False for d in deps
+    }
+    with counting(dynamodb_client) as round_trips:
+        assert all(dependents(uow_factory, d.task_id) == [task.task_id] for d in sample(deps))
+    # ...so each dependents lookup is one read (the generation) and one query.
+    assert round_trips.calls == {"GetItem": len(sample(deps)), "Query": len(sample(deps))}
+    with pytest.raises(HasDependents):
+        tasks.delete(deps[0].task_id)
+
+
+def test_replacing_every_dependency_moves_every_reverse_edge(
+    tasks: TaskService,
+    uow_factory: DynamoDbUnitOfWorkFactory,
+    dynamodb_client: DynamoDBClient,
+    tasks_table: str,
+) -> None:
+    old = seed(uow_factory, MAX_DEPENDENCIES)
+    new = seed(uow_factory, MAX_DEPENDENCIES)
+    task = tasks.create(CreateTask(title="t", dependencies=[d.task_id for d in old]))
+
+    # 100 edges added, 100 removed: 300 operations, so several transactions.
+    updated = tasks.update(task.task_id, UpdateTask(dependencies=[d.task_id for d in new]), 1)
+
+    assert updated.dependencies == tuple(d.task_id for d in new)
+    assert reverse_edges(dynamodb_client, tasks_table) == {
+        (d.task_id, task.task_id): False for d in new
+    }
+    assert all(dependents(uow_factory, d.task_id) == [] for d in sample(old))
+    assert all(dependents(uow_factory, d.task_id) == [task.task_id] for d in sample(new))
+    tasks.delete(old[-1].task_id)  # no longer anyone's dependency
+
+
+def test_deleting_a_task_with_the_most_dependencies_releases_them(
+    tasks: TaskService,
+    uow_factory: DynamoDbUnitOfWorkFactory,
+    dynamodb_client: DynamoDBClient,
+    tasks_table: str,
+) -> None:
+    deps = seed(uow_factory, MAX_DEPENDENCIES)
+    task = tasks.create(CreateTask(title="t", dependencies=[d.task_id for d in deps]))
+
+    tasks.delete(task.task_id)  # 100 removed edges + task + event: more than one transaction
+
+    assert reverse_edges(dynamodb_client, tasks_table) == {}
+    assert all(dependents(uow_factory, d.task_id) == [] for d in sample(deps))
+    for dep in deps[-3:]:
+        tasks.delete(dep.task_id)
+
+
+def test_a_large_write_that_fails_leaves_no_edge_a_reader_believes(
+    tasks: TaskService,
+    uow_factory: DynamoDbUnitOfWorkFactory,
+    dynamodb_client: DynamoDBClient,
+    tasks_table: str,
+) -> None:
+    deps = seed(uow_factory, MAX_DEPENDENCIES - 1)
+    vanished = make_task()  # never stored: as if deleted after the service checked it
+    task = make_task(dependencies=(*(d.task_id for d in deps), vanished.task_id))
+
+    with uow_factory() as uow:
+        uow.tasks.add(task)
+        uow.outbox.add(created_event(task))
+        with pytest.raises(DependenciesNotFound) as raised:
+            uow.commit()
+
+    assert raised.value.missing == (vanished.task_id,)
+    assert tasks.get(deps[0].task_id) == deps[0]
+    # The tentative edges of the chunks written before the failing one are still there...
+    left = reverse_edges(dynamodb_client, tasks_table)
+    assert left
+    assert set(left) <= {(d.task_id, task.task_id) for d in deps}
+    assert all(tentative for tentative in left.values())
+    # ...but no reader believes them: the dependent's own item does not list the dependency.
+    assert all(dependents(uow_factory, d.task_id) == [] for d in sample(deps))
+    tasks.delete(deps[0].task_id)
+
+
+# -- races decided by conditions --------------------------------------------------------------
+
+
+def test_a_dependency_deleted_before_the_dependent_commits_is_reported_missing(
+    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory
+) -> None:
+    dep = tasks.create(CreateTask(title="dep"))
+    task = make_task(dependencies=(dep.task_id,))
+
+    with uow_factory() as writer:
+        assert writer.tasks.get_many([dep.task_id])  # the service's existence check passes
+        tasks.delete(dep.task_id)  # ...then another request deletes the dependency
+        writer.tasks.add(task)
+        writer.outbox.add(created_event(task))
+        with pytest.raises(DependenciesNotFound):
+            writer.commit()
+
+    assert tasks.list_tasks(ListTasks()).tasks == []
+
+
+def test_a_dependent_added_before_the_delete_commits_blocks_the_delete(
+    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory
+) -> None:
+    dep = tasks.create(CreateTask(title="dep"))
+
+    with uow_factory() as deleter:
+        current = deleter.tasks.get(dep.task_id)
+        assert current is not None
+        assert deleter.tasks.dependents_of(dep.task_id) == []  # the service's check passes
+        late = tasks.create(CreateTask(title="late", dependencies=[dep.task_id]))
+        deleter.tasks.remove(current)
+        with pytest.raises(HasDependents) as raised:
+            deleter.commit()
+
+    assert raised.value.dependents == (late.task_id,)
+    assert tasks.get(dep.task_id) == dep
+
+
+def test_concurrent_graph_walks_cannot_close_a_cycle(
+    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory
+) -> None:
+    a, b = create_many(tasks, 2)
+
+    with uow_factory() as first:
+        # "a depends on b": the walk from b finds no way back to a...
+        current = first.tasks.get(a.task_id)
+        assert current is not None
+        assert first.tasks.dependencies_of([b.task_id]) == {b.task_id: ()}
+        # ...meanwhile "b depends on a" walks from a, finds nothing either, and commits.
+        tasks.update(b.task_id, UpdateTask(dependencies=[a.task_id]), 1)
+        first.tasks.update(
+            current.model_copy(update={"dependencies": (b.task_id,), "version": 2}), 1
+        )
+        with pytest.raises(StoreUnavailable):
+            first.commit()  # the graph changed since the walk began: retry
+
+    with pytest.raises(DependencyCycle):  # the retry walks the new graph
+        tasks.update(a.task_id, UpdateTask(dependencies=[b.task_id]), 1)
+
+
+def test_one_of_many_concurrent_updates_wins_and_every_loser_sees_the_winner(
+    tasks: TaskService,
+) -> None:
+    task = tasks.create(CreateTask(title="contended"))
+    writers = 8
+    start = threading.Barrier(writers)
+
+    def update(i: int) -> Task | VersionConflict:
+        start.wait()
+        try:
+            return tasks.update(task.task_id, UpdateTask(title=f"writer {i}"), 1)
+        except VersionConflict as conflict:
+            return conflict
+
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        outcomes = list(pool.map(update, range(writers)))
+
+    winners = [o for o in outcomes if isinstance(o, Task)]
+    losers = [o for o in outcomes if isinstance(o, VersionConflict)]
+    assert len(winners) == 1
+    assert len(losers) == writers - 1
+    assert all(loser.current == winners[0] for loser in losers)
+    assert tasks.get(task.task_id) == winners[0]
+    assert winners[0].version == 2
+
+
+def test_a_conflict_carries_the_current_task_without_another_read(
+    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory, dynamodb_client: DynamoDBClient
+) -> None:
+    task = tasks.create(CreateTask(title="v1"))
+
+    with uow_factory() as uow:
+        read = uow.tasks.get(task.task_id)
+        assert read == task
+        winner = tasks.update(task.task_id, UpdateTask(title="v2"), 1)  # another request
+        uow.tasks.update(task.model_copy(update={"title": "stale", "version": 2}), 1)
+        uow.outbox.add(created_event(task))
+        with counting(dynamodb_client) as round_trips, pytest.raises(VersionConflict) as raised:
+            uow.commit()
+
+    assert raised.value.current == winner
+    # The current task came back with the failed condition
+    # (ReturnValuesOnConditionCheckFailure=ALL_OLD), not from another read.
+    assert round_trips.calls == {"TransactWriteItems": 1}
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+def test_an_event_too_large_to_publish_is_refused_before_anything_is_written(
+    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory
+) -> None:
+    task = make_task()
+    with uow_factory() as uow:
+        uow.tasks.add(task)
+        with pytest.raises(EventEntryTooLarge):
+            uow.outbox.add(event_of_size(300_000))
+    assert tasks.list_tasks(ListTasks()).tasks == []
+    assert uow_factory.outbox_reader().pending(10) == []
+
+
+# -- access patterns -----------------------------------------------------------------------
+
+
+def test_a_page_of_tasks_is_one_query_and_one_batch_get(
+    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory, dynamodb_client: DynamoDBClient
+) -> None:
+    create_many(tasks, 30)
+    with uow_factory() as uow, counting(dynamodb_client) as round_trips:
+        page = uow.tasks.find(TaskFilter(), 10, None)
+    assert len(page.tasks) == 10
+    assert page.next_position is not None
+    assert round_trips.calls == {"Query": 1, "BatchGetItem": 1}
+
+
+def test_a_filter_that_discards_most_entries_still_fills_every_page_but_the_last(
+    tasks: TaskService,
+) -> None:
+    for i in range(40):
+        created = tasks.create(CreateTask(title=f"task {i}"))
+        if i % 8 == 0:
+            tasks.update(created.task_id, UpdateTask(status=Status.COMPLETED), 1)
+
+    sizes = []
+    token = None
+    while True:
+        page = tasks.list_tasks(ListTasks(status=Status.COMPLETED, limit=2, next_token=token))
+        sizes.append(len(page.tasks))
+        assert all(t.status == Status.COMPLETED for t in page.tasks)
+        token = page.next_token
+        if token is None:
+            break
+    assert sizes == [2, 2, 1]
+
+
+def test_a_position_that_is_not_this_stores_is_a_bad_page_token(
+    uow_factory: DynamoDbUnitOfWorkFactory,
+) -> None:
+    with uow_factory() as uow:
+        for position in (
+            {"created_at": "yesterday", "task_id": "x"},
+            {"PK": {"S": "TASK#1"}, "SK": {"S": "TASK"}},
+            {"created_at": "2025-01-01T00:00:00+00:00"},
+        ):
+            with pytest.raises(InvalidPageToken):
+                uow.tasks.find(TaskFilter(), 10, position)
+
+
+def test_dependents_are_one_read_and_one_query(
+    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory, dynamodb_client: DynamoDBClient
+) -> None:
+    dep = tasks.create(CreateTask(title="dep"))
+    waiting = [tasks.create(CreateTask(title="w", dependencies=[dep.task_id])) for _ in range(5)]
+    with uow_factory() as uow, counting(dynamodb_client) as round_trips:
+        found = uow.tasks.dependents_of(dep.task_id)
+    assert found == sorted((t.task_id for t in waiting), key=str)
+    assert round_trips.calls == {"GetItem": 1, "Query": 1}
