@@ -16,10 +16,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help setup run test test-unit test-property test-contract test-integration test-e2e \
-        test-fuzz lint format bench risk-demo clean
+        test-fuzz lint format bench risk-demo clean iac-setup iac-check deploy destroy logs
 
 help: ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -34,7 +34,7 @@ setup: $(STAMP) ## create .venv from uv.lock (all make targets do this for you)
 run: $(STAMP) ## start the API on http://$(HOST):$(PORT) with the embedded SQLite store
 	$(RUN) taskapi serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) ## the whole suite: architecture contracts, then every test suite
+test: $(STAMP) $(IAC_STAMP) ## the whole suite: architecture contracts, then every test suite
 	$(RUN) lint-imports
 	$(PYTEST) -n auto
 
@@ -53,6 +53,9 @@ test-integration: $(STAMP) ## adapters against moto server (or AWS with TASKAPI_
 test-e2e: $(STAMP) ## end-to-end over HTTP (TASKAPI_API_URL for a deployed stack)
 	$(PYTEST) tests/e2e
 
+test-fuzz: $(STAMP) ## schemathesis against the generated OpenAPI of a live local server
+	$(PYTEST) tests/contract/test_openapi_fuzz.py
+
 lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict on src
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
@@ -68,5 +71,45 @@ bench: $(STAMP) ## run benchmarks and print figures (see docs/performance.md)
 risk-demo: $(STAMP) ## render the risk heat map of the sample bug reports
 	$(RUN) taskapi risk examples/bugs.json
 
+# -- infrastructure: checks, deploy, operations (docs/deployment.md) ------------------------
+# tools/iac is its own uv project: checkov (group "check", with aws-sam-translator) and the
+# SAM CLI (group "deploy") pin libraries the app's lock cannot share. Each gets its own venv.
+IAC := tools/iac
+IAC_STAMP := $(IAC)/.venv/.synced
+SAM_VENV := $(CURDIR)/.tools/sam
+SAM_STAMP := $(SAM_VENV)/.synced
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+SAM_ENV ?= default
+SAM_PARAMS ?=
+LAMBDA_REQUIREMENTS := build/lambda-requirements.txt
+
+$(IAC_STAMP): $(IAC)/uv.lock $(IAC)/pyproject.toml | $(UV)
+	$(UV) sync --frozen --project $(IAC)
+	@touch $(IAC_STAMP)
+
+$(SAM_STAMP): $(IAC)/uv.lock $(IAC)/pyproject.toml | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(SAM_VENV) $(UV) sync --frozen --project $(IAC) --no-default-groups --group deploy
+	@touch $(SAM_STAMP)
+
+# Runtime dependencies only, exactly as locked (no dev group, no CLI extras, not the project).
+$(LAMBDA_REQUIREMENTS): uv.lock pyproject.toml | $(UV)
+	@mkdir -p $(dir $@)
+	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --format requirements-txt --output-file $@ >/dev/null
+
+iac-setup: $(IAC_STAMP) ## create tools/iac/.venv (checkov, SAM translator) from its lock
+
+iac-check: $(STAMP) $(IAC_STAMP) ## cfn-lint, checkov, SAM transform and template cross-checks
+	$(PYTEST) tests/infra
+
+deploy: $(SAM_STAMP) $(LAMBDA_REQUIREMENTS) ## sam build + deploy (SAM_ENV=e2e: test stack; GUIDED=1 the first time)
+	$(SAM) build --config-env $(SAM_ENV)
+	$(SAM) deploy --config-env $(SAM_ENV) $(if $(GUIDED),--guided) $(if $(SAM_PARAMS),--parameter-overrides "$(SAM_PARAMS)")
+
+destroy: $(SAM_STAMP) ## delete the deployed stack (SAM_ENV=e2e for the test stack); asks first
+	$(SAM) delete --config-env $(SAM_ENV)
+
+logs: $(SAM_STAMP) ## tail the logs (and traces) of every function of the deployed stack
+	$(SAM) logs --config-env $(SAM_ENV) --tail
+
 clean: ## remove local environments and data
-	rm -rf $(VENV) .tools .taskapi .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .tools .taskapi .pytest_cache .mypy_cache .ruff_cache .hypothesis $(IAC)/.venv build

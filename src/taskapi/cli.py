@@ -15,7 +15,7 @@ from collections.abc import Sequence
 # Modules that contribute subcommands, in help order.
 _COMMAND_MODULES = (
     "taskapi.entrypoints.local_server",  # serve
-    "taskapi.entrypoints.events_cli",  # events export, mailbox, dispatch
+    "taskapi.entrypoints.events_cli",  # events, mailbox, remind
     "taskapi.riskmap.cli",  # risk
 )
 
@@ -26,15 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            # A feature module that is not there yet (or whose extra is not installed) simply
-            # contributes no commands; any other import error is a bug and must surface.
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 
