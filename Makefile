@@ -12,6 +12,18 @@ STAMP := $(VENV)/.synced
 RUN := $(UV) run --frozen --no-sync
 PYTEST := $(RUN) pytest
 
+# tools/iac is its own uv project: checkov (group "check", with aws-sam-translator) and the
+# SAM CLI (group "deploy") pin libraries the app's lock cannot share. Each gets its own venv.
+# (Defined up here: make expands a rule's prerequisites when it reads the rule.)
+IAC := tools/iac
+IAC_STAMP := $(IAC)/.venv/.synced
+SAM_VENV := $(CURDIR)/.tools/sam
+SAM_STAMP := $(SAM_VENV)/.synced
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+SAM_ENV ?= default
+SAM_PARAMS ?=
+LAMBDA_REQUIREMENTS := build/lambda-requirements.txt
+
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -72,16 +84,6 @@ risk-demo: $(STAMP) ## render the risk heat map of the sample bug reports
 	$(RUN) taskapi risk examples/bugs.json
 
 # -- infrastructure: checks, deploy, operations (docs/deployment.md) ------------------------
-# tools/iac is its own uv project: checkov (group "check", with aws-sam-translator) and the
-# SAM CLI (group "deploy") pin libraries the app's lock cannot share. Each gets its own venv.
-IAC := tools/iac
-IAC_STAMP := $(IAC)/.venv/.synced
-SAM_VENV := $(CURDIR)/.tools/sam
-SAM_STAMP := $(SAM_VENV)/.synced
-SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
-SAM_ENV ?= default
-SAM_PARAMS ?=
-LAMBDA_REQUIREMENTS := build/lambda-requirements.txt
 
 $(IAC_STAMP): $(IAC)/uv.lock $(IAC)/pyproject.toml | $(UV)
 	$(UV) sync --frozen --project $(IAC)
