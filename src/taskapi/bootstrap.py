@@ -1,9 +1,16 @@
 """The composition root: the one place that picks adapters and builds services.
 
-Entrypoints call ``get_task_service()``; the first call in a Lambda container (or process)
-builds the service from configuration and caches it, so later invocations reuse clients and
-connections. Tests never patch anything: they install a service built on fakes with
-``override_task_service`` and the cache is restored afterwards.
+Each Lambda function asks for what it uses, and the first call in a container builds it from
+configuration and caches it, so later invocations reuse clients and connections:
+
+- the API: ``get_runtime()`` / ``get_task_service()`` (``build_runtime``);
+- notifications and reminders: ``get_notifications()`` (``build_notification_functions``);
+- the stream relay: ``get_relay()`` (``build_relay``).
+
+Locally one process runs it all: ``build_runtime`` also wires the outbox dispatcher to the
+notification service on the same store. Tests never patch anything: they install objects
+built on fakes with ``override_runtime`` / ``override_task_service`` / ``override_relay``,
+and the cache is restored afterwards.
 """
 
 from __future__ import annotations
@@ -46,22 +53,6 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class Runtime:
-    """Everything one process needs: the service, and (locally) the outbox dispatcher."""
-
-    service: TaskService
-    dispatcher: OutboxDispatcher | None
-    # Powertools idempotency records for POST /tasks with an Idempotency-Key.
-    idempotency: BasePersistenceLayer = field(default_factory=InMemoryPersistenceLayer)
-    # Set by the service after every committed write: the local dispatcher thread waits on it,
-    # so events go out promptly instead of on the next poll.
-    outbox_signal: threading.Event = field(default_factory=threading.Event)
-    # The notification service and its idempotent event consumer (None: not wired, e.g. a
-    # test runtime built around a task service only).
-    notifications: Notifications | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Notifications:
     service: NotificationService
     # What the bus (Lambda) or the local dispatcher hands events to: ``service.handle`` once
@@ -70,42 +61,69 @@ class Notifications:
     mailbox: MailboxNotifier | None  # the local notifier, when that is the one in use
 
 
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What the API needs: the task service and its Idempotency-Key records; locally also the
+    outbox dispatcher and the notification service it delivers to."""
+
+    service: TaskService
+    dispatcher: OutboxDispatcher | None
+    # Powertools idempotency records for POST /tasks with an Idempotency-Key.
+    idempotency: BasePersistenceLayer = field(default_factory=InMemoryPersistenceLayer)
+    # Set by the service after every committed write: the local dispatcher thread waits on it,
+    # so events go out promptly instead of on the next poll.
+    outbox_signal: threading.Event = field(default_factory=threading.Event)
+    # Local runs only: the notification service, fed by the dispatcher from the same store.
+    # In AWS the notification functions build their own (see get_notifications).
+    notifications: Notifications | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStore:
+    uow_factory: UnitOfWorkFactory
+    # Who reads the outbox: the in-process dispatcher locally; None in AWS, where the table's
+    # stream relay publishes it (see get_relay).
+    outbox: OutboxReader | None
+
+
 _lock = threading.Lock()
 _runtime: Runtime | None = None
+_notifications: Notifications | None = None
+
+
+def build_task_store(settings: Settings) -> TaskStore:
+    if settings.store == "memory":
+        memory = InMemoryUnitOfWorkFactory()
+        return TaskStore(memory, outbox=memory.store)
+    if settings.store == "sqlite":
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        database = SqliteDatabase(settings.sqlite_path)
+        return TaskStore(SqliteUnitOfWorkFactory(database), outbox=database)
+    uow_factory = DynamoDbUnitOfWorkFactory(
+        get_aws_clients(settings).dynamodb,
+        settings.table_name,
+        build_event_entries(settings),
+        outbox_mode="stream",
+    )
+    return TaskStore(uow_factory, outbox=None)
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    uow_factory: UnitOfWorkFactory
-    outbox: OutboxReader | None
-    if settings.store == "memory":
-        memory = InMemoryUnitOfWorkFactory()
-        uow_factory, outbox = memory, memory.store
-    elif settings.store == "sqlite":
-        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        database = SqliteDatabase(settings.sqlite_path)
-        uow_factory, outbox = SqliteUnitOfWorkFactory(database), database
-    else:
-        # AWS: the table's stream relay publishes the outbox (see get_relay): no dispatcher.
-        uow_factory = DynamoDbUnitOfWorkFactory(
-            get_aws_clients(settings).dynamodb,
-            settings.table_name,
-            build_event_entries(settings),
-            outbox_mode="stream",
-        )
-        outbox = None
+    """The API function's (and the local server's) object graph."""
+    store = build_task_store(settings)
     outbox_signal = threading.Event()
     service = TaskService(
-        uow_factory=uow_factory,
+        uow_factory=store.uow_factory,
         clock=utc_now,
         new_id=uuid.uuid4,
         page_tokens=PageTokenCodec(settings.page_token_secret.get_secret_value().encode()),
         on_commit=outbox_signal.set,
     )
-    dispatcher = None if outbox is None else OutboxDispatcher(outbox)
-    notifications = build_notifications(settings, uow_factory)
-    if dispatcher is not None:
+    dispatcher = notifications = None
+    if store.outbox is not None:
         # Locally the notification service is an in-process subscriber of the outbox.
-        dispatcher.subscribe(notifications.consumer)
+        notifications = build_notifications(settings, store.uow_factory)
+        dispatcher = OutboxDispatcher(store.outbox, [notifications.consumer])
     return Runtime(
         service=service,
         dispatcher=dispatcher,
@@ -116,7 +134,7 @@ def build_runtime(settings: Settings) -> Runtime:
 
 
 def build_notifications(settings: Settings, uow_factory: UnitOfWorkFactory) -> Notifications:
-    """The notification service on the same task store: SES in AWS, the mailbox file locally.
+    """The notification service on the task store: SES in AWS, the mailbox file locally.
     Event de-duplication and reminder marks use idempotency layers of their own (Powertools
     keeps a layer's first configuration), in the same store as the API's records."""
     notifier: Notifier
@@ -142,8 +160,14 @@ def build_notifications(settings: Settings, uow_factory: UnitOfWorkFactory) -> N
     return Notifications(service=service, consumer=consumer, mailbox=mailbox)
 
 
+def build_notification_functions(settings: Settings) -> Notifications:
+    """The notification and reminder functions' object graph in AWS: the notification service
+    on its own, without the task service, page tokens or API idempotency records."""
+    return build_notifications(settings, build_task_store(settings).uow_factory)
+
+
 def build_idempotency_store(settings: Settings) -> BasePersistenceLayer:
-    """Where the API keeps Idempotency-Key records: next to the task store."""
+    """Where idempotency records live: next to the task store."""
     if settings.store == "memory":
         return InMemoryPersistenceLayer()
     if settings.store == "sqlite":
@@ -236,6 +260,16 @@ def get_task_service() -> TaskService:
 
 
 def get_notifications() -> Notifications:
+    """The notification service. Locally (and in tests) it is the runtime's, because it must
+    share the runtime's task store and dispatcher; in AWS the notification and reminder
+    functions build it on its own, once per container."""
+    global _notifications  # noqa: PLW0603 - the per-container cache is the point
+    settings = get_settings()
+    if settings.store == "dynamodb" and _runtime is None:
+        with _lock:
+            if _notifications is None:
+                _notifications = build_notification_functions(settings)
+            return _notifications
     notifications = get_runtime().notifications
     if notifications is None:
         raise RuntimeError("this runtime has no notification service wired")

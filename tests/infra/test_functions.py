@@ -28,13 +28,12 @@ POWERTOOLS_VARIABLES = {
     "POWERTOOLS_LOG_LEVEL",
 }
 
-# The bootstrap builder behind each handler's getter: the API, notification and reminder
-# handlers call get_runtime() (directly or through get_notifications()), the relay
-# get_relay().
+# The bootstrap builder behind each handler's getter: the API handler calls get_runtime(),
+# the notification and reminder handlers get_notifications(), the relay get_relay().
 BUILDERS: dict[str, Callable[[Settings], object]] = {
     "ApiFunction": bootstrap.build_runtime,
-    "NotificationsFunction": bootstrap.build_runtime,
-    "RemindersFunction": bootstrap.build_runtime,
+    "NotificationsFunction": bootstrap.build_notification_functions,
+    "RemindersFunction": bootstrap.build_notification_functions,
     "RelayFunction": bootstrap.build_relay,
 }
 
@@ -46,19 +45,15 @@ PRODUCTION_DEFAULTS = {
     "aws_max_attempts",
 }
 
-# build_runtime wires the task service and the notification service together, so each of
-# its functions reads a few settings only the other half uses. The template does not hand
-# those over (the page-token key in particular stays with the API). Each entry must really be
-# read, so the list cannot go stale silently.
+# Settings a builder reads that its function never uses, so the template leaves them out
+# (each entry must really be read, so the list cannot go stale silently):
+# - the DynamoDB store always gets the EventBridge entry builder (it size-checks outbox writes),
+#   but the notification and reminder functions only read tasks, never write them;
+# - the notification service takes its reminder window whether or not it sends reminders.
 READ_BUT_UNUSED = {
-    "ApiFunction": {"sender_email", "reminder_window_hours"},
-    "NotificationsFunction": {
-        "page_token_secret",
-        "event_bus_name",
-        "event_source",
-        "reminder_window_hours",
-    },
-    "RemindersFunction": {"page_token_secret", "event_bus_name", "event_source"},
+    "ApiFunction": set(),
+    "NotificationsFunction": {"event_bus_name", "event_source", "reminder_window_hours"},
+    "RemindersFunction": {"event_bus_name", "event_source"},
     "RelayFunction": set(),
 }
 
