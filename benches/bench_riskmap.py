@@ -7,7 +7,7 @@ Each stage is timed on its own (best of --repeat runs, perf_counter), then run o
 under tracemalloc for its peak Python allocation. Then the whole command,
 `taskapi risk bugs.json --format markdown --out ...`, runs once in a fresh interpreter, for
 the wall time and peak resident set size (getrusage ru_maxrss) a user would see; the
-benchmark process's own ru_maxrss is printed last. Figures go in docs/performance-riskmap.md.
+benchmark process's own ru_maxrss is printed last. Figures go in docs/performance.md ("Risk map").
 """
 
 from __future__ import annotations
