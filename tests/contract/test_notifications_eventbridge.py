@@ -24,7 +24,7 @@ from taskapi import bootstrap
 from taskapi.domain.events import parse_event
 from taskapi.domain.notifications import NotificationKind
 from taskapi.entrypoints import notifications as notifications_lambda
-from taskapi.entrypoints.notifications import MalformedEvent
+from taskapi.entrypoints.notifications import MalformedEvent, parse_detail
 from tests.fakes.lambda_context import FakeLambdaContext
 from tests.fakes.notifications import RecordingNotifier, notification_runtime
 from tests.fakes.service import build_service
@@ -214,6 +214,13 @@ def test_a_malformed_detail_raises_so_it_is_retried_and_dead_lettered(
         wired.invoke(envelope)
 
     assert wired.sent() == []
+
+
+@pytest.mark.parametrize("detail", [[1, 2], "TaskCreated", None])
+def test_a_detail_that_is_not_an_object_is_malformed(detail: object) -> None:
+    # EventBridgeModel already refuses such an envelope; parse_detail holds on its own.
+    with pytest.raises(MalformedEvent, match="not an object"):
+        parse_detail("TaskCreated", detail)
 
 
 def test_a_detail_without_its_event_type_takes_the_detail_type(wired: Wired) -> None:

@@ -49,6 +49,18 @@ def test_a_second_export_changes_nothing(
     assert "written" not in capsys.readouterr().out
 
 
+def test_export_names_a_file_of_no_current_event_type_and_leaves_it_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stale = tmp_path / "TaskArchived.json"
+    stale.write_text("<<<<<<< not even JSON", encoding="utf-8")
+
+    assert main(["events", "export", "--out", str(tmp_path)]) == 0
+
+    assert "TaskArchived.json: no such event type any more" in capsys.readouterr().err
+    assert stale.read_text(encoding="utf-8") == "<<<<<<< not even JSON"
+
+
 def test_check_passes_on_fresh_files_and_explains_a_difference(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,7 +10,7 @@ from taskapi.domain.model import Status
 from taskapi.domain.notifications import (
     NotificationKind,
     assignment_notifications,
-    completed_task,
+    is_completion,
     is_due_soon,
     reminder_notification,
     unblocked_notifications,
@@ -102,15 +102,16 @@ def test_notification_ids_depend_on_the_cause_only() -> None:
 # -- completion -------------------------------------------------------------------------
 
 
-def test_completed_task_recognises_only_a_transition_to_completed() -> None:
+def test_is_completion_recognises_only_a_transition_to_completed() -> None:
     task = make_task(status=Status.IN_PROGRESS)
     completed = next_version(task, status=Status.COMPLETED)
     reopened = next_version(completed, status=Status.PENDING)
 
-    assert completed_task(updated_event(task, completed)) == completed
-    assert completed_task(updated_event(completed, reopened)) is None
-    assert completed_task(updated_event(task, next_version(task, title="x"))) is None
-    assert completed_task(created_event(make_task(status=Status.COMPLETED))) is None
+    assert is_completion(updated_event(task, completed)) is True
+    assert is_completion(updated_event(completed, reopened)) is False
+    assert is_completion(updated_event(task, next_version(task, title="x"))) is False
+    assert is_completion(created_event(make_task(status=Status.COMPLETED))) is False
+    assert is_completion(deleted_event(completed)) is False
 
 
 def test_completing_the_last_open_dependency_notifies_the_dependents_assignee() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from taskapi.domain.schema_compat import ChangeKind, breaking_changes, compare_schemas
 
 
@@ -17,18 +19,20 @@ def test_identical_schemas_have_no_changes() -> None:
     assert compare_schemas(schema, schema) == []
 
 
-def test_recursive_definitions_terminate_and_are_compared() -> None:
+@pytest.mark.parametrize(
+    "reference",
+    [
+        {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+        # What Pydantic emits for ``parent: Node | None``: the reference sits inside an anyOf.
+        {"anyOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}]},
+    ],
+    ids=["through-items", "through-a-union"],
+)
+def test_recursive_definitions_terminate_and_are_compared(reference: dict[str, Any]) -> None:
     def node(value_type: str) -> dict[str, Any]:
+        properties = {"value": {"type": value_type}, "link": reference}
         return {
-            "$defs": {
-                "Node": {
-                    "type": "object",
-                    "properties": {
-                        "value": {"type": value_type},
-                        "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
-                    },
-                }
-            },
+            "$defs": {"Node": {"type": "object", "properties": properties}},
             "$ref": "#/$defs/Node",
         }
 

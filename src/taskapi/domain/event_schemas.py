@@ -4,10 +4,12 @@ One schema per event type, generated from the Pydantic models and committed unde
 ``schemas/events/``: that copy is what subscribers code against, and the contract tests compare
 it with a fresh one on every run (see ``schema_compat``).
 
-Two choices make the published form differ from ``Model.model_json_schema()``:
+Three choices make the published form differ from ``Model.model_json_schema()``:
 
-* ``x-schema-version`` records the event's ``SCHEMA_VERSION``, so a comparison can tell whether
-  a breaking change came with the version bump it needs.
+* ``x-schema-version`` records ``SCHEMA_VERSION``, so a comparison can tell whether a breaking
+  change came with the version bump it needs.
+* The ``Task`` definition is described for subscribers: the model's docstring speaks to our own
+  developers (how the aggregate is handled in code), which means nothing to a reader of events.
 * ``additionalProperties: false`` is left out. The models forbid unknown fields when *we* parse,
   but the public contract is "we may add optional fields without a new version": a subscriber
   that validated with a closed schema would reject the first compatible addition.
@@ -21,19 +23,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from taskapi.domain.events import EVENT_TYPES, _TaskEvent
+from taskapi.domain.events import EVENT_TYPES, SCHEMA_VERSION, TaskEvent
 from taskapi.domain.schema_compat import SchemaChange, breaking_changes, compare_schemas
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_VERSION_KEY = "x-schema-version"
 
 
-def published_schema(event_class: type[_TaskEvent]) -> dict[str, Any]:
+def published_schema(event_class: type[TaskEvent]) -> dict[str, Any]:
     """The JSON Schema of one event type, exactly as it is published."""
     schema = _open_objects(event_class.model_json_schema())
     return {
         "$schema": JSON_SCHEMA_DIALECT,
-        SCHEMA_VERSION_KEY: event_class.SCHEMA_VERSION,
+        SCHEMA_VERSION_KEY: SCHEMA_VERSION,
         **schema,
     }
 
@@ -89,8 +91,9 @@ class SchemaReview:
         if self.status in (ReviewStatus.BREAKING, ReviewStatus.REMOVED):
             lines.append(
                 "  Subscribers coded against the published schema would break. Undo the change, "
-                "or bump the event's SCHEMA_VERSION (taskapi/domain/events.py), document the "
-                "migration in docs/events.md and run `taskapi events export`."
+                "or bump SCHEMA_VERSION in taskapi/domain/events.py (the version of every task "
+                "event), document the migration in docs/events.md and run "
+                "`taskapi events export`."
             )
         elif self.status is not ReviewStatus.UP_TO_DATE:
             lines.append("  Run `taskapi events export` and commit schemas/events/.")

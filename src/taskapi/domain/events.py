@@ -8,7 +8,7 @@ the source of the published JSON Schemas: changing them is changing a public con
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
@@ -31,11 +31,17 @@ class FieldChange(BaseModel):
     )
 
 
-class _TaskEvent(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+# The major version of the task events' schemas, carried by every event as ``schema_version``.
+# One version for all of them: they share the ``Task`` snapshot, where a breaking change is most
+# likely, and one pin in a subscriber's rule covers them all. Bump it on a breaking change to
+# any task event (the contract test says when).
+SCHEMA_VERSION = 1
 
-    # Bumped on a backward-incompatible change of the event's schema.
-    SCHEMA_VERSION: ClassVar[int] = 1
+
+class TaskEvent(BaseModel):
+    """What every task event has; the concrete events below add their ``event_type``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     event_id: UUID = Field(
         description="Unique per event, the same on every redelivery: consumers de-duplicate on it.",
@@ -60,7 +66,7 @@ class _TaskEvent(BaseModel):
 _EVENT_TYPE_DESCRIPTION = "The event's type; equal to the EventBridge detail-type."
 
 
-class TaskCreated(_TaskEvent):
+class TaskCreated(TaskEvent):
     """A task was created; task is the new task, at version 1."""
 
     event_type: Literal["TaskCreated"] = Field(
@@ -68,7 +74,7 @@ class TaskCreated(_TaskEvent):
     )
 
 
-class TaskUpdated(_TaskEvent):
+class TaskUpdated(TaskEvent):
     """A task was changed; task is the task after the change and changes holds exactly the
     fields whose values differ, so a subscriber can match a transition (such as status to
     completed) without comparing snapshots."""
@@ -83,7 +89,7 @@ class TaskUpdated(_TaskEvent):
     )
 
 
-class TaskDeleted(_TaskEvent):
+class TaskDeleted(TaskEvent):
     """A task was deleted; task is its last stored version."""
 
     event_type: Literal["TaskDeleted"] = Field(
@@ -92,7 +98,7 @@ class TaskDeleted(_TaskEvent):
 
 
 DomainEvent = Annotated[TaskCreated | TaskUpdated | TaskDeleted, Field(discriminator="event_type")]
-EVENT_TYPES: tuple[type[_TaskEvent], ...] = (TaskCreated, TaskUpdated, TaskDeleted)
+EVENT_TYPES: tuple[type[TaskEvent], ...] = (TaskCreated, TaskUpdated, TaskDeleted)
 _event_adapter: TypeAdapter[DomainEvent] = TypeAdapter(DomainEvent)
 
 
@@ -118,7 +124,7 @@ def new_event_fields(event_id: UUID, occurred_at: datetime, task: Task) -> dict[
     """The envelope fields every event shares."""
     return {
         "event_id": event_id,
-        "schema_version": _TaskEvent.SCHEMA_VERSION,
+        "schema_version": SCHEMA_VERSION,
         "occurred_at": occurred_at,
         "task": task,
     }

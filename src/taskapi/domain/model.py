@@ -67,7 +67,12 @@ Assignee = EmailStr
 
 
 class Task(BaseModel):
-    """A task as stored. Immutable: every change produces a new instance with version + 1."""
+    """A task: what the HTTP API returns and what every task event carries as its snapshot.
+    Its version increases by one on every write: of two snapshots of one task, the higher
+    version is the newer."""
+
+    # The docstring above is public: it is the Task description in the OpenAPI document and in
+    # the published event schemas. (Instances are immutable: every write builds a new one.)
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

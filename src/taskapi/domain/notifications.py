@@ -3,7 +3,8 @@
 * A task assigned (created with an assignee, or its assignee changed to someone) notifies the
   new assignee.
 * A task completed notifies the assignee of each dependent that is now fully unblocked: every
-  one of its dependencies is completed.
+  one of its dependencies is completed. Two dependencies completed moments apart can both find
+  the dependent unblocked, so this notice is at least once (docs/events.md, "Known limits").
 * A task due within the reminder window and not completed reminds its assignee, once per task
   and due date (the service keeps the log; moving the due date earns a new reminder).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TypeGuard
 from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,16 +55,10 @@ def assignment_notifications(
 ) -> list[Notification]:
     """The new assignee of a created or reassigned task (nobody for an unassignment)."""
     task = event.task
-    if task.assignee is None:
-        return []
-    if isinstance(event, TaskCreated):
-        assigned = True
-    elif isinstance(event, TaskUpdated):
-        change = event.changes.get("assignee")
-        assigned = change is not None and change.current is not None
-    else:
-        assigned = False
-    if not assigned:
+    newly_assigned = isinstance(event, TaskCreated) or (
+        isinstance(event, TaskUpdated) and "assignee" in event.changes
+    )
+    if task.assignee is None or not newly_assigned:
         return []
     due = "no due date" if task.due_at is None else f"due {_when(task.due_at)}"
     return [
@@ -81,14 +77,12 @@ def assignment_notifications(
     ]
 
 
-def completed_task(event: TaskCreated | TaskUpdated | TaskDeleted) -> Task | None:
-    """The task this event completes, if it is a transition to completed."""
+def is_completion(event: TaskCreated | TaskUpdated | TaskDeleted) -> TypeGuard[TaskUpdated]:
+    """Whether the event is a task's transition to completed."""
     if not isinstance(event, TaskUpdated):
-        return None
+        return False
     change = event.changes.get("status")
-    if change is None or change.current != Status.COMPLETED:
-        return None
-    return event.task
+    return change is not None and change.current == Status.COMPLETED
 
 
 def unblocked_notifications(

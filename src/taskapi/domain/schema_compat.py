@@ -3,7 +3,7 @@
 Pure JSON comparison (no I/O): the contract tests feed it the committed schema and a freshly
 generated one and fail when a change would break subscribers without a ``schema_version`` bump.
 
-The policy, from a subscriber's point of view:
+The policy (docs/events.md, "Versioning", has it as a table, with the reasons):
 
 * breaking: a field removed; a field's type changed (including becoming nullable); a field
   added as required, or an existing field becoming required or optional; an enum value removed;
@@ -139,19 +139,17 @@ class _Comparison:
             self._in_progress.discard(refs)
 
     def _compare_union(self, old: Schema, new: Schema, path: str) -> Iterator[SchemaChange]:
-        old_variants = _variants(old, self._old_root)
-        new_variants = _variants(new, self._new_root)
-        unmatched_new = list(new_variants)
-        for old_variant in old_variants:
-            key = _variant_key(old_variant)
-            match = next((v for v in unmatched_new if _variant_key(v) == key), None)
+        unmatched_new = _variants(new, self._new_root)
+        for old_variant in _variants(old, self._old_root):
+            key = _variant_key(old_variant, self._old_root)
+            match = next((v for v in unmatched_new if _variant_key(v, self._new_root) == key), None)
             if match is None:
                 yield SchemaChange(ChangeKind.TYPE_CHANGED, path, f"no longer accepts {key}")
                 continue
             unmatched_new.remove(match)
             yield from self._compare(old_variant, match, path)
         for new_variant in unmatched_new:
-            key = _variant_key(new_variant)
+            key = _variant_key(new_variant, self._new_root)
             yield SchemaChange(ChangeKind.TYPE_CHANGED, path, f"now also accepts {key}")
 
     def _compare_single(self, old: Schema, new: Schema, path: str) -> Iterator[SchemaChange]:
@@ -267,17 +265,24 @@ def _union_level(node: Schema) -> Schema:
 
 
 def _variants(node: Schema, root: Schema) -> list[Schema]:
-    """The alternatives of a union, flattened; a plain node is its own only alternative.
-    Annotations are dropped: they were compared at the union level."""
+    """The alternatives of a union, nested unions flattened; a plain node is its own only
+    alternative, without its annotations (they were compared at the union level). A ``$ref``
+    alternative stays a reference, so that ``_compare`` follows it under its recursion guard
+    (``parent: Node | None`` refers back to ``Node`` through a union)."""
     if not _is_union(node):
         return [{k: v for k, v in node.items() if k not in _ANNOTATIONS}]
     variants: list[Schema] = []
     for option in node.get("anyOf", node.get("oneOf", ())):
-        variants.extend(_variants(_resolve(option, root), root))
+        resolved = _resolve(option, root)
+        if "$ref" in option and not _is_union(resolved):
+            variants.append(option)
+        else:
+            variants.extend(_variants(resolved, root))
     return variants
 
 
-def _variant_key(node: Schema) -> str:
+def _variant_key(node: Schema, root: Schema) -> str:
+    node = _resolve(node, root)
     values = _allowed_values(node)
     if values is not None and "type" not in node:
         return f"values {values!r}"

@@ -79,7 +79,7 @@ def _export(args: argparse.Namespace) -> int:
         if not unchanged:
             path.write_text(text, encoding="utf-8")
         print(f"{path}: {'unchanged' if unchanged else 'written'}")
-    stale = sorted(set(read_committed(out)) - set(current))
+    stale = sorted({path.stem for path in out.glob("*.json")} - current.keys())
     for name in stale:
         print(f"{out / name}.json: no such event type any more (left in place)", file=sys.stderr)
     return 0

@@ -35,14 +35,14 @@ class MalformedEvent(Exception):
     """A task event whose detail does not match its detail-type's schema."""
 
 
-def parse_detail(
-    detail_type: str, detail: Mapping[str, Any]
-) -> TaskCreated | TaskUpdated | TaskDeleted:
+def parse_detail(detail_type: str, detail: object) -> TaskCreated | TaskUpdated | TaskDeleted:
     """The domain event carried in ``detail``, checked against the envelope's detail-type.
 
     The detail names its own type (``event_type``); a detail without one takes the detail-type,
     and one that disagrees with it is malformed rather than silently re-routed.
     """
+    if not isinstance(detail, Mapping):
+        raise MalformedEvent(f"the detail of a {detail_type} event is not an object")
     named = detail.get("event_type", detail_type)
     if named != detail_type:
         raise MalformedEvent(f"detail-type {detail_type!r} carries an event_type of {named!r}")
@@ -63,8 +63,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if envelope.detail_type not in KNOWN_DETAIL_TYPES:
         logger.info("ignoring an event of a detail-type this service does not consume")
         return {"status": "ignored", "detail_type": envelope.detail_type}
-    if not isinstance(envelope.detail, Mapping):
-        raise MalformedEvent(f"the detail of a {envelope.detail_type} event is not an object")
     try:
         task_event = parse_detail(envelope.detail_type, envelope.detail)
     except MalformedEvent:

@@ -20,7 +20,7 @@ from taskapi.domain.model import Status, Task
 from taskapi.domain.notifications import (
     Notification,
     assignment_notifications,
-    completed_task,
+    is_completion,
     is_due_soon,
     reminder_notification,
     unblocked_notifications,
@@ -74,7 +74,7 @@ class NotificationService:
     def handle(self, event: Event) -> list[Notification]:
         """Send every notification ``event`` causes and return them."""
         notifications = assignment_notifications(event)
-        if isinstance(event, TaskUpdated) and completed_task(event) is not None:
+        if is_completion(event):
             notifications += self._unblocked_by(event)
         for notification in notifications:
             self._notifier.send(notification)
