@@ -10,7 +10,6 @@ documented schemas, invalid input refused with a 4xx, unsupported methods answer
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from taskapi import bootstrap
 from taskapi.config import Settings
 from taskapi.entrypoints.api import app, lambda_handler
-from taskapi.entrypoints.local_server import LocalApiServer
+from taskapi.entrypoints.local_server import LocalApiServer, serving
 
 # Enough to reach every status of every operation, few enough to stay well under a minute.
 EXAMPLES_PER_OPERATION = 100
@@ -35,15 +34,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir: Path = tmp_path_factory.mktemp("fuzz")
     runtime = bootstrap.build_runtime(Settings(store="memory", data_dir=data_dir))
     server = LocalApiServer(("127.0.0.1", 0), lambda_handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    with bootstrap.override_runtime(runtime):
-        thread.start()
-        try:
-            yield server.url
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=10)
+    with bootstrap.override_runtime(runtime), serving(server, poll_interval=0.05):
+        yield server.url
 
 
 # pydantic's EmailStr (email-validator) also refuses the special-use domains of RFC 6761, such

@@ -1,48 +1,58 @@
 """End-to-end fixtures: a running taskapi and an HTTP client for it.
 
 By default a real ``taskapi serve`` is started as a subprocess (SQLite in a temporary data
-directory, a free port) and stopped at the end of the session. Set ``TASKAPI_API_URL`` to run
-the same tests against a deployed stack instead; the client then authenticates its requests
-(see ``http_client``).
+directory, a free port that the server picks itself and announces) and stopped at the end of
+the session. Set ``TASKAPI_API_URL`` to run the same tests against a deployed stack instead;
+the client then authenticates its requests (see ``http_client``).
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 from tests.e2e.http_client import API_URL_VARIABLE, ApiClient
 
 STARTUP_DEADLINE_SECONDS = 60.0
 SHUTDOWN_DEADLINE_SECONDS = 20.0
+LISTENING = b"taskapi listening on "
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+class ServerOutput:
+    """Copies a server's output to a log file, and learns its URL from the line it prints
+    once it is accepting connections (``taskapi listening on http://...``)."""
 
+    def __init__(self, stream: IO[bytes], log_path: Path) -> None:
+        self.log_path = log_path
+        self.url: str | None = None
+        self._settled = threading.Event()  # the URL is known, or the output ended without it
+        self._thread = threading.Thread(target=self._copy, args=(stream,), daemon=True)
+        self._thread.start()
 
-def _wait_until_healthy(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"taskapi serve exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.05)  # polling interval while the server starts
-    pytest.fail(f"taskapi serve did not answer /health in time:\n{log.read_text()}")
+    def _copy(self, stream: IO[bytes]) -> None:
+        with self.log_path.open("wb") as log:
+            for line in stream:
+                log.write(line)
+                log.flush()
+                if self.url is None and line.startswith(LISTENING):
+                    self.url = line[len(LISTENING) :].split()[0].decode()
+                    self._settled.set()
+        self._settled.set()
+
+    def wait_for_url(self, timeout: float) -> str | None:
+        self._settled.wait(timeout)
+        return self.url
+
+    def text(self) -> str:
+        """Everything the server wrote, once its output has ended."""
+        self._thread.join(SHUTDOWN_DEADLINE_SECONDS)
+        return self.log_path.read_text()
 
 
 @pytest.fixture(scope="session")
@@ -64,30 +74,30 @@ def api_url(e2e_workdir: Path, local_data_dir: Path | None) -> Iterator[str]:
         yield (deployed or "").rstrip("/")
         return
 
-    workdir = e2e_workdir
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = workdir / "server.log"
     env = {**os.environ, "TASKAPI_DATA_DIR": str(local_data_dir), "TASKAPI_STORE": "sqlite"}
-    command = [sys.executable, "-m", "taskapi.cli", "serve", "--port", str(port)]
-    command += ["--db", str(workdir / "e2e.db")]
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir
-        )
+    command = [sys.executable, "-m", "taskapi.cli", "serve", "--port", "0"]
+    command += ["--db", str(e2e_workdir / "e2e.db")]
+    server = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=e2e_workdir
+    )
+    assert server.stdout is not None
+    output = ServerOutput(server.stdout, e2e_workdir / "server.log")
+    try:
+        url = output.wait_for_url(STARTUP_DEADLINE_SECONDS)
+        if url is None:
+            server.kill()
+            pytest.fail(f"taskapi serve did not start listening:\n{output.text()}")
+        yield url
+    finally:
+        server.terminate()
         try:
-            _wait_until_healthy(url, server, log_path)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                returncode = server.wait(timeout=SHUTDOWN_DEADLINE_SECONDS)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-                pytest.fail(f"taskapi serve ignored SIGTERM:\n{log_path.read_text()}")
+            returncode = server.wait(timeout=SHUTDOWN_DEADLINE_SECONDS)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+            pytest.fail(f"taskapi serve ignored SIGTERM:\n{output.text()}")
     # A clean shutdown is part of the contract of `taskapi serve`.
-    assert returncode == 0, log_path.read_text()
+    assert returncode == 0, output.text()
 
 
 @pytest.fixture(scope="session")

@@ -3,41 +3,26 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from taskapi import bootstrap
 from taskapi.domain.errors import VersionConflict
 from taskapi.domain.model import Task
-from taskapi.entrypoints.api import lambda_handler
-from taskapi.entrypoints.http_proxy import HttpReply, HttpRequest, invoke
 from taskapi.service.commands import UpdateTask
 from tests.fakes.builders import make_task
 from tests.fakes.service import ServiceHarness, build_service
 from tests.fakes.unit_of_work import FailingCommits
+from tests.unit.api_helpers import call, installed
 
 
 @pytest.fixture
 def harness() -> Iterator[ServiceHarness]:
-    harness = build_service()
-    with bootstrap.override_runtime(bootstrap.Runtime(service=harness.service, dispatcher=None)):
+    with installed(build_service()) as harness:
         yield harness
-
-
-def call(
-    method: str, target: str, body: Any = None, headers: Sequence[tuple[str, str]] = ()
-) -> HttpReply:
-    sent = list(headers)
-    raw = b""
-    if body is not None:
-        raw = json.dumps(body).encode()
-        sent.append(("Content-Type", "application/json"))
-    return invoke(lambda_handler, HttpRequest(method, target, sent, raw))
 
 
 @pytest.fixture
@@ -159,7 +144,7 @@ def losing_the_race_on_commit(commit: int) -> Iterator[tuple[ServiceHarness, Tas
     harness = build_service(
         wrap=lambda inner: FailingCommits(inner, VersionConflict(winner, 1), on_commit=commit)
     )
-    with bootstrap.override_runtime(bootstrap.Runtime(service=harness.service, dispatcher=None)):
+    with installed(harness):
         yield harness, winner
 
 

@@ -4,18 +4,14 @@ body that never leaks internals. Bad input is always a 4xx, never a 500."""
 from __future__ import annotations
 
 import base64
-import io
 import json
-import logging
-from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from taskapi import bootstrap
-from taskapi.entrypoints import api
 from taskapi.entrypoints.api import lambda_handler
 from taskapi.entrypoints.http_errors import ERROR_TABLE, rule_for
 from taskapi.entrypoints.http_proxy import (
@@ -23,39 +19,18 @@ from taskapi.entrypoints.http_proxy import (
     HttpRequest,
     LocalLambdaContext,
     from_proxy_response,
-    invoke,
     to_proxy_event,
 )
 from taskapi.service.ports import StoreFailure, StoreUnavailable
 from tests.fakes.service import ServiceHarness, build_service
 from tests.fakes.unit_of_work import FailingCommits
-
-JSON = ("Content-Type", "application/json")
-
-
-@contextmanager
-def installed(harness: ServiceHarness) -> Iterator[ServiceHarness]:
-    with bootstrap.override_runtime(bootstrap.Runtime(service=harness.service, dispatcher=None)):
-        yield harness
+from tests.unit.api_helpers import JSON, call, create, installed, logged_lines
 
 
 @pytest.fixture
 def harness() -> Iterator[ServiceHarness]:
     with installed(build_service()) as harness:
         yield harness
-
-
-def call(
-    method: str, target: str, body: Any = None, headers: Sequence[tuple[str, str]] = ()
-) -> HttpReply:
-    sent = list(headers)
-    raw = b""
-    if isinstance(body, bytes):
-        raw = body
-    elif body is not None:
-        raw = json.dumps(body).encode()
-        sent.append(JSON)
-    return invoke(lambda_handler, HttpRequest(method, target, sent, raw))
 
 
 def assert_error(reply: HttpReply, status: int, code: str) -> dict[str, Any]:
@@ -67,13 +42,6 @@ def assert_error(reply: HttpReply, status: int, code: str) -> dict[str, Any]:
     assert body["message"]
     assert "details" in body
     return body
-
-
-def create(**fields: Any) -> dict[str, Any]:
-    reply = call("POST", "/tasks", {"title": "a task", **fields})
-    assert reply.status == 201, reply.body
-    task: dict[str, Any] = reply.json()
-    return task
 
 
 MISSING = "00000000-0000-4000-8000-000000000999"
@@ -224,6 +192,29 @@ def test_a_non_json_body_is_a_415(harness: ServiceHarness, content_type: str) ->
     reply = call("PUT", f"/tasks/{MISSING}", b"title=x", [("Content-Type", content_type)])
 
     assert_error(reply, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_a_non_json_content_type_is_the_same_415_without_a_body(
+    harness: ServiceHarness, content_type: str
+) -> None:
+    for method, target in [("POST", "/tasks"), ("PUT", f"/tasks/{MISSING}")]:
+        reply = call(method, target, b"", [("Content-Type", content_type)])
+
+        error = assert_error(reply, 415, "unsupported_media_type")
+        assert error["details"] == {"supported": ["application/json"]}
+
+
+def test_a_missing_json_body_is_a_400_whatever_the_media_type_casing(
+    harness: ServiceHarness,
+) -> None:
+    reply = call("POST", "/tasks", b"", [("Content-Type", "Application/JSON")])
+
+    error = assert_error(reply, 400, "validation_error")
+    assert error["details"][0]["field"] == "body"
 
 
 def test_json_with_parameters_and_any_header_casing_is_accepted(harness: ServiceHarness) -> None:
@@ -400,20 +391,12 @@ def test_failures_are_a_500_that_leaks_nothing(error: Exception) -> None:
 
 
 def test_a_500_names_the_request_id_that_the_log_line_carries() -> None:
-    lines = io.StringIO()
-    handler = logging.StreamHandler(lines)
-    handler.setFormatter(api.logger.registered_formatter)  # the same JSON lines as in Lambda
-    api.logger.addHandler(handler)
-    try:
-        with failing(StoreFailure(f"{SECRETS[1]} on {SECRETS[0]}")):
-            request = HttpRequest("POST", "/tasks", [JSON], b'{"title": "t"}')
-            event = to_proxy_event(request, request_id="req-42")
-            reply = from_proxy_response(lambda_handler(event, LocalLambdaContext()))
-    finally:
-        api.logger.removeHandler(handler)
+    with failing(StoreFailure(f"{SECRETS[1]} on {SECRETS[0]}")), logged_lines() as logged:
+        request = HttpRequest("POST", "/tasks", [JSON], b'{"title": "t"}')
+        event = to_proxy_event(request, request_id="req-42")
+        reply = from_proxy_response(lambda_handler(event, LocalLambdaContext()))
 
     assert reply.json()["details"] == {"request_id": "req-42"}
-    logged = [json.loads(line) for line in lines.getvalue().splitlines()]
     errors = [line for line in logged if line["level"] == "ERROR"]
     assert len(errors) == 1
     assert errors[0]["correlation_id"] == "req-42"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from taskapi import bootstrap
 from taskapi.adapters.idempotency import InMemoryPersistenceLayer
 from taskapi.entrypoints.api import lambda_handler
 from taskapi.entrypoints.http_idempotency import (
@@ -22,12 +20,12 @@ from taskapi.entrypoints.http_proxy import (
     HttpRequest,
     LocalLambdaContext,
     from_proxy_response,
-    invoke,
     to_proxy_event,
 )
 from taskapi.service.ports import StoreUnavailable
 from tests.fakes.service import ServiceHarness, build_service
 from tests.fakes.unit_of_work import FailingCommits
+from tests.unit.api_helpers import JSON, call, installed
 
 
 @pytest.fixture
@@ -37,17 +35,24 @@ def records() -> InMemoryPersistenceLayer:
 
 @pytest.fixture
 def harness(records: InMemoryPersistenceLayer) -> Iterator[ServiceHarness]:
-    harness = build_service()
-    runtime = bootstrap.Runtime(service=harness.service, dispatcher=None, idempotency=records)
-    with bootstrap.override_runtime(runtime):
+    with installed(build_service(), idempotency=records) as harness:
         yield harness
 
 
-def post(body: Any, key: str | None = None, headers: Sequence[tuple[str, str]] = ()) -> HttpReply:
-    sent = [("Content-Type", "application/json"), *headers]
-    if key is not None:
-        sent.append(("Idempotency-Key", key))
-    return invoke(lambda_handler, HttpRequest("POST", "/tasks", sent, json.dumps(body).encode()))
+def post(body: Any, key: str | None = None) -> HttpReply:
+    return call("POST", "/tasks", body, [] if key is None else [("Idempotency-Key", key)])
+
+
+def hold_key(
+    records: InMemoryPersistenceLayer, key: str, body: Any, *, remaining_millis: int
+) -> None:
+    """What a request holding ``key`` leaves behind while its invocation runs: an in-progress
+    record that expires with the invocation's deadline."""
+    records.configure(idempotency_config(), key_prefix=KEY_PREFIX)
+    records.save_inprogress(
+        data=idempotency_request(ANONYMOUS_CALLER, key, body),
+        remaining_time_in_millis=remaining_millis,
+    )
 
 
 def test_a_retry_with_the_same_key_and_body_replays_the_first_response(
@@ -88,10 +93,7 @@ def test_different_keys_and_no_key_each_create(harness: ServiceHarness) -> None:
 
 def test_keys_are_scoped_to_the_caller(harness: ServiceHarness) -> None:
     def post_as(user_arn: str) -> HttpReply:
-        request = HttpRequest(
-            "POST", "/tasks", [("Content-Type", "application/json"), ("Idempotency-Key", "k")],
-            b'{"title": "t"}',
-        )  # fmt: skip
+        request = HttpRequest("POST", "/tasks", [JSON, ("Idempotency-Key", "k")], b'{"title": "t"}')
         event = to_proxy_event(request)
         event["requestContext"]["identity"]["userArn"] = user_arn
         return from_proxy_response(lambda_handler(event, LocalLambdaContext()))
@@ -107,11 +109,7 @@ def test_a_duplicate_while_the_first_is_in_progress_is_a_409(
     harness: ServiceHarness, records: InMemoryPersistenceLayer
 ) -> None:
     body = {"title": "slow create"}
-    # What a concurrent request holding the key leaves behind while it runs.
-    records.configure(idempotency_config(), key_prefix=KEY_PREFIX)
-    records.save_inprogress(
-        data=idempotency_request(ANONYMOUS_CALLER, "busy", body), remaining_time_in_millis=60_000
-    )
+    hold_key(records, "busy", body, remaining_millis=60_000)
 
     reply = post(body, key="busy")
 
@@ -124,11 +122,8 @@ def test_an_in_progress_record_whose_invocation_timed_out_is_taken_over(
     harness: ServiceHarness, records: InMemoryPersistenceLayer
 ) -> None:
     body = {"title": "crashed create"}
-    records.configure(idempotency_config(), key_prefix=KEY_PREFIX)
     # Its invocation's deadline passed a second ago: Lambda killed it mid-create.
-    records.save_inprogress(
-        data=idempotency_request(ANONYMOUS_CALLER, "stuck", body), remaining_time_in_millis=-1000
-    )
+    hold_key(records, "stuck", body, remaining_millis=-1000)
 
     reply = post(body, key="stuck")
 
@@ -140,8 +135,7 @@ def test_a_failed_create_is_not_remembered(records: InMemoryPersistenceLayer) ->
     harness = build_service(
         wrap=lambda inner: FailingCommits(inner, StoreUnavailable("throttled"), times=1)
     )
-    runtime = bootstrap.Runtime(service=harness.service, dispatcher=None, idempotency=records)
-    with bootstrap.override_runtime(runtime):
+    with installed(harness, idempotency=records):
         failed = post({"title": "t"}, key="flaky")
         retried = post({"title": "t"}, key="flaky")
 

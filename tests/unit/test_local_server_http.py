@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from taskapi import bootstrap
 from taskapi.cli import build_parser
 from taskapi.config import Settings
 from taskapi.entrypoints.api import lambda_handler
-from taskapi.entrypoints.local_server import LocalApiServer, serve
+from taskapi.entrypoints.local_server import LocalApiServer, serve, serving
 
 JSON = {"Content-Type": "application/json"}
 
@@ -25,16 +24,8 @@ JSON = {"Content-Type": "application/json"}
 def server(tmp_path: Path) -> Iterator[LocalApiServer]:
     runtime = bootstrap.build_runtime(Settings(store="memory", data_dir=tmp_path))
     server = LocalApiServer(("127.0.0.1", 0), lambda_handler)
-    # A short poll interval only makes shutdown quicker.
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    with bootstrap.override_runtime(runtime):
-        thread.start()
-        try:
-            yield server
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=10)
+    with bootstrap.override_runtime(runtime), serving(server, poll_interval=0.05):
+        yield server
 
 
 @pytest.fixture

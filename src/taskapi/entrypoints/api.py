@@ -7,8 +7,11 @@ contract is written once. This module only translates: HTTP in, service call, HT
 service comes from ``bootstrap`` at request time, which is how tests swap in fakes.
 """
 
+import functools
 import json
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from http import HTTPStatus
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
@@ -19,7 +22,6 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -29,7 +31,6 @@ from taskapi.domain.model import Priority, Status, Task
 from taskapi.entrypoints.http_body import checked_body, parse_json_object
 from taskapi.entrypoints.http_conditions import IF_MATCH_PATTERN, IfMatch
 from taskapi.entrypoints.http_errors import (
-    ErrorReply,
     InvalidPrecondition,
     MethodNotAllowed,
     PreconditionFailed,
@@ -124,8 +125,15 @@ def openapi_document() -> Response[str]:
     return Response(
         status_code=HTTPStatus.OK,
         content_type=content_types.APPLICATION_JSON,
-        body=app.get_openapi_json_schema(),
+        body=_openapi_json(),
     )
+
+
+@functools.cache
+def _openapi_json() -> str:
+    # Every route is registered at import, so the document never changes: build it (several
+    # milliseconds) on the first request for it, not on every one, nor at import.
+    return app.get_openapi_json_schema()
 
 
 # -- tasks --------------------------------------------------------------------------------
@@ -428,32 +436,30 @@ def _caller() -> str:
     return str(identity.get("userArn") or identity.get("caller") or ANONYMOUS_CALLER)
 
 
-def _request_id() -> str:
-    context = app.current_event.get("requestContext") or {}
+def _request_id(event: Mapping[str, Any]) -> str:
+    """API Gateway's id for the request (``requestContext.requestId``): what a client can
+    quote (``x-amzn-RequestId``) and what every log line of the request carries."""
+    context = event.get("requestContext") or {}
     return str(context.get("requestId") or "unknown")
 
 
 # -- errors -------------------------------------------------------------------------------
 
 
-def _reply(reply: ErrorReply) -> Response[dict[str, Any]]:
-    return Response(
-        status_code=reply.status,
-        content_type=content_types.APPLICATION_JSON,
-        body=reply.body,
-        headers=reply.headers,
-    )
-
-
 def handle_error(exc: Exception) -> Response[dict[str, Any]]:
-    reply = error_reply(exc, _request_id())
+    reply = error_reply(exc, _request_id(app.current_event.raw_event))
     if reply.status == HTTPStatus.SERVICE_UNAVAILABLE:
         logger.warning("store unavailable", exc_info=exc)
     elif reply.is_server_error:
         logger.exception("unhandled error", exc_info=exc)
     elif isinstance(exc, VersionConflict | PreconditionFailed):
         metrics.add_metric(name="VersionConflict", unit=MetricUnit.Count, value=1)
-    return _reply(reply)
+    return Response(
+        status_code=reply.status,
+        content_type=content_types.APPLICATION_JSON,
+        body=reply.body,
+        headers=reply.headers,
+    )
 
 
 # Every exception, including Powertools' RequestValidationError, goes through the one table.
@@ -468,17 +474,16 @@ def handle_not_found(_exc: NotFoundError) -> Response[dict[str, Any]]:
     # (A method in ``allowed`` means the path only looks like a route: e.g. an id with
     # characters the resolver does not accept in a path parameter. That is a 404.)
     if allowed and method not in allowed:
-        return _reply(error_reply(MethodNotAllowed(method, allowed), _request_id()))
-    return _reply(error_reply(RouteNotFound(path), _request_id()))
+        return handle_error(MethodNotAllowed(method, allowed))
+    return handle_error(RouteNotFound(path))
 
 
 # -- the handler --------------------------------------------------------------------------
 
 
-def _rejected(event: dict[str, Any], exc: RequestRejected) -> dict[str, Any]:
+def _rejected(event: Mapping[str, Any], exc: RequestRejected) -> dict[str, Any]:
     """A proxy response for a request refused before routing (see http_body)."""
-    request_id = str((event.get("requestContext") or {}).get("requestId") or "unknown")
-    reply = error_reply(exc, request_id)
+    reply = error_reply(exc, _request_id(event))
     logger.info("request refused", extra={"error": reply.body["error"]})
     return {
         "statusCode": int(reply.status),
@@ -488,17 +493,48 @@ def _rejected(event: dict[str, Any], exc: RequestRejected) -> dict[str, Any]:
     }
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+# Until the first invocation of this container (or process) starts.
+_cold_start = True
+
+
+@contextmanager
+def _invocation_log_keys(event: Mapping[str, Any], context: LambdaContext) -> Iterator[None]:
+    """The keys Powertools' ``inject_lambda_context`` puts on every log line (the request id
+    as correlation id, cold start, the Lambda context), for this invocation's thread only.
+
+    The decorator appends them to the logger's process-wide keys, where they stay after the
+    invocation; locally, the outbox dispatcher thread of ``taskapi serve`` would then log under
+    the id of whichever request ran last, or is running."""
+    global _cold_start  # once per container, like Powertools' own flag
+    cold_start, _cold_start = _cold_start, False
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency":
+        cold_start = False  # as Powertools says: initialised before any request arrived
+    logger.thread_safe_append_keys(
+        correlation_id=_request_id(event),
+        cold_start=cold_start,
+        function_name=context.function_name,
+        function_memory_size=context.memory_limit_in_mb,
+        function_arn=context.invoked_function_arn,
+        function_request_id=context.aws_request_id,
+    )
+    try:
+        yield
+    finally:
+        logger.thread_safe_clear_keys()
+
+
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    try:
-        if app.route_table.takes_body(str(event.get("httpMethod", "")), str(event.get("path", ""))):
-            event = checked_body(event)
-        return app.resolve(event, context)
-    except RequestRejected as exc:
-        return _rejected(event, exc)
-    finally:
-        # Flush only what this request recorded: a read records nothing, and an empty flush
-        # only produces a warning.
-        if metrics.metric_set:
-            metrics.flush_metrics()
+    with _invocation_log_keys(event, context):
+        try:
+            method, path = str(event.get("httpMethod", "")), str(event.get("path", ""))
+            if app.route_table.takes_body(method, path):
+                event = checked_body(event)
+            return app.resolve(event, context)
+        except RequestRejected as exc:
+            return _rejected(event, exc)
+        finally:
+            # Flush only what this request recorded: a read records nothing, and an empty
+            # flush only produces a warning.
+            if metrics.metric_set:
+                metrics.flush_metrics()

@@ -35,11 +35,10 @@ def header(event: Mapping[str, Any], name: str) -> str | None:
 
 
 def checked_body(event: dict[str, Any]) -> dict[str, Any]:
-    """The event with its body verified to be at most 64 KiB of JSON-typed UTF-8 text, and
-    decoded from base64 if it was encoded. Raises a ``RequestRejected`` otherwise."""
-    body = event.get("body")
-    if not body:
-        return event
+    """The event of a request to a route that takes a body, with the body verified to be at
+    most 64 KiB of JSON-typed UTF-8 text, and decoded from base64 if it was encoded. Raises a
+    ``RequestRejected`` otherwise."""
+    body = event.get("body") or ""
     encoded = bool(event.get("isBase64Encoded"))
     # Cheap early refusal: base64 text is 4/3 of the bytes it carries.
     if len(body) > (MAX_BODY_BYTES * 4 // 3 + 4 if encoded else MAX_BODY_BYTES * 4):
@@ -48,7 +47,8 @@ def checked_body(event: dict[str, Any]) -> dict[str, Any]:
     if len(raw) > MAX_BODY_BYTES:
         raise PayloadTooLarge(MAX_BODY_BYTES)
     content_type = header(event, "Content-Type")
-    # No Content-Type at all is read as JSON (as the resolver does); anything else must say so.
+    # No Content-Type at all is read as JSON (as the resolver does); anything else must say so,
+    # with or without a body (the resolver would read an empty form as a body of no fields).
     if content_type is not None and _media_type(content_type) != JSON_MEDIA_TYPE:
         raise UnsupportedMediaType(content_type)
     try:

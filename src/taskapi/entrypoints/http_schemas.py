@@ -169,5 +169,5 @@ COMMON_ERRORS: dict[int, OpenAPIResponse] = {
 }
 BODY_ERRORS: dict[int, OpenAPIResponse] = {
     413: error_response("The body is larger than 64 KiB."),
-    415: error_response("The body is not application/json."),
+    415: error_response("The Content-Type is not application/json."),
 }

@@ -5,10 +5,12 @@ Each HTTP request becomes an API Gateway REST proxy event (``http_proxy``) and g
 Gateway and the stream relay do in AWS is done here in-process:
 
 * requests are handled one at a time, like one Lambda execution environment: connections are
-  accepted concurrently, but Powertools keeps per-invocation state (the current event, metrics,
-  logger keys) in process-wide objects, so two events must never be resolved at once;
+  accepted concurrently, but Powertools keeps per-invocation state (the resolver's current
+  event, the metrics to flush) in process-wide objects, so two events must never be resolved
+  at once;
 * committed events are delivered by a background thread running the outbox dispatcher, woken
-  by every commit and, to retry failed deliveries, every few seconds.
+  by every commit and, to retry failed deliveries, every few seconds. Its log lines go through
+  the same logger as the handler's, without a request's keys (those are kept per thread).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -69,6 +72,23 @@ class LocalApiServer(ThreadingHTTPServer):
         # As API Gateway does: the id a client can quote, and that the logs carry.
         headers = [*reply.headers, ("x-amzn-RequestId", context.aws_request_id)]
         return HttpReply(reply.status, headers, reply.body)
+
+
+@contextmanager
+def serving(server: LocalApiServer, poll_interval: float = 0.5) -> Iterator[LocalApiServer]:
+    """``server`` answering requests from a background thread for the duration; on the way out
+    it stops taking requests, closes its socket and its thread ends. (A shorter
+    ``poll_interval`` only makes that quicker.)"""
+    thread = threading.Thread(
+        target=server.serve_forever, args=(poll_interval,), name="http", daemon=True
+    )
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()  # waits for serve_forever to return
+        server.server_close()
+        thread.join()
 
 
 class _ProxyRequestHandler(BaseHTTPRequestHandler):
@@ -274,15 +294,15 @@ def serve(args: argparse.Namespace) -> int:
     with bootstrap.override_runtime(runtime):
         if pump is not None:
             pump.start()
-        serving = threading.Thread(target=server.serve_forever, name="http", daemon=True)
-        serving.start()
-        where = "in memory" if settings.store == "memory" else str(settings.sqlite_path)
-        print(f"taskapi listening on {server.url} (store: {settings.store}, {where})", flush=True)
-        print(f"  API docs: {server.url}/swagger   stop: Ctrl-C", flush=True)
-        stop_requested.wait()
-        logger.info("shutting down")
-        server.shutdown()  # waits for serve_forever to return
-        server.server_close()
+        with serving(server):
+            where = "in memory" if settings.store == "memory" else str(settings.sqlite_path)
+            print(
+                f"taskapi listening on {server.url} (store: {settings.store}, {where})", flush=True
+            )
+            print(f"  API docs: {server.url}/swagger   stop: Ctrl-C", flush=True)
+            stop_requested.wait()
+            logger.info("shutting down")
+        # The final delivery, once the server no longer takes writes.
         if pump is not None:
             pump.stop()
     return 0

@@ -1,0 +1,80 @@
+"""The handler's log lines carry the invocation's keys (request id as correlation id, the
+Lambda context); lines that other threads write at the same time or later do not.
+
+Locally ``taskapi serve`` runs the outbox dispatcher in a thread of the same process, and its
+lines (deliveries, notifications) go through the same ``taskapi`` logger as the handler's.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from taskapi import bootstrap
+from taskapi.adapters.memory import InMemoryStore, InMemoryUnitOfWorkFactory
+from taskapi.entrypoints import api
+from taskapi.entrypoints.http_proxy import HttpRequest, LocalLambdaContext, invoke
+from taskapi.service.dispatch import OutboxDispatcher
+from taskapi.service.pagination import PageTokenCodec
+from taskapi.service.ports import Event
+from taskapi.service.tasks import TaskService
+from tests.fakes.clock import FixedClock, SequentialIds
+from tests.fakes.service import PAGE_TOKEN_SECRET, build_service
+from tests.unit.api_helpers import JSON, call, installed, logged_lines
+
+# A logger below the API's, as the dispatcher's and the notifiers' are.
+delivery_log = logging.getLogger(f"{api.logger.name}.test-delivery")
+
+
+def run_in_another_thread(work: Callable[[], object]) -> None:
+    thread = threading.Thread(target=work, name="outbox-dispatcher")
+    thread.start()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_other_threads_log_without_the_keys_of_a_request_in_flight_or_past() -> None:
+    store = InMemoryStore()
+
+    def log_delivery(event: Event) -> None:
+        delivery_log.warning("delivered", extra={"event_id": str(event.event_id)})
+
+    dispatcher = OutboxDispatcher(store, [log_delivery])
+    # As in `taskapi serve`: every commit wakes the dispatcher thread, which delivers (and
+    # logs) while the request that committed is still running.
+    service = TaskService(
+        uow_factory=InMemoryUnitOfWorkFactory(store),
+        clock=FixedClock(),
+        new_id=SequentialIds(),
+        page_tokens=PageTokenCodec(PAGE_TOKEN_SECRET),
+        on_commit=lambda: run_in_another_thread(dispatcher.dispatch_pending),
+    )
+    context = LocalLambdaContext(aws_request_id="req-7")
+    request = HttpRequest("POST", "/tasks", [JSON], b'{"title": "logged"}')
+
+    with bootstrap.override_task_service(service), logged_lines() as lines:
+        reply = invoke(api.lambda_handler, request, context=context)
+        run_in_another_thread(lambda: delivery_log.warning("idle"))
+
+    assert reply.status == 201
+    by_message = {line["message"]: line for line in lines}
+    # The handler's own line carries the invocation's keys...
+    created = by_message["task created"]
+    assert created["correlation_id"] == "req-7"
+    assert created["function_request_id"] == "req-7"
+    assert created["function_name"] == context.function_name
+    # ...the dispatcher thread's lines, during the request and after it, do not.
+    assert "event_id" in by_message["delivered"]
+    assert "req-7" not in by_message["delivered"].values()
+    assert "req-7" not in by_message["idle"].values()
+
+
+def test_the_keys_do_not_outlive_the_invocation_in_its_own_thread() -> None:
+    with installed(build_service()), logged_lines() as lines:
+        assert call("POST", "/tasks", {"title": "t"}).status == 201
+        delivery_log.warning("after the request")
+
+    created, after = lines[0], lines[-1]
+    assert (created["message"], after["message"]) == ("task created", "after the request")
+    assert created["function_request_id"] not in after.values()
