@@ -34,16 +34,19 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from boto3.dynamodb.types import TypeDeserializer
 
 from taskapi.adapters.aws_clients import AwsClients, AwsClientSettings
+from taskapi.adapters.dynamodb_items import outbox_event_from_image
 from taskapi.adapters.dynamodb_table import IDEMPOTENCY_TABLE, TASKS_TABLE, create_table
+from taskapi.service.ports import Event
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -362,6 +365,21 @@ def _as_lambda_record(record: Any, stream_arn: str) -> dict[str, Any]:
 
 def as_stream_event(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return {"Records": list(records)}
+
+
+def outbox_events(records: Iterable[Mapping[str, Any]]) -> list[tuple[str, Event]]:
+    """(sequence number, event) of each outbox insert among stream ``records``, in order."""
+    deserializer = TypeDeserializer()
+    found = []
+    for record in records:
+        if record["eventName"] != "INSERT":
+            continue
+        image = record["dynamodb"].get("NewImage", {})
+        decoded = {name: deserializer.deserialize(value) for name, value in image.items()}
+        event = outbox_event_from_image(decoded)
+        if event is not None:
+            found.append((record["dynamodb"]["SequenceNumber"], event))
+    return found
 
 
 if __name__ == "__main__":

@@ -6,14 +6,10 @@ returns its unit-of-work factory and outbox reader. It receives the requesting t
 ``request.getfixturevalue(...)`` (``tmp_path``, a moto server, ...) and register cleanup with
 ``request.addfinalizer(...)``.
 
-To run the whole suite against another store, add ONE entry to ``BACKENDS``, for example::
-
-    def dynamodb(request: pytest.FixtureRequest) -> Backend:
-        endpoint = request.getfixturevalue("moto_server")
-        ...create a uniquely named table, build the adapters...
-        return Backend(uow_factory=..., outbox=...)
-
-    BACKENDS = [..., pytest.param(dynamodb, id="dynamodb", marks=pytest.mark.integration)]
+To run the whole suite against another store, add ONE entry to ``BACKENDS``: a function like
+``dynamodb`` below, which pulls in the fixtures it needs (a moto server, a fresh table),
+builds the adapters and returns them as a ``Backend``. Mark it ``integration`` if it needs
+more than the local machine.
 """
 
 from __future__ import annotations

@@ -203,6 +203,24 @@ def test_large_events_split_calls_under_the_request_size_limit() -> None:
     assert all(sum(map(entry_size, entries)) < MAX_REQUEST_BYTES for entries in calls)
 
 
+def test_an_event_that_cannot_become_an_entry_fails_alone_and_the_rest_go_out() -> None:
+    publisher, stubber, calls = stubbed_publisher()
+    events = [
+        created_event(make_task()),
+        event_of_size(MAX_ENTRY_BYTES),
+        created_event(make_task()),
+    ]
+    stubber.add_response("put_events", accepted(2), {"Entries": ANY})
+
+    with stubber:
+        rejected = publisher.publish(events)
+
+    assert list(rejected) == [events[1].event_id]
+    assert rejected[events[1].event_id].startswith("EventEntryTooLarge")
+    sent = [parse_event(entry["Detail"]).event_id for entries in calls for entry in entries]
+    assert sent == [events[0].event_id, events[2].event_id]
+
+
 def event_of_size(approximate_bytes: int) -> Event:
     """A created event of at least this entry size. Only an event built around validation
     can be this large (the domain's limits keep real events far smaller): a broken limit."""

@@ -20,6 +20,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from taskapi.adapters.staging import MAX_LAST_ERROR_LENGTH
 from taskapi.domain.errors import InvalidPageToken, TaskNotFound, VersionConflict
 from taskapi.domain.model import (
     MAX_DEPENDENCIES,
@@ -510,6 +511,37 @@ def test_mark_failed_counts_attempts_and_keeps_the_event_pending_in_place(
     assert first.event.event_id == events[0].event_id
     assert (first.attempts, first.last_error) == (2, "TimeoutError: no reply in 5 s")
     assert (second.attempts, second.last_error) == (0, None)
+
+
+def test_a_pending_record_is_a_snapshot_of_the_outbox(
+    uow_factory: UnitOfWorkFactory, outbox_reader: OutboxReader
+) -> None:
+    task = make_task()
+    event = created_event(task)
+    save(uow_factory, task, events=(event,))
+    (before,) = outbox_reader.pending(10)
+
+    outbox_reader.mark_failed(event.event_id, "ConnectionError: bus unreachable")
+
+    assert (before.attempts, before.last_error) == (0, None)
+    (after,) = outbox_reader.pending(10)
+    assert after.attempts == 1
+
+
+def test_the_recorded_error_of_a_failed_delivery_is_bounded(
+    uow_factory: UnitOfWorkFactory, outbox_reader: OutboxReader
+) -> None:
+    task = make_task()
+    event = created_event(task)
+    save(uow_factory, task, events=(event,))
+    huge = "RuntimeError: " + "x" * 50_000  # an exception message can be anything
+
+    outbox_reader.mark_failed(event.event_id, huge)
+
+    (record,) = outbox_reader.pending(10)
+    assert record.last_error is not None
+    assert len(record.last_error) == MAX_LAST_ERROR_LENGTH
+    assert record.last_error.startswith("RuntimeError: xxx")
 
 
 @pytest.mark.parametrize(

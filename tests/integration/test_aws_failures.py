@@ -11,6 +11,7 @@ Failures are injected into real botocore clients, never patched into our code:
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,33 +65,43 @@ class Row:
     name: str
     error: type[Exception]
     status: int
+    retry_after: int | None = None  # the Retry-After header of a 503
 
 
-THROTTLED = (
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-)
-FAILED = (
-    "AccessDeniedException",
-    "UnrecognizedClientException",
-    "ResourceNotFoundException",
-    "ValidationException",  # stands for "anything unexpected"
-)
-CLIENT_ERRORS = [Row(code, StoreUnavailable, 503) for code in THROTTLED] + [
-    Row(code, StoreFailure, 500) for code in FAILED
+def throttled(name: str) -> Row:
+    return Row(name, StoreUnavailable, 503, retry_after=2)
+
+
+def failed(name: str) -> Row:
+    return Row(name, StoreFailure, 500)
+
+
+CLIENT_ERRORS = [
+    throttled("ProvisionedThroughputExceededException"),
+    throttled("ThrottlingException"),
+    throttled("Throttling"),
+    throttled("RequestLimitExceeded"),
+    failed("AccessDeniedException"),
+    failed("UnrecognizedClientException"),
+    failed("ResourceNotFoundException"),
+    failed("ValidationException"),
+    failed("SomeErrorNoTableRowNames"),  # anything unexpected
 ]
 # A cancelled TransactWriteItems: its CancellationReasons codes, and the outcome.
 CANCELLATIONS = [
-    pytest.param(reasons, Row(name, error, status), id=name)
-    for reasons, name, error, status in [
-        (("None", "ThrottlingError"), "ThrottlingError", StoreUnavailable, 503),
-        (("TransactionConflict", "None"), "TransactionConflict", StoreUnavailable, 503),
-        (("ValidationError", "None"), "ValidationError", StoreFailure, 500),
+    pytest.param(reasons, row, id=row.name)
+    for reasons, row in [
+        (("None", "ThrottlingError"), throttled("ThrottlingError")),
+        (("ProvisionedThroughputExceeded",), throttled("ProvisionedThroughputExceeded")),
+        (("RequestLimitExceeded", "None"), throttled("RequestLimitExceeded")),
+        (("TransactionConflict", "ThrottlingError"), throttled("ConflictAndThrottling")),
+        (("TransactionConflict", "None"), Row("TransactionConflict", StoreUnavailable, 503, 1)),
+        (("ValidationError", "None"), failed("ValidationError")),
+        (("ThrottlingError", "ValidationError"), failed("ThrottlingAndValidationError")),
     ]
 ]
 NETWORK_ERRORS = [
-    pytest.param(error, Row(error.__name__, StoreFailure, 500), id=error.__name__)
+    pytest.param(error, failed(error.__name__), id=error.__name__)
     for error in (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError)
 ]
 
@@ -120,10 +131,12 @@ def get_over_http(tasks: TaskService) -> HttpReply:
         return invoke(api.lambda_handler, HttpRequest("GET", f"/tasks/{uuid4()}"))
 
 
-def create_over_http(tasks: TaskService) -> HttpReply:
-    request = HttpRequest(
-        "POST", "/tasks", [("Content-Type", "application/json")], b'{"title":"t"}'
-    )
+def create_over_http(tasks: TaskService, dependencies: tuple[UUID, ...] = ()) -> HttpReply:
+    fields: dict[str, Any] = {"title": "t"}
+    if dependencies:
+        fields["dependencies"] = [str(d) for d in dependencies]
+    body = json.dumps(fields)
+    request = HttpRequest("POST", "/tasks", [("Content-Type", "application/json")], body.encode())
     with bootstrap.override_runtime(bootstrap.Runtime(service=tasks, dispatcher=None)):
         return invoke(api.lambda_handler, request)
 
@@ -135,13 +148,18 @@ def assert_nothing_leaked(text: str, row: Row) -> None:
         assert word.lower() not in lowered, f"{word!r} leaked into {text!r}"
 
 
+def assert_retry_after(error: Exception, row: Row) -> None:
+    if isinstance(error, StoreUnavailable):
+        assert error.retry_after_seconds == row.retry_after
+
+
 def assert_reply(reply: HttpReply, row: Row) -> None:
     assert reply.status == row.status, reply.body
     body: dict[str, Any] = reply.json()
     assert set(body) == {"error", "message", "details"}
     if row.status == 503:
         assert body["error"] == "service_unavailable"
-        assert int(reply.header("Retry-After") or 0) >= 1
+        assert reply.header("Retry-After") == str(row.retry_after)
     else:
         assert body["error"] == "internal_error"
         assert reply.header("Retry-After") is None
@@ -161,6 +179,7 @@ def test_an_aws_error_becomes_its_port_error_with_the_detail_only_in_the_log(
         tasks.get(uuid4())
 
     assert_nothing_leaked(str(raised.value), row)
+    assert_retry_after(raised.value, row)
     # The operator gets the whole story, as structured fields of one log record.
     (logged,) = [r for r in caplog.records if r.name == "taskapi.adapters.aws_errors"]
     assert logged.__dict__["error_code"] == row.name
@@ -188,8 +207,9 @@ def test_a_transaction_cancelled_for_a_transient_reason_can_be_retried(
             modeled_fields={"CancellationReasons": [{"Code": code} for code in reasons]},
         )
 
-    with pytest.raises(row.error):
+    with pytest.raises(row.error) as raised:
         tasks.create(CreateTask(title="t"))
+    assert_retry_after(raised.value, row)
     assert_reply(create_over_http(tasks), row)
 
 
@@ -305,3 +325,28 @@ def test_keys_still_unprocessed_after_every_attempt_are_a_retryable_failure(
         with batch_reader(client, sleeps, attempts=3)() as uow, pytest.raises(StoreUnavailable):
             uow.tasks.get_many([task_id])
     assert len(sleeps) == 2  # between the three attempts
+
+
+def test_keys_still_unprocessed_reach_the_client_as_a_retryable_reply(
+    client: DynamoDBClient,
+) -> None:
+    dependency = uuid4()
+    sleeps: list[float] = []
+    tasks = service(batch_reader(client, sleeps, attempts=2))
+    unprocessed = {
+        "Responses": {TABLE: []},
+        "UnprocessedKeys": {TABLE: {"Keys": [task_key(dependency)]}},
+    }
+    with Stubber(client) as stubber:
+        for _ in range(4):  # two attempts each: through the service, then over HTTP
+            stubber.add_response("batch_get_item", unprocessed, batch_get([dependency]))
+
+        with pytest.raises(StoreUnavailable) as raised:
+            tasks.create(CreateTask(title="t", dependencies=[dependency]))
+        reply = create_over_http(tasks, (dependency,))
+        stubber.assert_no_pending_responses()
+
+    row = throttled("UnprocessedKeys")
+    assert_retry_after(raised.value, row)
+    assert_reply(reply, row)
+    assert len(sleeps) == 2  # one backoff between the two attempts, each time

@@ -238,6 +238,60 @@ def test_concurrent_graph_walks_cannot_close_a_cycle(
         tasks.update(a.task_id, UpdateTask(dependencies=[b.task_id]), 1)
 
 
+def test_a_write_that_only_removes_dependencies_does_not_wait_for_the_graph(
+    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory
+) -> None:
+    a, b, c, d = create_many(tasks, 4)
+    a = tasks.update(a.task_id, UpdateTask(dependencies=[b.task_id, c.task_id]), 1)
+
+    with uow_factory() as remover:
+        # "a no longer depends on c": the service still checks the remaining dependency...
+        current = remover.tasks.get(a.task_id)
+        assert current is not None
+        assert remover.tasks.dependencies_of([b.task_id]) == {b.task_id: ()}
+        # ...meanwhile another write adds an edge elsewhere and advances the graph counter.
+        tasks.update(c.task_id, UpdateTask(dependencies=[d.task_id]), 1)
+        remover.tasks.update(
+            current.model_copy(update={"dependencies": (b.task_id,), "version": 3}), 2
+        )
+        remover.commit()  # removing edges cannot close a cycle: no reason to refuse
+
+    assert tasks.get(a.task_id).dependencies == (b.task_id,)
+    assert dependents(uow_factory, c.task_id) == []
+
+
+def test_a_delete_that_relied_on_a_tentative_edge_cannot_commit_under_a_large_write(
+    tasks: TaskService,
+    uow_factory: DynamoDbUnitOfWorkFactory,
+    dynamodb_client: DynamoDBClient,
+    tasks_table: str,
+) -> None:
+    dep, other, elsewhere = create_many(tasks, 3)
+    in_flight = make_task(dependencies=(dep.task_id,))  # a large write between steps 2 and 3
+    dynamodb_client.put_item(
+        TableName=tasks_table,
+        Item={
+            "PK": {"S": f"TASK#{dep.task_id}"},
+            "SK": {"S": f"DEPENDENT#{in_flight.task_id}"},
+            "dependent_id": {"S": str(in_flight.task_id)},
+            TENTATIVE: {"S": "token-of-the-large-write"},
+        },
+    )
+
+    with uow_factory() as deleter:
+        current = deleter.tasks.get(dep.task_id)
+        assert current is not None
+        # The tentative edge is not believed: the writer's task does not exist (yet)...
+        assert deleter.tasks.dependents_of(dep.task_id) == []
+        # ...and then a graph-guarded commit lands (as the large write's final step would).
+        tasks.update(other.task_id, UpdateTask(dependencies=[elsewhere.task_id]), 1)
+        deleter.tasks.remove(current)
+        with pytest.raises(StoreUnavailable):
+            deleter.commit()
+
+    assert tasks.get(dep.task_id) == dep
+
+
 def test_one_of_many_concurrent_updates_wins_and_every_loser_sees_the_winner(
     tasks: TaskService,
 ) -> None:

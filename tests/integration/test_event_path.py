@@ -12,21 +12,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from boto3.dynamodb.types import TypeDeserializer
 
 from taskapi import bootstrap
-from taskapi.adapters.dynamodb_items import outbox_event_from_image
 from taskapi.config import Settings
 from taskapi.domain.events import TaskCreated, TaskUpdated, parse_event
 from taskapi.entrypoints import api, relay
 from taskapi.entrypoints.http_proxy import HttpRequest, invoke
-from taskapi.service.ports import Event
 from tests.fakes.lambda_context import FakeLambdaContext
 from tests.moto_server import (
     FAKE_CREDENTIALS,
     AwsTarget,
     EventBusHarness,
     as_stream_event,
+    outbox_events,
     real_aws,
     stream_records,
 )
@@ -63,20 +61,6 @@ def settings(
     )
 
 
-def committed_events(
-    streams: DynamoDBStreamsClient, dynamodb: DynamoDBClient, table: str
-) -> list[Event]:
-    deserializer = TypeDeserializer()
-    events = []
-    for record in stream_records(streams, dynamodb, table):
-        image = record["dynamodb"].get("NewImage", {})
-        decoded = {name: deserializer.deserialize(value) for name, value in image.items()}
-        event = outbox_event_from_image(decoded)
-        if event is not None:
-            events.append(event)
-    return events
-
-
 def test_an_api_write_reaches_a_bus_subscriber_through_the_stream_relay(
     settings: Settings,
     event_bus: EventBusHarness,
@@ -104,7 +88,7 @@ def test_an_api_write_reaches_a_bus_subscriber_through_the_stream_relay(
     envelopes = event_bus.receive(2)
     assert [e["source"] for e in envelopes] == [settings.event_source] * 2
     received = {parse_event(e["detail"]).event_id: e for e in envelopes}
-    committed = committed_events(streams_client, dynamodb_client, settings.table_name)
+    committed = [event for _, event in outbox_events(records)]
     assert set(received) == {event.event_id for event in committed}
     for event in committed:
         envelope = received[event.event_id]

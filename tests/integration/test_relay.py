@@ -17,7 +17,6 @@ from uuid import UUID
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.stub import ANY, Stubber
 
 from taskapi import bootstrap
@@ -32,7 +31,13 @@ from taskapi.service.commands import CreateTask, UpdateTask
 from taskapi.service.ports import Event, EventPublisher
 from tests.fakes.lambda_context import FakeLambdaContext
 from tests.integration.dynamodb_store import service, store
-from tests.moto_server import EVENT_SOURCE, EventBusHarness, as_stream_event, stream_records
+from tests.moto_server import (
+    EVENT_SOURCE,
+    EventBusHarness,
+    as_stream_event,
+    outbox_events,
+    stream_records,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -54,21 +59,6 @@ def records(
     tasks.update(first.task_id, UpdateTask(status=Status.IN_PROGRESS), 1)
     tasks.create(CreateTask(title="second", dependencies=[first.task_id]))
     return stream_records(streams_client, dynamodb_client, tasks_table)
-
-
-def outbox_events(records: Sequence[Mapping[str, Any]]) -> list[tuple[str, Event]]:
-    """(sequence number, event) of each outbox insert, in stream order."""
-    deserializer = TypeDeserializer()
-    found = []
-    for record in records:
-        image = {
-            name: deserializer.deserialize(value)
-            for name, value in record["dynamodb"].get("NewImage", {}).items()
-        }
-        event = outbox_event_from_image(image) if record["eventName"] == "INSERT" else None
-        if event is not None:
-            found.append((record["dynamodb"]["SequenceNumber"], event))
-    return found
 
 
 def relay_on(publisher: EventPublisher) -> bootstrap.Relay:

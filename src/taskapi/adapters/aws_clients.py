@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
@@ -62,45 +62,33 @@ class AwsClients:
         self.settings = settings
         self._session = session
         self._lock = threading.Lock()
-        self._dynamodb: DynamoDBClient | None = None
-        self._events: EventBridgeClient | None = None
-        self._sesv2: SESV2Client | None = None
-
-    def _boto3_session(self) -> boto3.Session:
-        # Called under the lock. A private session: boto3's default one is shared global state.
-        if self._session is None:
-            self._session = boto3.Session(region_name=self.settings.region)
-        return self._session
+        self._clients: dict[str, Any] = {}
 
     @property
     def dynamodb(self) -> DynamoDBClient:
-        with self._lock:
-            if self._dynamodb is None:
-                self._dynamodb = self._boto3_session().client(
-                    "dynamodb",
-                    endpoint_url=self.settings.endpoint_url,
-                    config=self.settings.botocore_config(),
-                )
-            return self._dynamodb
+        return cast("DynamoDBClient", self._client("dynamodb"))
 
     @property
     def events(self) -> EventBridgeClient:
-        with self._lock:
-            if self._events is None:
-                self._events = self._boto3_session().client(
-                    "events",
-                    endpoint_url=self.settings.endpoint_url,
-                    config=self.settings.botocore_config(),
-                )
-            return self._events
+        return cast("EventBridgeClient", self._client("events"))
 
     @property
     def sesv2(self) -> SESV2Client:
+        return cast("SESV2Client", self._client("sesv2"))
+
+    def _client(self, service: str) -> Any:
         with self._lock:
-            if self._sesv2 is None:
-                self._sesv2 = self._boto3_session().client(
-                    "sesv2",
+            client = self._clients.get(service)
+            if client is None:
+                if self._session is None:
+                    # A private session: boto3's default one is shared global state.
+                    self._session = boto3.Session(region_name=self.settings.region)
+                # boto3-stubs type client() per literal service name; the properties above
+                # give each client its type.
+                client = self._session.client(
+                    service,  # type: ignore[call-overload]
                     endpoint_url=self.settings.endpoint_url,
                     config=self.settings.botocore_config(),
                 )
-            return self._sesv2
+                self._clients[service] = client
+            return client

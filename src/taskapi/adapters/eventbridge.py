@@ -119,9 +119,10 @@ class EventBridgePublisher:
 
     ``publish`` never raises for an event EventBridge did not take: it returns the reason per
     event id and leaves the retry decision to the caller (the relay reports those records as
-    failed, so Lambda redelivers them). An entry rejected per entry (``FailedEntryCount``)
-    fails only that event; a whole call that fails (throttled beyond botocore's retries,
-    access denied, timeout) fails the events of that call. Either way the detail is logged.
+    failed, so Lambda redelivers them). An event that cannot become a valid entry, or whose
+    entry EventBridge rejects (``FailedEntryCount``), fails alone; a whole call that fails
+    (throttled beyond botocore's retries, access denied, timeout) fails the events of that
+    call. Either way the detail is logged.
     """
 
     def __init__(self, client: EventBridgeClient, entries: EventEntryBuilder) -> None:
@@ -130,25 +131,18 @@ class EventBridgePublisher:
 
     def publish(self, events: Sequence[Event]) -> dict[UUID, str]:
         rejected: dict[UUID, str] = {}
-        for batch in self._batches(events):
+        entries: list[tuple[Event, PutEventsRequestEntryTypeDef]] = []
+        for event in events:
+            try:
+                entries.append((event, self._entries.build(event)))
+            except InvalidEventEntry as exc:
+                # A unit of work refuses such an event before its commit; one committed by
+                # another release or under other settings fails alone, not its whole batch.
+                logger.error("an outbox event cannot become an EventBridge entry", exc_info=exc)
+                rejected[event.event_id] = f"{type(exc).__name__}: {exc}"
+        for batch in _batches(entries):
             rejected |= self._put(batch)
         return rejected
-
-    def _batches(self, events: Sequence[Event]) -> Iterator[_Batch]:
-        batch = _Batch([], [])
-        batch_bytes = 0
-        for event in events:
-            entry = self._entries.build(event)
-            size = entry_size(entry)
-            full = len(batch.entries) == MAX_ENTRIES_PER_CALL
-            if batch.entries and (full or batch_bytes + size >= MAX_REQUEST_BYTES):
-                yield batch
-                batch, batch_bytes = _Batch([], []), 0
-            batch.events.append(event)
-            batch.entries.append(entry)
-            batch_bytes += size
-        if batch.entries:
-            yield batch
 
     def _put(self, batch: _Batch) -> dict[UUID, str]:
         try:
@@ -179,3 +173,20 @@ class EventBridgePublisher:
                 extra={"failed_entry_count": response.get("FailedEntryCount")},
             )
         return rejected
+
+
+def _batches(entries: Sequence[tuple[Event, PutEventsRequestEntryTypeDef]]) -> Iterator[_Batch]:
+    """The entries in order, in as few PutEvents calls as the quotas allow."""
+    batch = _Batch([], [])
+    batch_bytes = 0
+    for event, entry in entries:
+        size = entry_size(entry)
+        full = len(batch.entries) == MAX_ENTRIES_PER_CALL
+        if batch.entries and (full or batch_bytes + size >= MAX_REQUEST_BYTES):
+            yield batch
+            batch, batch_bytes = _Batch([], []), 0
+        batch.events.append(event)
+        batch.entries.append(entry)
+        batch_bytes += size
+    if batch.entries:
+        yield batch

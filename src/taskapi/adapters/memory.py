@@ -7,23 +7,22 @@ as SQLite and DynamoDB, so it cannot drift from them. A unit of work holds the s
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Self
 from uuid import UUID
 
-from taskapi.domain.errors import InvalidPageToken, TaskNotFound, VersionConflict
-from taskapi.domain.model import Task, to_utc
-from taskapi.service.ports import (
-    Event,
-    OutboxRecord,
-    Position,
-    TaskFilter,
-    TaskSlice,
+from taskapi.adapters.staging import (
+    StagedEvents,
+    StagedWrite,
+    StagedWrites,
+    StagingUnitOfWork,
+    bounded_error,
 )
+from taskapi.domain.errors import InvalidPageToken
+from taskapi.domain.model import Task, to_utc
+from taskapi.service.ports import Event, OutboxRecord, Position, TaskFilter, TaskSlice
 
 
 class InMemoryStore:
@@ -38,8 +37,9 @@ class InMemoryStore:
     # -- outbox reader (the dispatcher's side) ------------------------------------------
 
     def pending(self, limit: int) -> list[OutboxRecord]:
+        # Copies, as a real store hands out: a caller's record must not change under it.
         with self.lock:
-            return list(self.outbox.values())[:limit]
+            return [dataclasses.replace(record) for record in list(self.outbox.values())[:limit]]
 
     def mark_sent(self, event_id: UUID) -> None:
         with self.lock:
@@ -50,7 +50,7 @@ class InMemoryStore:
             record = self.outbox.get(event_id)
             if record is not None:
                 record.attempts += 1
-                record.last_error = error
+                record.last_error = bounded_error(error)
 
 
 def _sort_key(task: Task) -> tuple[datetime, str]:
@@ -65,19 +65,10 @@ def _matches(task: Task, task_filter: TaskFilter) -> bool:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class StagedWrite:
-    """A write waiting for commit. ``expected_version`` 0 means "must not exist yet"."""
-
-    task: Task
-    expected_version: int
-    delete: bool = False
-
-
-class InMemoryTaskRepository:
+class InMemoryTaskRepository(StagedWrites):
     def __init__(self, store: InMemoryStore) -> None:
+        super().__init__()
         self._store = store
-        self.staged: dict[UUID, StagedWrite] = {}
 
     def get(self, task_id: UUID) -> Task | None:
         return self._store.tasks.get(task_id)
@@ -102,15 +93,6 @@ class InMemoryTaskRepository:
         more = len(matching) > limit
         return TaskSlice(tasks=page, next_position=_position(page[-1]) if more else None)
 
-    def add(self, task: Task) -> None:
-        self.staged[task.task_id] = StagedWrite(task, expected_version=0)
-
-    def update(self, task: Task, expected_version: int) -> None:
-        self.staged[task.task_id] = StagedWrite(task, expected_version)
-
-    def remove(self, task: Task) -> None:
-        self.staged[task.task_id] = StagedWrite(task, task.version, delete=True)
-
 
 def _position(task: Task) -> Position:
     return {"created_at": task.created_at.isoformat(), "task_id": str(task.task_id)}
@@ -127,40 +109,27 @@ def _position_key(position: Position) -> tuple[datetime, str]:
         raise InvalidPageToken("it does not belong to this store") from exc
 
 
-class InMemoryOutbox:
-    def __init__(self) -> None:
-        self.staged: list[Event] = []
+class InMemoryUnitOfWork(StagingUnitOfWork):
+    tasks: InMemoryTaskRepository
 
-    def add(self, event: Event) -> None:
-        self.staged.append(event)
-
-
-class InMemoryUnitOfWork:
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
         self.tasks = InMemoryTaskRepository(store)
-        self.outbox = InMemoryOutbox()
+        self.outbox = StagedEvents()
 
-    def __enter__(self) -> Self:
+    def _begin(self) -> None:
         self._store.lock.acquire()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.tasks.staged.clear()
-        self.outbox.staged.clear()
+    def _end(self) -> None:
         self._store.lock.release()
 
-    def commit(self) -> None:
+    def _apply(self, writes: list[StagedWrite], events: list[Event]) -> None:
         store = self._store
-        writes = list(self.tasks.staged.values())
         # Check every condition before applying anything: all or nothing.
         for write in writes:
-            _check_condition(write, store.tasks.get(write.task.task_id))
+            stored = store.tasks.get(write.task.task_id)
+            if not write.accepts(stored):
+                raise write.rejection(stored)
         for write in writes:
             task_id = write.task.task_id
             previous = store.tasks.pop(task_id, None)
@@ -170,20 +139,8 @@ class InMemoryUnitOfWork:
                 store.tasks[task_id] = write.task
                 for dep in write.task.dependencies:
                     store.dependents.setdefault(dep, set()).add(task_id)
-        for event in self.outbox.staged:
+        for event in events:
             store.outbox[event.event_id] = OutboxRecord(event=event)
-        self.tasks.staged.clear()
-        self.outbox.staged.clear()
-
-
-def _check_condition(write: StagedWrite, stored: Task | None) -> None:
-    if write.expected_version == 0:
-        if stored is not None:
-            raise VersionConflict(stored, 0)
-    elif stored is None:
-        raise TaskNotFound(write.task.task_id)
-    elif stored.version != write.expected_version:
-        raise VersionConflict(stored, write.expected_version)
 
 
 class InMemoryUnitOfWorkFactory:

@@ -26,13 +26,18 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Any, NoReturn, Self
+from typing import Any, NoReturn
 from uuid import UUID
 
-from taskapi.adapters.memory import StagedWrite
 from taskapi.adapters.sqlite_schema import SchemaTooNew, ensure_schema
-from taskapi.domain.errors import InvalidPageToken, TaskNotFound, VersionConflict
+from taskapi.adapters.staging import (
+    StagedEvents,
+    StagedWrite,
+    StagedWrites,
+    StagingUnitOfWork,
+    bounded_error,
+)
+from taskapi.domain.errors import InvalidPageToken
 from taskapi.domain.events import parse_event
 from taskapi.domain.model import Task, to_utc
 from taskapi.service.ports import (
@@ -143,7 +148,7 @@ class SqliteDatabase:
         with _store_errors(), self._connection() as connection:
             connection.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE event_id = ?",
-                (error, str(event_id)),
+                (bounded_error(error), str(event_id)),
             )
 
 
@@ -193,10 +198,10 @@ def _position_key(position: Position) -> tuple[int, str]:
     return _epoch_micros(created_at), str(task_id)
 
 
-class SqliteTaskRepository:
+class SqliteTaskRepository(StagedWrites):
     def __init__(self, session: _Session) -> None:
+        super().__init__()
         self._session = session
-        self.staged: dict[UUID, StagedWrite] = {}
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with _store_errors():
@@ -265,15 +270,6 @@ class SqliteTaskRepository:
         more = len(rows) > limit
         return TaskSlice(tasks=tasks, next_position=_position(tasks[-1]) if more else None)
 
-    def add(self, task: Task) -> None:
-        self.staged[task.task_id] = StagedWrite(task, expected_version=0)
-
-    def update(self, task: Task, expected_version: int) -> None:
-        self.staged[task.task_id] = StagedWrite(task, expected_version)
-
-    def remove(self, task: Task) -> None:
-        self.staged[task.task_id] = StagedWrite(task, task.version, delete=True)
-
 
 # -- applying staged writes (inside the commit's savepoint) --------------------------------
 
@@ -290,7 +286,7 @@ def _task_row(task: Task) -> dict[str, Any]:
     }
 
 
-def _apply(connection: sqlite3.Connection, write: StagedWrite) -> None:
+def _apply_write(connection: sqlite3.Connection, write: StagedWrite) -> None:
     task = write.task
     row = _task_row(task)
     if write.expected_version == 0:
@@ -320,12 +316,10 @@ def _apply(connection: sqlite3.Connection, write: StagedWrite) -> None:
 
 
 def _raise_condition_failed(connection: sqlite3.Connection, write: StagedWrite) -> NoReturn:
-    stored = connection.execute(
+    row = connection.execute(
         "SELECT body FROM tasks WHERE task_id = ?", (str(write.task.task_id),)
     ).fetchone()
-    if stored is None:
-        raise TaskNotFound(write.task.task_id)
-    raise VersionConflict(Task.model_validate_json(stored[0]), write.expected_version)
+    raise write.rejection(None if row is None else Task.model_validate_json(row[0]))
 
 
 def _replace_edges(connection: sqlite3.Connection, task: Task) -> None:
@@ -350,22 +344,16 @@ def _insert_events(connection: sqlite3.Connection, events: Sequence[Event]) -> N
 # -- unit of work ----------------------------------------------------------------------------
 
 
-class SqliteOutboxWriter:
-    def __init__(self) -> None:
-        self.staged: list[Event] = []
+class SqliteUnitOfWork(StagingUnitOfWork):
+    tasks: SqliteTaskRepository
 
-    def add(self, event: Event) -> None:
-        self.staged.append(event)
-
-
-class SqliteUnitOfWork:
     def __init__(self, database: SqliteDatabase) -> None:
         self._database = database
         self._session = _Session()
         self.tasks = SqliteTaskRepository(self._session)
-        self.outbox = SqliteOutboxWriter()
+        self.outbox = StagedEvents()
 
-    def __enter__(self) -> Self:
+    def _begin(self) -> None:
         with _store_errors():
             connection = self._database.open_connection()
             try:
@@ -374,16 +362,8 @@ class SqliteUnitOfWork:
                 connection.close()
                 raise
         self._session.connection = connection
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.tasks.staged.clear()
-        self.outbox.staged.clear()
+    def _end(self) -> None:
         connection, self._session.connection = self._session.connection, None
         if connection is None:
             return
@@ -396,16 +376,16 @@ class SqliteUnitOfWork:
         finally:
             connection.close()
 
-    def commit(self) -> None:
+    def _apply(self, writes: list[StagedWrite], events: list[Event]) -> None:
         connection = self._session.require()
         with _store_errors():
             if not connection.in_transaction:  # a second commit in the same unit of work
                 connection.execute("BEGIN IMMEDIATE")
             connection.execute("SAVEPOINT uow_commit")
             try:
-                for write in self.tasks.staged.values():
-                    _apply(connection, write)
-                _insert_events(connection, self.outbox.staged)
+                for write in writes:
+                    _apply_write(connection, write)
+                _insert_events(connection, events)
             except BaseException:
                 # Undo this attempt only: the unit of work keeps its lock and reads committed
                 # state again, exactly as before commit() (the in-memory adapter's behaviour).
@@ -414,8 +394,6 @@ class SqliteUnitOfWork:
                 raise
             connection.execute("RELEASE uow_commit")
             connection.execute("COMMIT")
-        self.tasks.staged.clear()
-        self.outbox.staged.clear()
 
 
 class SqliteUnitOfWorkFactory:

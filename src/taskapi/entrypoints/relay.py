@@ -58,6 +58,11 @@ class EventNotPublished(Exception):
         super().__init__(f"event {event_id} was not published: {reason}")
 
 
+def _sequence_number(record: DynamoDBRecord) -> str:
+    """The record's identity in the batch response (what Lambda checkpoints by)."""
+    return str(record.dynamodb.sequence_number if record.dynamodb else "")
+
+
 def publish_outbox_records(
     relay: bootstrap.Relay, records: Iterable[DynamoDBRecord]
 ) -> dict[str, Exception]:
@@ -66,7 +71,7 @@ def publish_outbox_records(
     failures: dict[str, Exception] = {}
     events: dict[str, Event] = {}
     for record in records:
-        sequence_number = str(record.dynamodb.sequence_number if record.dynamodb else "")
+        sequence_number = _sequence_number(record)
         if record.event_name != DynamoDBRecordEventName.INSERT or record.dynamodb is None:
             logger.debug("skipping a record that is not an insert", extra={"seq": sequence_number})
             continue
@@ -101,7 +106,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
 
     def report(record: DynamoDBRecord) -> None:
         """Phase 2: fail exactly the records phase 1 could not publish."""
-        failure = failures.get(str(record.dynamodb.sequence_number if record.dynamodb else ""))
+        failure = failures.get(_sequence_number(record))
         if failure is not None:
             raise failure
 

@@ -1,0 +1,150 @@
+"""What the units of work of every store share: staging, and the commit protocol around it.
+
+A unit of work keeps the writes and events the service stages in memory and applies them in
+``commit()``, all or nothing; leaving it without a commit discards them. That much is the same
+in every store, so it is written once, here:
+
+* ``StagedWrites`` is the write half of every ``TaskRepository`` (``add``, ``update``,
+  ``remove``), ``StagedEvents`` every ``OutboxWriter``;
+* ``StagingUnitOfWork`` is the context manager around them. A store says what its unit of
+  work does on entry (``_begin``: take a lock, open a transaction), how it applies the staged
+  writes and events atomically (``_apply``), and what it does on the way out (``_end``).
+
+What differs between stores (the lock, the transaction, the conditional writes) is all that is
+left in ``memory.py``, ``sqlite.py`` and ``dynamodb.py``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Final, Literal, Self
+from uuid import UUID
+
+from taskapi.domain.errors import TaskNotFound, VersionConflict
+from taskapi.domain.model import Task
+from taskapi.service.ports import Event
+
+# What a store keeps of a failed delivery's error: enough to diagnose it, and bounded, so a
+# huge exception message cannot bloat the outbox (or exceed DynamoDB's 400 KB item limit).
+MAX_LAST_ERROR_LENGTH: Final = 1000
+
+
+def bounded_error(error: str) -> str:
+    """``error`` as an outbox record keeps it: cut to ``MAX_LAST_ERROR_LENGTH`` characters."""
+    if len(error) <= MAX_LAST_ERROR_LENGTH:
+        return error
+    return error[: MAX_LAST_ERROR_LENGTH - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class StagedWrite:
+    """A task write waiting for commit, conditional on the version it replaces
+    (``expected_version`` 0: the task must not exist yet)."""
+
+    task: Task
+    expected_version: int
+    delete: bool = False
+
+    @property
+    def kind(self) -> Literal["add", "update", "remove"]:
+        if self.delete:
+            return "remove"
+        return "add" if self.expected_version == 0 else "update"
+
+    def accepts(self, stored: Task | None) -> bool:
+        """Whether the write's condition holds against the ``stored`` task."""
+        if self.expected_version == 0:
+            return stored is None
+        return stored is not None and stored.version == self.expected_version
+
+    def rejection(self, stored: Task | None) -> TaskNotFound | VersionConflict:
+        """The domain error of this write when its condition failed against ``stored``."""
+        if stored is None:
+            return TaskNotFound(self.task.task_id)
+        return VersionConflict(stored, self.expected_version)
+
+
+class StagedWrites:
+    """The write half of a ``TaskRepository``: writes wait here, one per task, until the unit
+    of work commits (reads keep seeing committed state)."""
+
+    def __init__(self) -> None:
+        self.staged: dict[UUID, StagedWrite] = {}
+
+    def add(self, task: Task) -> None:
+        self.staged[task.task_id] = StagedWrite(task, expected_version=0)
+
+    def update(self, task: Task, expected_version: int) -> None:
+        self.staged[task.task_id] = StagedWrite(task, expected_version)
+
+    def remove(self, task: Task) -> None:
+        self.staged[task.task_id] = StagedWrite(task, task.version, delete=True)
+
+    def discard(self) -> None:
+        """Forget the staged writes (after a commit, or when the unit of work ends)."""
+        self.staged.clear()
+
+
+class StagedEvents:
+    """The ``OutboxWriter`` of a unit of work: events wait here, in order, for the commit."""
+
+    def __init__(self) -> None:
+        self.staged: list[Event] = []
+
+    def add(self, event: Event) -> None:
+        self.staged.append(event)
+
+    def discard(self) -> None:
+        self.staged.clear()
+
+
+class StagingUnitOfWork(ABC):
+    """A unit of work that stages writes and events and applies them in ``commit()``.
+
+    ``commit()`` hands ``_apply`` everything staged; if ``_apply`` raises, nothing was applied
+    and the staged writes stay until the unit of work ends (a caller may inspect the store
+    and leave). Leaving, with or without a commit, discards what is staged, then ``_end``s.
+    """
+
+    tasks: StagedWrites
+    outbox: StagedEvents
+
+    def __enter__(self) -> Self:
+        self._begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self._discard()
+        finally:
+            self._end()
+
+    def commit(self) -> None:
+        self._apply(list(self.tasks.staged.values()), list(self.outbox.staged))
+        self._discard()
+
+    def _discard(self) -> None:
+        self.tasks.discard()
+        self.outbox.discard()
+
+    def _begin(self) -> None:
+        """Called on entering the unit of work (nothing by default)."""
+        return None
+
+    @abstractmethod
+    def _apply(self, writes: list[StagedWrite], events: list[Event]) -> None:
+        """Apply every write, each conditional on its expected version, and store every event
+        in the outbox: all of it, or (raising the domain error of the first failed
+        condition) none of it."""
+
+    def _end(self) -> None:
+        """Called on leaving the unit of work, after the staging is discarded (nothing by
+        default)."""
+        return None
