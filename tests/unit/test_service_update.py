@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
 
 import pytest
 from pydantic import ValidationError
@@ -18,6 +21,7 @@ from taskapi.domain.errors import (
 from taskapi.domain.events import FieldChange, TaskUpdated
 from taskapi.domain.model import Priority, Status, Task
 from taskapi.service.commands import CreateTask, UpdateTask
+from taskapi.service.ports import UnitOfWork, UnitOfWorkFactory
 from tests.fakes.builders import make_task
 from tests.fakes.clock import DEFAULT_NOW, FixedClock
 from tests.fakes.service import ServiceHarness, build_service
@@ -234,3 +238,53 @@ def test_changing_the_dependencies_of_a_completed_task_requires_completed_ones(
 
     assert refused.value.blocking == (open_task.task_id,)
     assert harness.service.get(task.task_id).version == 1
+
+
+class _GraphReads:
+    """Wraps a unit-of-work factory and records every ``dependencies_of`` call (graph walk)."""
+
+    def __init__(self, inner: UnitOfWorkFactory) -> None:
+        self.inner = inner
+        self.calls: list[list[UUID]] = []
+
+    def __call__(self) -> UnitOfWork:
+        reads = self
+        uow = self.inner()
+
+        class Repository:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(uow.tasks, name)
+
+            def dependencies_of(self, ids: Collection[UUID]) -> Mapping[UUID, Sequence[UUID]]:
+                reads.calls.append(list(ids))
+                return uow.tasks.dependencies_of(ids)
+
+        class Recording:
+            tasks = Repository()
+            outbox = uow.outbox
+
+            def __enter__(self) -> Recording:
+                uow.__enter__()
+                return self
+
+            def __exit__(self, *exc: Any) -> None:
+                uow.__exit__(*exc)
+
+            def commit(self) -> None:
+                uow.commit()
+
+        return Recording()  # type: ignore[return-value]
+
+
+def test_removing_dependencies_does_not_walk_the_graph_but_adding_one_does() -> None:
+    harness = build_service(wrap=_GraphReads)
+    graph_reads = harness.uow_factory
+    assert isinstance(graph_reads, _GraphReads)
+    first, second, third = (create(harness, name) for name in ("first", "second", "third"))
+    task = create(harness, "task", dependencies=[str(first.task_id), str(second.task_id)])
+
+    harness.service.update(task.task_id, UpdateTask(dependencies=(first.task_id,)), 1)
+    assert graph_reads.calls == []
+
+    harness.service.update(task.task_id, UpdateTask(dependencies=(first.task_id, third.task_id)), 2)
+    assert graph_reads.calls == [[first.task_id, third.task_id]]

@@ -36,7 +36,7 @@ from uuid import UUID
 
 from taskapi.adapters.aws_errors import CONFLICT_RETRY_AFTER_SECONDS, NO_REASON, UNAVAILABLE_MESSAGE
 from taskapi.adapters.dynamodb_client import MAX_TRANSACTION_ITEMS, ConditionsFailed, DynamoDbTable
-from taskapi.adapters.dynamodb_items import OUTBOX_PREFIX, decode, task_from_record, task_key
+from taskapi.adapters.dynamodb_items import decode, task_from_record, task_key
 from taskapi.adapters.dynamodb_large_writes import commit_in_steps
 from taskapi.adapters.dynamodb_outbox import (
     DynamoDbOutbox,
@@ -64,7 +64,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 __all__ = [
-    "OUTBOX_PREFIX",  # re-exported for tests/infra, which should import it from dynamodb_items
     "DynamoDbUnitOfWork",
     "DynamoDbUnitOfWorkFactory",
     "OutboxMode",

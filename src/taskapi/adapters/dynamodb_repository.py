@@ -47,9 +47,9 @@ from taskapi.adapters.dynamodb_table import (
     PK,
     SK,
 )
+from taskapi.adapters.listing import parse_position, position_after
 from taskapi.adapters.staging import StagedWrite, StagedWrites
-from taskapi.domain.errors import InvalidPageToken
-from taskapi.domain.model import Task, to_utc
+from taskapi.domain.model import Task
 from taskapi.service.ports import Position, TaskFilter, TaskSlice
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ class DynamoDbTaskRepository(StagedWrites):
         page_keys = sort_keys[:limit]
         tasks = self._fetch_page(page_keys, task_filter)
         more = len(sort_keys) > limit
-        next_position = _position(*_sort_key_parts(page_keys[-1])) if more else None
+        next_position = position_after(*_sort_key_parts(page_keys[-1])) if more else None
         return TaskSlice(tasks=tasks, next_position=next_position)
 
     def _listing_query(
@@ -241,33 +241,13 @@ class DynamoDbTaskRepository(StagedWrites):
         found = self.get_many(ids)
         # The index lags the table a little in AWS: re-check the filter on the fresh items
         # (and skip a task deleted since), rather than return a task that does not match.
-        return [found[i] for i in ids if i in found and _matches(found[i], task_filter)]
-
-
-def _matches(task: Task, task_filter: TaskFilter) -> bool:
-    return (
-        (task_filter.status is None or task.status == task_filter.status)
-        and (task_filter.priority is None or task.priority == task_filter.priority)
-        and (task_filter.assignee is None or task.assignee == task_filter.assignee)
-    )
-
-
-def _position(created_at: datetime, task_id: UUID | str) -> Position:
-    # The same shape as the in-memory and SQLite adapters' positions.
-    return {"created_at": to_utc(created_at).isoformat(), "task_id": str(task_id)}
+        return [found[i] for i in ids if i in found and task_filter.matches(found[i])]
 
 
 def _position_sort_key(position: Position) -> tuple[str, UUID]:
-    """The index sort key to resume after. The position arrives from a signed token, but one
-    issued by another store or release may have another shape: a bad token, not a 500."""
-    try:
-        if set(position) != {"created_at", "task_id"}:
-            raise ValueError(f"unexpected keys {sorted(position)}")
-        created_at = datetime.fromisoformat(position["created_at"])
-        task_id = UUID(position["task_id"])
-        return list_sort_key(created_at, task_id), task_id
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise InvalidPageToken("it does not belong to this store") from exc
+    """The index sort key to resume after."""
+    created_at, task_id = parse_position(position)
+    return list_sort_key(created_at, task_id), task_id
 
 
 def _sort_key_parts(sort_key: str) -> tuple[datetime, str]:

@@ -13,6 +13,7 @@ from collections.abc import Collection
 from datetime import datetime
 from uuid import UUID
 
+from taskapi.adapters.listing import parse_position, position_after
 from taskapi.adapters.staging import (
     StagedEvents,
     StagedWrite,
@@ -20,8 +21,7 @@ from taskapi.adapters.staging import (
     StagingUnitOfWork,
     bounded_error,
 )
-from taskapi.domain.errors import InvalidPageToken
-from taskapi.domain.model import Task, to_utc
+from taskapi.domain.model import Task
 from taskapi.service.ports import Event, OutboxRecord, Position, TaskFilter, TaskSlice
 
 
@@ -57,14 +57,6 @@ def _sort_key(task: Task) -> tuple[datetime, str]:
     return (task.created_at, str(task.task_id))
 
 
-def _matches(task: Task, task_filter: TaskFilter) -> bool:
-    return (
-        (task_filter.status is None or task.status == task_filter.status)
-        and (task_filter.priority is None or task.priority == task_filter.priority)
-        and (task_filter.assignee is None or task.assignee == task_filter.assignee)
-    )
-
-
 class InMemoryTaskRepository(StagedWrites):
     def __init__(self, store: InMemoryStore) -> None:
         super().__init__()
@@ -84,29 +76,18 @@ class InMemoryTaskRepository(StagedWrites):
 
     def find(self, task_filter: TaskFilter, limit: int, after: Position | None) -> TaskSlice:
         matching = sorted(
-            (t for t in self._store.tasks.values() if _matches(t, task_filter)), key=_sort_key
+            (t for t in self._store.tasks.values() if task_filter.matches(t)), key=_sort_key
         )
         if after is not None:
-            start = _position_key(after)
+            created_at, task_id = parse_position(after)
+            start = (created_at, str(task_id))
             matching = [t for t in matching if _sort_key(t) > start]
         page = matching[:limit]
         more = len(matching) > limit
-        return TaskSlice(tasks=page, next_position=_position(page[-1]) if more else None)
-
-
-def _position(task: Task) -> Position:
-    return {"created_at": task.created_at.isoformat(), "task_id": str(task.task_id)}
-
-
-def _position_key(position: Position) -> tuple[datetime, str]:
-    # Signed, but possibly issued by another store type or release: a bad token, not a 500.
-    try:
-        return (
-            to_utc(datetime.fromisoformat(position["created_at"])),
-            str(UUID(position["task_id"])),
+        return TaskSlice(
+            tasks=page,
+            next_position=position_after(page[-1].created_at, page[-1].task_id) if more else None,
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidPageToken("it does not belong to this store") from exc
 
 
 class InMemoryUnitOfWork(StagingUnitOfWork):

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 from uuid import UUID
 
+from taskapi.adapters.listing import parse_position, position_after
 from taskapi.adapters.sqlite_schema import SchemaTooNew, ensure_schema
 from taskapi.adapters.staging import (
     StagedEvents,
@@ -37,7 +38,6 @@ from taskapi.adapters.staging import (
     StagingUnitOfWork,
     bounded_error,
 )
-from taskapi.domain.errors import InvalidPageToken
 from taskapi.domain.events import parse_event
 from taskapi.domain.model import Task, to_utc
 from taskapi.service.ports import (
@@ -182,22 +182,6 @@ def _epoch_micros(instant: datetime) -> int:
     return (to_utc(instant) - _EPOCH) // _MICROSECOND
 
 
-def _position(task: Task) -> Position:
-    # The same shape as the in-memory adapter's, so positions are interchangeable.
-    return {"created_at": task.created_at.isoformat(), "task_id": str(task.task_id)}
-
-
-def _position_key(position: Position) -> tuple[int, str]:
-    """Parse a resume position. It arrives from a signed token, but one issued by another
-    store type or release may have another shape: that is a bad token, not a server error."""
-    try:
-        created_at = datetime.fromisoformat(position["created_at"])
-        task_id = UUID(position["task_id"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidPageToken("it does not belong to this store") from exc
-    return _epoch_micros(created_at), str(task_id)
-
-
 class SqliteTaskRepository(StagedWrites):
     def __init__(self, session: _Session) -> None:
         super().__init__()
@@ -259,7 +243,8 @@ class SqliteTaskRepository(StagedWrites):
         if after is not None:
             # Keyset pagination: resume strictly after the last row of the previous page.
             conditions.append("(created_at_us, task_id) > (?, ?)")
-            params.extend(_position_key(after))
+            created_at, task_id = parse_position(after)
+            params.extend((_epoch_micros(created_at), str(task_id)))
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         # One extra row tells whether another page exists without a COUNT query.
         # Only fixed fragments are interpolated; every value is a bound parameter.
@@ -268,7 +253,10 @@ class SqliteTaskRepository(StagedWrites):
         rows = self._query(sql, [*params, limit + 1])
         tasks = [Task.model_validate_json(body) for (body,) in rows[:limit]]
         more = len(rows) > limit
-        return TaskSlice(tasks=tasks, next_position=_position(tasks[-1]) if more else None)
+        return TaskSlice(
+            tasks=tasks,
+            next_position=position_after(tasks[-1].created_at, tasks[-1].task_id) if more else None,
+        )
 
 
 # -- applying staged writes (inside the commit's savepoint) --------------------------------

@@ -29,6 +29,14 @@ class TaskFilter:
     priority: Priority | None = None
     assignee: str | None = None
 
+    def matches(self, task: Task) -> bool:
+        """Whether ``task`` passes every filter that is set."""
+        return (
+            (self.status is None or task.status == self.status)
+            and (self.priority is None or task.priority == self.priority)
+            and (self.assignee is None or task.assignee == self.assignee)
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class TaskSlice:

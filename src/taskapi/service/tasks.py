@@ -127,7 +127,8 @@ class TaskService:
                 # completed one, must see them all completed: a plain edit (say, the title) of
                 # a completed task whose dependency was reopened later stays possible.
                 check_completion="status" in changed or "dependencies" in changed,
-                check_cycle="dependencies" in changed,
+                # Removing edges cannot close a cycle: walk the graph only for added ones.
+                check_cycle=bool(set(updated.dependencies) - set(current.dependencies)),
             )
             uow.tasks.update(updated, expected_version)
             uow.outbox.add(
