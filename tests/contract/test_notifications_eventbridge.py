@@ -26,6 +26,7 @@ from taskapi.domain.notifications import NotificationKind
 from taskapi.entrypoints import notifications as notifications_lambda
 from taskapi.entrypoints.notifications import MalformedEvent, parse_detail
 from tests.fakes.lambda_context import FakeLambdaContext
+from tests.fakes.logs import logged_lines
 from tests.fakes.notifications import RecordingNotifier, notification_runtime
 from tests.fakes.service import build_service
 
@@ -177,19 +178,16 @@ def test_a_republished_event_is_recognised_by_event_id_not_envelope_id(wired: Wi
 # -- what is not a task event -----------------------------------------------------------
 
 
-def test_an_unknown_detail_type_is_ignored_with_a_log_line(
-    wired: Wired, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_an_unknown_detail_type_is_ignored_with_a_log_line(wired: Wired) -> None:
     wired.invoke(load("task_created"))  # an earlier invocation's keys must not leak
-    caplog.clear()
 
-    result = wired.invoke(load("unknown_task_archived"))
+    with logged_lines() as lines:
+        result = wired.invoke(load("unknown_task_archived"))
 
     assert result == {"status": "ignored", "detail_type": "TaskArchived"}
     assert len(wired.sent()) == 1
-    [record] = [r for r in caplog.records if "does not consume" in r.getMessage()]
     # The line as it reaches CloudWatch: Powertools' JSON, with the keys of this invocation.
-    line = json.loads(notifications_lambda.logger.registered_formatter.format(record))
+    [line] = [line for line in lines if "does not consume" in line["message"]]
     assert line["detail_type"] == "TaskArchived"
     assert "event_id" not in line
 

@@ -4,9 +4,7 @@ on a task service built over fakes and installed through ``bootstrap.override_ru
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
-import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -16,7 +14,10 @@ from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 from taskapi import bootstrap
 from taskapi.entrypoints import api
 from taskapi.entrypoints.http_proxy import HttpReply, HttpRequest, invoke
+from tests.fakes.logs import logged_lines
 from tests.fakes.service import ServiceHarness
+
+__all__ = ["logged_lines"]  # re-exported for the API tests
 
 JSON = ("Content-Type", "application/json")
 
@@ -54,19 +55,3 @@ def create(**fields: Any) -> dict[str, Any]:
     assert reply.status == 201, reply.body
     task: dict[str, Any] = reply.json()
     return task
-
-
-@contextmanager
-def logged_lines() -> Iterator[list[dict[str, Any]]]:
-    """The JSON log lines written through the API's logger (its own and those of the
-    ``taskapi.*`` loggers below it) while the block runs, as the Lambda log would hold them."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(api.logger.registered_formatter)
-    api.logger.addHandler(handler)
-    lines: list[dict[str, Any]] = []
-    try:
-        yield lines
-    finally:
-        api.logger.removeHandler(handler)
-        lines.extend(json.loads(line) for line in stream.getvalue().splitlines())

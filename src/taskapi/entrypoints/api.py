@@ -9,16 +9,13 @@ service comes from ``bootstrap`` at request time, which is how tests swap in fak
 
 import functools
 import json
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from http import HTTPStatus
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Annotated, Any
 from uuid import UUID
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
@@ -62,21 +59,20 @@ from taskapi.entrypoints.http_schemas import (
     precondition_failed_response,
     task_response,
 )
+from taskapi.entrypoints.observability import (
+    SERVICE_NAME,
+    invocation_log_keys,
+    logger,
+    metrics,
+    tracer,
+)
 from taskapi.service.commands import CreateTask, ListTasks, UpdateTask
 from taskapi.service.tasks import TaskService
 
-SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "taskapi")
 try:
     API_VERSION = package_version("taskapi")
 except PackageNotFoundError:  # running from a source tree that is not installed
     API_VERSION = "0.0.0"
-
-logger = Logger(service=SERVICE_NAME)
-metrics = Metrics(
-    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "taskapi"), service=SERVICE_NAME
-)
-# Tracing switches itself off outside Lambda (no X-Ray daemon to talk to).
-tracer = Tracer(service=SERVICE_NAME)
 
 
 app = TaskApiResolver(enable_validation=True, json_body_deserializer=parse_json_object)
@@ -493,39 +489,9 @@ def _rejected(event: Mapping[str, Any], exc: RequestRejected) -> dict[str, Any]:
     }
 
 
-# Until the first invocation of this container (or process) starts.
-_cold_start = True
-
-
-@contextmanager
-def _invocation_log_keys(event: Mapping[str, Any], context: LambdaContext) -> Iterator[None]:
-    """The keys Powertools' ``inject_lambda_context`` puts on every log line (the request id
-    as correlation id, cold start, the Lambda context), for this invocation's thread only.
-
-    The decorator appends them to the logger's process-wide keys, where they stay after the
-    invocation; locally, the outbox dispatcher thread of ``taskapi serve`` would then log under
-    the id of whichever request ran last, or is running."""
-    global _cold_start  # once per container, like Powertools' own flag
-    cold_start, _cold_start = _cold_start, False
-    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency":
-        cold_start = False  # as Powertools says: initialised before any request arrived
-    logger.thread_safe_append_keys(
-        correlation_id=_request_id(event),
-        cold_start=cold_start,
-        function_name=context.function_name,
-        function_memory_size=context.memory_limit_in_mb,
-        function_arn=context.invoked_function_arn,
-        function_request_id=context.aws_request_id,
-    )
-    try:
-        yield
-    finally:
-        logger.thread_safe_clear_keys()
-
-
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    with _invocation_log_keys(event, context):
+    with invocation_log_keys(context, correlation_id=_request_id(event)):
         try:
             method, path = str(event.get("httpMethod", "")), str(event.get("path", ""))
             if app.route_table.takes_body(method, path):

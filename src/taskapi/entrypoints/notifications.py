@@ -13,22 +13,18 @@ EventBridge invokes this function asynchronously with one event. What it does wi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from taskapi import bootstrap
 from taskapi.domain.events import EVENT_TYPES, TaskCreated, TaskDeleted, TaskUpdated, parse_event
+from taskapi.entrypoints.observability import invocation_log_keys, logger, tracer
 
-SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "taskapi")
 KNOWN_DETAIL_TYPES = frozenset(event_class.__name__ for event_class in EVENT_TYPES)
-
-logger = Logger(service=SERVICE_NAME)
 
 
 class MalformedEvent(Exception):
@@ -55,30 +51,32 @@ def parse_detail(detail_type: str, detail: object) -> TaskCreated | TaskUpdated 
         ) from exc
 
 
-# clear_state: keys appended for one event must not leak into the next invocation's logs.
-@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    envelope = EventBridgeModel.model_validate(event)
-    logger.append_keys(eventbridge_id=envelope.id, detail_type=envelope.detail_type)
-    if envelope.detail_type not in KNOWN_DETAIL_TYPES:
-        logger.info("ignoring an event of a detail-type this service does not consume")
-        return {"status": "ignored", "detail_type": envelope.detail_type}
-    try:
-        task_event = parse_detail(envelope.detail_type, envelope.detail)
-    except MalformedEvent:
-        logger.exception("malformed task event; raising so that it is retried, then dead-lettered")
-        raise
-    logger.append_keys(event_id=str(task_event.event_id))
+    with invocation_log_keys(context):
+        envelope = EventBridgeModel.model_validate(event)
+        logger.thread_safe_append_keys(eventbridge_id=envelope.id, detail_type=envelope.detail_type)
+        if envelope.detail_type not in KNOWN_DETAIL_TYPES:
+            logger.info("ignoring an event of a detail-type this service does not consume")
+            return {"status": "ignored", "detail_type": envelope.detail_type}
+        try:
+            task_event = parse_detail(envelope.detail_type, envelope.detail)
+        except MalformedEvent:
+            logger.exception(
+                "malformed task event; raising so that it is retried, then dead-lettered"
+            )
+            raise
+        logger.thread_safe_append_keys(event_id=str(task_event.event_id))
 
-    notifications = bootstrap.get_notifications()
-    notifications.consumer.use_lambda_context(context)
-    consumed = notifications.consumer(task_event)
-    if consumed.duplicate:
-        logger.info("event already handled; nothing sent again")
-    else:
-        logger.info("event handled", extra={"notifications": len(consumed.notification_ids)})
-    return {
-        "status": "duplicate" if consumed.duplicate else "handled",
-        "event_id": str(consumed.event_id),
-        "notification_ids": list(consumed.notification_ids),
-    }
+        notifications = bootstrap.get_notifications()
+        notifications.consumer.use_lambda_context(context)
+        consumed = notifications.consumer(task_event)
+        if consumed.duplicate:
+            logger.info("event already handled; nothing sent again")
+        else:
+            logger.info("event handled", extra={"notifications": len(consumed.notification_ids)})
+        return {
+            "status": "duplicate" if consumed.duplicate else "handled",
+            "event_id": str(consumed.event_id),
+            "notification_ids": list(consumed.notification_ids),
+        }

@@ -8,36 +8,32 @@ retry skips every reminder already sent.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from taskapi import bootstrap
-
-SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "taskapi")
-
-logger = Logger(service=SERVICE_NAME)
+from taskapi.entrypoints.observability import invocation_log_keys, logger, tracer
 
 
 class RemindersFailed(Exception):
     """Some reminders could not be sent; the run must be retried."""
 
 
-@logger.inject_lambda_context
+@tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
-    # The schedule carries no input: "now" comes from the service's clock.
-    run = bootstrap.get_notification_service().send_reminders()
-    summary = {
-        "due_soon": run.due_soon,
-        "sent": run.sent,
-        "already_reminded": run.already_reminded,
-        "failed": len(run.failed),
-    }
-    logger.info("reminder run finished", extra=summary)
-    if run.failed:
-        raise RemindersFailed(
-            f"{len(run.failed)} reminder(s) not sent: " + ", ".join(str(i) for i in run.failed)
-        )
-    return summary
+    with invocation_log_keys(context):
+        # The schedule carries no input: "now" comes from the service's clock.
+        run = bootstrap.get_notification_service().send_reminders()
+        summary = {
+            "due_soon": run.due_soon,
+            "sent": run.sent,
+            "already_reminded": run.already_reminded,
+            "failed": len(run.failed),
+        }
+        logger.info("reminder run finished", extra=summary)
+        if run.failed:
+            raise RemindersFailed(
+                f"{len(run.failed)} reminder(s) not sent: " + ", ".join(str(i) for i in run.failed)
+            )
+        return summary
