@@ -19,10 +19,10 @@ import functools
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools.utilities.idempotency import (
     BasePersistenceLayer,
@@ -86,9 +86,38 @@ class TaskStore:
     outbox: OutboxReader | None
 
 
-_lock = threading.Lock()
-_runtime: Runtime | None = None
-_notifications: Notifications | None = None
+T = TypeVar("T")
+
+
+class PerContainer(Generic[T]):
+    """One object per container (or process): built from the settings on first use and kept,
+    so later invocations reuse its clients and connections; tests swap it for the duration of
+    a ``with`` block."""
+
+    def __init__(self, build: Callable[[Settings], T]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._value: T | None = None
+
+    @property
+    def current(self) -> T | None:
+        return self._value
+
+    def get(self) -> T:
+        with self._lock:
+            if self._value is None:
+                self._value = self._build(get_settings())
+            return self._value
+
+    @contextmanager
+    def override(self, value: T) -> Iterator[T]:
+        with self._lock:
+            previous, self._value = self._value, value
+        try:
+            yield value
+        finally:
+            with self._lock:
+                self._value = previous
 
 
 def build_task_store(settings: Settings) -> TaskStore:
@@ -216,9 +245,6 @@ class Relay:
     publisher: EventPublisher
 
 
-_relay: Relay | None = None
-
-
 def build_relay(settings: Settings) -> Relay:
     publisher = EventBridgePublisher(
         get_aws_clients(settings).events, build_event_entries(settings)
@@ -227,32 +253,16 @@ def build_relay(settings: Settings) -> Relay:
 
 
 def get_relay() -> Relay:
-    global _relay  # noqa: PLW0603 - the per-container cache is the point
-    with _lock:
-        if _relay is None:
-            _relay = build_relay(get_settings())
-        return _relay
+    return _relay.get()
 
 
-@contextmanager
-def override_relay(relay: Relay) -> Iterator[Relay]:
-    """Install ``relay`` as the cached one for the duration (tests)."""
-    global _relay  # noqa: PLW0603
-    with _lock:
-        previous, _relay = _relay, relay
-    try:
-        yield relay
-    finally:
-        with _lock:
-            _relay = previous
+def override_relay(relay: Relay) -> AbstractContextManager[Relay]:
+    """Install ``relay`` as the container's for the duration (tests)."""
+    return _relay.override(relay)
 
 
 def get_runtime() -> Runtime:
-    global _runtime  # noqa: PLW0603 - the per-container cache is the point
-    with _lock:
-        if _runtime is None:
-            _runtime = build_runtime(get_settings())
-        return _runtime
+    return _runtime.get()
 
 
 def get_task_service() -> TaskService:
@@ -263,13 +273,8 @@ def get_notifications() -> Notifications:
     """The notification service. Locally (and in tests) it is the runtime's, because it must
     share the runtime's task store and dispatcher; in AWS the notification and reminder
     functions build it on its own, once per container."""
-    global _notifications  # noqa: PLW0603 - the per-container cache is the point
-    settings = get_settings()
-    if settings.store == "dynamodb" and _runtime is None:
-        with _lock:
-            if _notifications is None:
-                _notifications = build_notification_functions(settings)
-            return _notifications
+    if get_settings().store == "dynamodb" and _runtime.current is None:
+        return _notifications.get()
     notifications = get_runtime().notifications
     if notifications is None:
         raise RuntimeError("this runtime has no notification service wired")
@@ -285,20 +290,17 @@ def get_mailbox() -> MailboxNotifier:
     return MailboxNotifier(get_settings().data_dir / MAILBOX_FILE_NAME, clock=utc_now)
 
 
-@contextmanager
-def override_runtime(runtime: Runtime) -> Iterator[Runtime]:
-    """Install ``runtime`` as the cached one for the duration (tests, local server)."""
-    global _runtime  # noqa: PLW0603
-    with _lock:
-        previous, _runtime = _runtime, runtime
-    try:
-        yield runtime
-    finally:
-        with _lock:
-            _runtime = previous
+def override_runtime(runtime: Runtime) -> AbstractContextManager[Runtime]:
+    """Install ``runtime`` as the container's for the duration (tests, local server)."""
+    return _runtime.override(runtime)
 
 
 @contextmanager
 def override_task_service(service: TaskService) -> Iterator[TaskService]:
     with override_runtime(Runtime(service=service, dispatcher=None)):
         yield service
+
+
+_runtime = PerContainer(build_runtime)
+_notifications = PerContainer(build_notification_functions)
+_relay = PerContainer(build_relay)
