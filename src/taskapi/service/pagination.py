@@ -1,7 +1,8 @@
 """Opaque, tamper-evident page tokens.
 
 A token is the store's resume position plus the filter it was issued for, serialised and
-signed with HMAC-SHA256. A client can pass it back but cannot read, forge or reuse it with a
+signed with HMAC-SHA256 (signed, not encrypted: the base64 payload is readable, but it is not
+part of the API). A client can pass it back but cannot alter, forge or reuse it with a
 different filter: any of those is a 400, never a 500 or a silently wrong page.
 """
 
