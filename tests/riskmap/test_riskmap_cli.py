@@ -32,6 +32,11 @@ def write_bugs(tmp_path: Path, records: list[dict[str, str]]) -> Path:
     return path
 
 
+def stdin_of(data: bytes) -> io.TextIOWrapper:
+    """Standard input as a process gets it: bytes under a text layer."""
+    return io.TextIOWrapper(io.BytesIO(data))
+
+
 def assert_one_line_error(stderr: str, fragment: str) -> None:
     assert stderr.startswith("taskapi risk: error: ")
     assert stderr.count("\n") == 1
@@ -160,7 +165,7 @@ def test_csv_from_stdin(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     csv_text = "id,title,severity,component,file,category\n7,Lost event,critical,events,a.py,data\n"
-    monkeypatch.setattr("sys.stdin", io.StringIO(csv_text))
+    monkeypatch.setattr("sys.stdin", stdin_of(csv_text.encode()))
 
     assert main(["risk", "-", "--input-format", "csv", "--format", "json"]) == 0
 
@@ -226,3 +231,122 @@ def test_git_churn_and_coverage_enrich_the_report(
     assert hotspot["coverage"] == {"lines_valid": 2, "lines_covered": 1}
     assert hotspot["risk_score"] == 5 * 2 * 1.5  # the only churned file, half covered
     assert report["enrichment"]["churn_since_days"] == 30
+
+
+def test_stdin_is_utf8_with_or_without_a_byte_order_mark(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = json.dumps([bug(component="Zahlungsdienst-äöü")], ensure_ascii=False)
+    monkeypatch.setattr("sys.stdin", stdin_of(b"\xef\xbb\xbf" + document.encode()))
+
+    assert main(["risk", "-", "--format", "json"]) == 0
+
+    assert json.loads(capsys.readouterr().out)["by_component"][0]["name"] == "Zahlungsdienst-äöü"
+
+
+def test_a_github_issues_export_with_extra_fields_is_read_as_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What `gh issue list --json ...` gives, plus the fields a team adds with labels or a form:
+    # the tracker's own keys (nested labels, author, url) are ignored, camelCase keys are read.
+    issue = {
+        "number": 4711,
+        "id": "I_kwDOAbc123",
+        "title": "Überfällige Aufgaben werden nicht gemeldet 🐛",
+        "labels": [{"name": "bug", "color": "d73a4a"}, {"name": "severity:critical"}],
+        "author": {"login": "octocat"},
+        "url": "https://github.invalid/o/r/issues/4711",
+        "state": "OPEN",
+        "severity": "Critical",
+        "component": "Benachrichtigungen",
+        "file": "src\\notify\\handler.py",
+        "category": "Error Handling",
+        "testingGap": "kein Test für SES-Drosselung",
+        "createdAt": "2025-03-04T10:15:00Z",
+        "closedAt": None,
+    }
+    path = tmp_path / "issues.json"
+    path.write_text(json.dumps([issue], ensure_ascii=False), encoding="utf-8")
+
+    assert main(["risk", str(path), "--format", "json"]) == 0
+
+    hotspot = json.loads(capsys.readouterr().out)["hotspots"][0]
+    assert hotspot["file"] == "src/notify/handler.py"
+    assert (hotspot["component"], hotspot["layer"]) == ("Benachrichtigungen", "entrypoint")
+    assert hotspot["severities"]["critical"] == 1
+    assert hotspot["categories"][0]["name"] == "error_handling"
+    assert hotspot["testing_gaps"] == ["kein Test für SES-Drosselung"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("deep.json", b"[" * 100_000, "deep.json: not usable JSON: nested too deeply"),
+        ("long.json", b'[{"id": ' + b"9" * 5_000 + b"}]", "long.json: not usable JSON: Exceeds"),
+        ("latin1.json", '[{"title": "Größe"}]'.encode("latin-1"), "latin1.json: not UTF-8 text"),
+        ("latin1.csv", "id,title\n1,Größe\n".encode("latin-1"), "latin1.csv: not UTF-8 text"),
+        ("empty.csv", b"", "CSV header lacks the columns id, title, severity"),
+    ],
+)
+def test_unusable_bug_files_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: bytes, fragment: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+
+    assert main(["risk", str(path)]) == EXIT_INPUT_ERROR
+    assert_one_line_error(capsys.readouterr().err, fragment)
+
+
+def test_a_settings_file_that_is_not_utf8_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bugs = write_bugs(tmp_path, [bug()])
+    layers = tmp_path / "layers.toml"
+    layers.write_bytes('[severity_aliases]\n"sévère" = "high"\n'.encode("latin-1"))
+
+    assert main(["risk", str(bugs), "--layers", str(layers)]) == EXIT_INPUT_ERROR
+    assert_one_line_error(capsys.readouterr().err, "layers.toml: not UTF-8 text")
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_a_file_where_every_record_is_bad_exits_2_with_or_without_lenient(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], lenient: bool
+) -> None:
+    path = write_bugs(tmp_path, [bug(severity="P1"), bug(id="B-2", file="")])
+
+    exit_code = main(["risk", str(path), *(["--lenient"] if lenient else [])])
+
+    assert exit_code == EXIT_INPUT_ERROR
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_line_error(err, "record[0] (id 'B-1'): field 'severity'")
+    if lenient:
+        assert "all 2 records are invalid, nothing to analyse; the first: record[0]" in err
+
+
+def test_an_empty_export_is_an_empty_report_not_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["risk", str(write_bugs(tmp_path, [])), "--format", "markdown"]) == 0
+    assert "0 bugs, severity-weighted score 0" in capsys.readouterr().out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("no_color", "coloured"), [(None, True), ("", True), ("1", False)])
+def test_colour_on_a_terminal_unless_no_color_is_set_and_not_empty(
+    examples_bugs: Path, monkeypatch: pytest.MonkeyPatch, no_color: str | None, coloured: bool
+) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stdout", terminal)
+    if no_color is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color)  # no-color.org: an empty value does not count
+
+    assert main(["risk", str(examples_bugs)]) == 0
+    assert ("\x1b[" in terminal.getvalue()) is coloured

@@ -56,6 +56,7 @@ def test_categories_are_normalised_to_lower_snake_case(text: str, expected: str)
         ("opened_at", "2025-03-04T23:15:00Z", date(2025, 3, 4)),
         ("opened_at", "2025-03-04", date(2025, 3, 4)),
         ("description", "   ", None),
+        ("layer", " ", None),
         ("closed_at", "", None),
     ],
 )
@@ -181,3 +182,35 @@ def test_columns_and_severity_aliases_from_settings_are_applied() -> None:
     bug = loaded.bugs[0]
     assert (bug.id, bug.title, bug.severity) == ("TASK-7", "Lost event", Severity.CRITICAL)
     assert (bug.category, bug.testing_gap) == ("data_integrity", "no failure injection")
+
+
+@pytest.mark.parametrize("severity", ["P1", "Blocker", "sev-1"])
+def test_an_unknown_severity_is_quoted_as_written_and_points_to_the_aliases(
+    severity: str,
+) -> None:
+    with pytest.raises(InputError) as raised:
+        validate(VALID | {"severity": severity})
+    assert str(raised.value) == (
+        "record[0] (id 'B-1'): field 'severity': Input should be 'critical', 'high', 'medium' "
+        f"or 'low' (got {severity!r}); map other names to these in the settings file's "
+        "[severity_aliases]"
+    )
+
+
+def test_severity_names_and_alias_targets_are_read_in_any_case() -> None:
+    settings = RiskMapSettings.model_validate({"severity_aliases": {"P1": "CRITICAL"}})
+    rows = [RawRow(0, VALID | {"severity": " p1 "}), RawRow(1, VALID | {"severity": "Low"})]
+
+    bugs = validate_rows(rows, settings).bugs
+
+    assert [bug.severity for bug in bugs] == [Severity.CRITICAL, Severity.LOW]
+    assert Severity("Medium") is Severity.MEDIUM
+
+
+def test_a_huge_id_is_shortened_in_the_error() -> None:
+    with pytest.raises(InputError) as raised:
+        validate(VALID | {"id": "X" * 5_000, "file": ""})
+    message = str(raised.value)
+    assert message.startswith("record[0] (id 'XXX")
+    assert "XXX...'): field 'file'" in message
+    assert len(message) < 200

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -121,6 +122,12 @@ def test_text_lists_hotspots_and_heat_maps_without_colour(report: Report) -> Non
     assert "\x1b[" not in text
 
 
+def test_plain_text_has_no_padding_at_line_ends(report: Report) -> None:
+    text = as_text(render(report, OutputFormat.TEXT, RenderOptions(width=100)))
+    assert [line for line in text.split("\n") if line != line.rstrip()] == []
+    assert text.endswith("\n")
+
+
 def test_text_colours_the_heat_map_when_asked(report: Report) -> None:
     text = as_text(render(report, OutputFormat.TEXT, RenderOptions(color=True, width=160)))
     red, green, blue = (int(heat_colours(1.0)[0][i : i + 2], 16) for i in (1, 3, 5))
@@ -138,3 +145,17 @@ def test_every_format_renders_an_empty_report(output_format: OutputFormat) -> No
         assert json.loads(content)["total_bugs"] == 0
     else:
         assert "0 bugs" in as_text(content)
+
+
+def test_png_of_long_and_non_latin_names_draws_without_warnings(
+    make_bug: Callable[..., BugRecord],
+) -> None:
+    bugs = [
+        make_bug(component="C" * 2_000, file="src/" + "deep/" * 300 + "x.py"),
+        make_bug(component="компонент", file="src/データ/モジュール.py", category="Ошибка"),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # missing glyphs, a collapsed layout
+        image = render(analyse(bugs), OutputFormat.PNG)
+    assert isinstance(image, bytes)
+    assert image.startswith(PNG_SIGNATURE)

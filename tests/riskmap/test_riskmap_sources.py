@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from taskapi.riskmap.settings import RiskMapSettings
 from taskapi.riskmap.sources import (
     InputFormat,
     load_bugs,
+    load_settings,
     parse_numstat,
     read_coverage,
     read_git_churn,
@@ -92,6 +94,34 @@ def test_csv_with_a_byte_order_mark_and_title_case_headers(tmp_path: Path) -> No
     bug = load_bugs(str(path)).bugs[0]
     assert (bug.id, bug.severity, bug.category) == ("7", Severity.HIGH, "error_handling")
     assert bug.testing_gap == "no throttling test"
+
+
+def test_a_spreadsheet_csv_with_bom_crlf_and_multi_line_cells(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbfid,title,severity,component,file,category,description\r\n"
+        b'1,Lost event,High,events,src\\tasks.py,Data Integrity,"first line\r\nsecond line"\r\n'
+        b"\r\n"
+        b"2,Slow list,low,api,api.py,performance,\r\n"
+    )
+
+    first, second = load_bugs(str(path)).bugs
+
+    assert (first.id, first.file, first.category) == ("1", "src/tasks.py", "data_integrity")
+    assert first.description == "first line\nsecond line"  # line endings read as "\n"
+    assert (second.id, second.severity) == ("2", Severity.LOW)
+
+
+def test_a_csv_error_names_the_first_line_of_a_record_spanning_several(tmp_path: Path) -> None:
+    path = tmp_path / "bugs.csv"
+    path.write_text(
+        "id,title,severity,component,file,category,description\n"
+        '1,Lost event,high,events,a.py,data,"three\nline\ndescription"\n'
+        '2,Slow list,urgent,api,b.py,performance,"two\nlines"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match=r"^record\[1\] \(line 5, id '2'\): field 'severity'"):
+        load_bugs(str(path))
 
 
 def test_a_csv_without_a_required_column_is_one_error(tmp_path: Path) -> None:
@@ -254,6 +284,11 @@ def test_a_wider_window_includes_older_commits(repository: Path) -> None:
     assert churn.files["old.py"] == FileChurn(commits=1, lines_added=7, lines_deleted=0)
 
 
+def test_a_window_longer_than_the_git_era_takes_the_whole_history(repository: Path) -> None:
+    churn = read_git_churn(repository, since_days=1_000_000)
+    assert churn.files["old.py"] == FileChurn(commits=1, lines_added=7, lines_deleted=0)
+
+
 def test_churn_from_a_directory_that_is_not_a_repository_is_an_input_error(
     tmp_path: Path,
 ) -> None:
@@ -327,3 +362,19 @@ def test_unusable_coverage_is_one_clear_error(tmp_path: Path, content: str, mess
     path.write_text(content, encoding="utf-8")
     with pytest.raises(InputError, match=message):
         read_coverage(path)
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda path: load_bugs(str(path)),
+        load_settings,
+        read_coverage,
+    ],
+    ids=["bugs", "settings", "coverage"],
+)
+def test_every_reader_reports_a_directory_in_one_line(
+    tmp_path: Path, read: Callable[[Path], object]
+) -> None:
+    with pytest.raises(InputError, match=r"^.+: cannot be read: Is a directory$"):
+        read(tmp_path)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from taskapi.riskmap.errors import RiskMapError
+from taskapi.riskmap.errors import RiskMapError, first_problem
 from taskapi.riskmap.render import DEFAULT_TOP, DEFAULT_WIDTH, OutputFormat, RenderOptions
 
 if TYPE_CHECKING:
@@ -146,6 +146,12 @@ def _run(args: argparse.Namespace) -> None:
     loaded = load_bugs(
         args.bugs, input_format=input_format, settings=settings, lenient=args.lenient
     )
+    if loaded.errors and not loaded.bugs:
+        # Usually a mapping that fits none of the rows: an empty report would hide it.
+        invalid = (
+            "the only record is" if loaded.skipped == 1 else f"all {loaded.skipped} records are"
+        )
+        raise RiskMapError(f"{invalid} invalid, nothing to analyse; the first: {loaded.errors[0]}")
     if loaded.errors:
         _warn_skipped([str(error) for error in loaded.errors])
     churn = (
@@ -197,10 +203,7 @@ def _weights(settings: RiskMapSettings, spec: str | None) -> SeverityWeights:
     try:
         return settings.severity_weights(overrides)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in error["loc"])
-        problem = error["msg"].removeprefix("Value error, ")
-        raise RiskMapError(f"weights: {where + ': ' if where else ''}{problem}") from None
+        raise RiskMapError(f"weights: {first_problem(exc)}") from None
 
 
 def _warn_skipped(problems: list[str]) -> None:
@@ -217,6 +220,6 @@ def _render_options(args: argparse.Namespace) -> RenderOptions:
     interactive = args.out is None and sys.stdout.isatty()
     return RenderOptions(
         top=args.top,
-        color=interactive and "NO_COLOR" not in os.environ,
+        color=interactive and not os.environ.get("NO_COLOR"),  # no-color.org: set and not empty
         width=shutil.get_terminal_size().columns if interactive else DEFAULT_WIDTH,
     )

@@ -6,6 +6,12 @@ Every failure a user can fix (a bad file, a bad field, a missing optional extra)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only for annotations: the CLI imports this module for every command
+    from pydantic import ValidationError
+    from pydantic_core import ErrorDetails
+
 
 class RiskMapError(Exception):
     """A problem with the input or the options, explained in the message."""
@@ -17,3 +23,20 @@ class InputError(RiskMapError):
 
 class OutputError(RiskMapError):
     """A report cannot be produced in the requested format or written where asked."""
+
+
+def error_location(error: ErrorDetails) -> str:
+    """`weights.low`: where Pydantic found the problem, empty for the model as a whole."""
+    return ".".join(str(part) for part in error["loc"])
+
+
+def error_message(error: ErrorDetails) -> str:
+    """Pydantic's message without the "Value error, " it puts before our own ValueErrors."""
+    return error["msg"].removeprefix("Value error, ")
+
+
+def first_problem(exc: ValidationError) -> str:
+    """The first problem of a failed validation on one line: `weights.low: <message>`."""
+    error = exc.errors(include_url=False)[0]
+    where = error_location(error)
+    return f"{where}: {error_message(error)}" if where else error_message(error)

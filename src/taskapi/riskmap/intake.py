@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from taskapi.riskmap.errors import InputError
+from taskapi.riskmap.errors import InputError, error_location, error_message
 from taskapi.riskmap.model import BugRecord, to_snake_case
 from taskapi.riskmap.settings import RiskMapSettings
 
@@ -22,7 +22,7 @@ _MAX_SHOWN_INPUT = 60
 
 @dataclass(frozen=True, slots=True)
 class RawRow:
-    """One record as read. `line` is its CSV line number; JSON records have none."""
+    """One record as read. `line` is the CSV line it starts on; JSON records have none."""
 
     index: int
     content: object
@@ -137,19 +137,25 @@ def _rename_keys(content: Mapping[Any, Any], field_names: FieldNames) -> dict[st
 def _record_error(row: RawRow, raw_id: object, exc: ValidationError) -> RecordError:
     errors = exc.errors(include_url=False)
     first = errors[0]
-    field_name = ".".join(str(part) for part in first["loc"]) or None
     problem = _describe(first)
     if len(errors) > 1:
         problem += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    record_id = str(raw_id).strip() if isinstance(raw_id, str | int) else ""
-    return RecordError(row.index, record_id or None, field_name, problem, row.line)
+    record_id = _shorten(str(raw_id).strip()) if isinstance(raw_id, str | int) else ""
+    return RecordError(
+        row.index, record_id or None, error_location(first) or None, problem, row.line
+    )
 
 
 def _describe(error: ErrorDetails) -> str:
     if error["type"] == "missing":
         return "is required"
-    message = error["msg"].removeprefix("Value error, ")
-    shown = repr(error["input"])
-    if len(shown) > _MAX_SHOWN_INPUT:
-        shown = shown[: _MAX_SHOWN_INPUT - 3] + "..."
-    return f"{message} (got {shown})"
+    described = f"{error_message(error)} (got {_shorten(repr(error['input']))})"
+    if error["loc"] == ("severity",) and isinstance(error["input"], str):
+        # A tracker's own severity names ("Blocker", "P1") are the usual cause.
+        described += "; map other names to these in the settings file's [severity_aliases]"
+    return described
+
+
+def _shorten(text: str) -> str:
+    """Bug data quoted in an error stays short enough for the error to stay one readable line."""
+    return text if len(text) <= _MAX_SHOWN_INPUT else text[: _MAX_SHOWN_INPUT - 3] + "..."

@@ -13,7 +13,15 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _NOT_A_WORD_CHARACTER = re.compile(r"[\W_]+")
@@ -36,12 +44,22 @@ def normalise_path(path: str) -> str:
 
 
 class Severity(StrEnum):
-    """Declared from most to least severe: iteration order is the display order."""
+    """Declared from most to least severe: iteration order is the display order.
+
+    Names are read in any case (`High`, ` CRITICAL `), by `Severity(...)` and by Pydantic alike.
+    """
 
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Severity | None:
+        if isinstance(value, str):
+            name = value.strip().lower()
+            return next((severity for severity in cls if severity.value == name), None)
+        return None
 
 
 class Layer(StrEnum):
@@ -92,6 +110,14 @@ def parse_layer(name: str) -> Layer:
     raise ValueError(f"unknown layer {name!r}; use one of {accepted} (or handler, integration)")
 
 
+def _layer_by_name(value: Any) -> Any:
+    return parse_layer(value) if isinstance(value, str) else value
+
+
+LayerName = Annotated[Layer, BeforeValidator(_layer_by_name)]
+"""A layer given by its name or a synonym, in any spelling (`Handler`, `use-cases`)."""
+
+
 def _snake_case_required(text: str) -> str:
     normalised = to_snake_case(text)
     if not normalised:
@@ -128,7 +154,7 @@ class BugRecord(BaseModel):
     description: str | None = None
     root_cause: str | None = None
     testing_gap: str | None = None
-    layer: Layer | None = None
+    layer: LayerName | None = None
     status: Annotated[str, AfterValidator(to_snake_case)] | None = None
     opened_at: date | None = None
     closed_at: date | None = None
@@ -139,16 +165,6 @@ class BugRecord(BaseModel):
         if isinstance(value, str) and not value.strip():
             return None
         return value
-
-    @field_validator("severity", mode="before")
-    @classmethod
-    def _severity_ignores_case(cls, value: Any) -> Any:
-        return value.strip().lower() if isinstance(value, str) else value
-
-    @field_validator("layer", mode="before")
-    @classmethod
-    def _layer_accepts_synonyms(cls, value: Any) -> Any:
-        return parse_layer(value) if isinstance(value, str) else value
 
     @field_validator("opened_at", "closed_at", mode="before")
     @classmethod

@@ -20,37 +20,25 @@ Reading the file is I/O and lives in `sources.load_settings`; this module only v
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from taskapi.riskmap.layers import LayerMap, LayerRule
-from taskapi.riskmap.model import BugRecord, Layer, Severity, parse_layer
+from taskapi.riskmap.model import BugRecord, LayerName, Severity
 from taskapi.riskmap.scoring import SeverityWeights
-
-
-def _layer_by_name(value: Any) -> Any:
-    return parse_layer(value) if isinstance(value, str) else value
-
-
-def _severity_by_name(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
 
 
 class RiskMapSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     replace_default_layers: bool = False
-    layers: dict[str, Annotated[Layer, BeforeValidator(_layer_by_name)]] = Field(
-        default_factory=dict
-    )
+    layers: dict[str, LayerName] = Field(default_factory=dict)
     weights: dict[Severity, Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(
         default_factory=dict
     )
     columns: dict[str, str] = Field(default_factory=dict)
-    severity_aliases: dict[str, Annotated[Severity, BeforeValidator(_severity_by_name)]] = Field(
-        default_factory=dict
-    )
+    severity_aliases: dict[str, Severity] = Field(default_factory=dict)
 
     @field_validator("columns")
     @classmethod

@@ -25,7 +25,7 @@ from xml.etree import ElementTree
 
 from pydantic import ValidationError
 
-from taskapi.riskmap.errors import InputError, OutputError
+from taskapi.riskmap.errors import InputError, OutputError, first_problem
 from taskapi.riskmap.intake import FieldNames, LoadedBugs, RawRow, validate_rows
 from taskapi.riskmap.model import (
     BugRecord,
@@ -65,8 +65,8 @@ def load_bugs(
     """Read and validate a bug export; `path` may be `-` for standard input."""
     settings = settings or RiskMapSettings()
     chosen = input_format_for(path, input_format)
-    text = _read_text(path)
     name = "<stdin>" if path == STDIN else path
+    text = _decode(sys.stdin.buffer.read() if path == STDIN else _read_bytes(path), name)
     if chosen is InputFormat.JSON:
         return validate_rows(_json_rows(text, name), settings, lenient=lenient)
     try:
@@ -75,16 +75,24 @@ def load_bugs(
         raise InputError(f"{name}: not valid CSV: {exc}") from None
 
 
-def _read_text(path: str) -> str:
-    if path == STDIN:
-        return sys.stdin.read()
+def _read_bytes(path: str | Path) -> bytes:
+    """The whole file, for every reader: one wording for the errors they share."""
     try:
-        # utf-8-sig: spreadsheet tools put a byte order mark in front of CSV exports.
-        return Path(path).read_text(encoding="utf-8-sig")
+        return Path(path).read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot be read: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+
+
+def _decode(data: bytes, name: str | Path) -> str:
+    """UTF-8 whatever the locale says (standard input included), without the byte order mark
+    spreadsheet tools put in front of CSV files, and with every line ending read as "\n"."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _json_rows(text: str, path: str) -> list[RawRow]:
@@ -94,6 +102,10 @@ def _json_rows(text: str, path: str) -> list[RawRow]:
         raise InputError(
             f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise InputError(f"{path}: not usable JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer longer than sys.get_int_max_str_digits()
+        raise InputError(f"{path}: not usable JSON: {exc}") from None
     if isinstance(document, dict) and isinstance(document.get("bugs"), list):
         document = document["bugs"]
     if not isinstance(document, list):
@@ -106,11 +118,13 @@ def _csv_rows(text: str, settings: RiskMapSettings) -> Iterator[RawRow]:
     header = [name.strip() for name in next(reader, [])]
     _check_required_columns(header, settings)
     index = 0
+    # line_num is the record's last line; a quoted cell may span lines, so remember the first.
+    first_line = reader.line_num + 1
     for cells in reader:
-        if not any(cell.strip() for cell in cells):
-            continue  # blank line
-        yield RawRow(index, _csv_record(header, cells), line=reader.line_num)
-        index += 1
+        if any(cell.strip() for cell in cells):  # else a blank line
+            yield RawRow(index, _csv_record(header, cells), line=first_line)
+            index += 1
+        first_line = reader.line_num + 1
 
 
 def _csv_record(header: Sequence[str], cells: Sequence[str]) -> dict[str | None, object]:
@@ -141,27 +155,20 @@ def _check_required_columns(header: Sequence[str], settings: RiskMapSettings) ->
 def load_settings(path: Path) -> RiskMapSettings:
     """Read the `--layers` TOML file (layer rules, weights, column names, severity aliases)."""
     try:
-        with path.open("rb") as stream:
-            document = tomllib.load(stream)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read: {exc}") from None
+        document = tomllib.loads(_decode(_read_bytes(path), path))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
     try:
         return RiskMapSettings.model_validate(document)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        raise InputError(f"{path}: {where}: {message}") from None
+        raise InputError(f"{path}: {first_problem(exc)}") from None
 
 
 # -- git churn -------------------------------------------------------------------------------
 
 # A control character no file name or numstat line starts with.
 _COMMIT_MARKER = "\x1ecommit "
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(slots=True)
@@ -179,7 +186,7 @@ def read_git_churn(
     git = shutil.which("git")
     if git is None:
         raise InputError("--git needs the git executable on PATH")
-    since = (now or datetime.now(UTC)) - timedelta(days=since_days)
+    since = _window_start(now or datetime.now(UTC), since_days)
     command = [
         git,
         "-C",
@@ -191,7 +198,7 @@ def read_git_churn(
         "--no-renames",
         "--numstat",
         f"--format={_COMMIT_MARKER}%H",
-        f"--since={since.isoformat()}",
+        *([f"--since={since.isoformat()}"] if since is not None else []),
     ]
     # The command is fixed and run without a shell; only the repository path comes from the user.
     completed = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
@@ -201,6 +208,14 @@ def read_git_churn(
             f"{repository}: git log failed: {detail[0] if detail else completed.returncode}"
         )
     return ChurnSnapshot(since_days=since_days, files=parse_numstat(completed.stdout))
+
+
+def _window_start(now: datetime, since_days: int) -> datetime | None:
+    """The start of the churn window; None (the whole history) when the window reaches back
+    before 1970, where git keeps no commit dates and Python's calendar may run out."""
+    if since_days >= (now - _EPOCH).days:
+        return None
+    return now - timedelta(days=since_days)
 
 
 def parse_numstat(output: str) -> dict[str, FileChurn]:
@@ -232,17 +247,13 @@ def parse_numstat(output: str) -> dict[str, FileChurn]:
 
 def read_coverage(path: Path) -> CoverageSnapshot:
     """Line coverage per file from a Cobertura XML report (`coverage xml`, pytest-cov)."""
+    data = _read_bytes(path)
     try:
         # The report is the user's own build artefact, and the stdlib parser does not fetch
         # external entities; expat >= 2.4.1 also bounds entity expansion.
-        tree = ElementTree.parse(path)  # noqa: S314
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read: {exc}") from None
+        root = ElementTree.fromstring(data)  # noqa: S314
     except ElementTree.ParseError as exc:
         raise InputError(f"{path}: not valid XML: {exc}") from None
-    root = tree.getroot()
     if root.tag != "coverage":
         raise InputError(f"{path}: not a Cobertura coverage report (root element <{root.tag}>)")
     return CoverageSnapshot(files=_coverage_per_file(root, path))

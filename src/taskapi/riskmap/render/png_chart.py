@@ -8,6 +8,7 @@ display needed, safe in servers and parallel tests.
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,12 @@ def render_png(report: Report, options: RenderOptions) -> bytes:
     _draw_hotspots(figure.add_subplot(grid[1, :]), hotspots, colormap)
 
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
+    with warnings.catch_warnings():
+        # A name in a script the font lacks is drawn as boxes; a warning per glyph on
+        # standard error would only bury the command's own messages. (The filter is
+        # process-wide while it lasts; it only hides these glyph warnings.)
+        warnings.filterwarnings("ignore", "Glyph .* missing from font", UserWarning)
+        figure.savefig(buffer, format="png")
     return buffer.getvalue()
 
 
@@ -111,7 +117,7 @@ def _draw_hotspots(axes: Axes, hotspots: Sequence[Hotspot], colormap: Colormap) 
         axes.text(
             hotspot.risk_score,
             position,
-            f"  {plural(hotspot.bugs, 'bug')}, {hotspot.component}",
+            f"  {plural(hotspot.bugs, 'bug')}, {_short(hotspot.component)}",
             va="center",
             fontsize=9,
         )

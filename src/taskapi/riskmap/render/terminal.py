@@ -44,7 +44,11 @@ def render_text(report: Report, options: RenderOptions) -> str:
     for section in report_sections(report, options.top):
         console.print()
         _print_section(console, section, color=options.color)
-    return buffer.getvalue()
+    if options.color:
+        return buffer.getvalue()
+    # rich pads every line to the full width; a file or a pipe should not keep the padding.
+    # split("\n"), not splitlines(): that would also break at separators inside bug data.
+    return "\n".join(line.rstrip() for line in buffer.getvalue().split("\n"))
 
 
 def _print_section(console: Console, section: Section, *, color: bool) -> None:
