@@ -20,7 +20,6 @@ class Settings(BaseSettings):
     store: Literal["sqlite", "memory", "dynamodb"] = Field(
         default="sqlite", description="Which task store bootstrap wires."
     )
-    service_name: str = "taskapi"
 
     # -- local mode ---------------------------------------------------------------------
     data_dir: Path = Field(

@@ -97,7 +97,9 @@ def test_the_gateway_refuses_a_body_over_10_mb_without_reading_it(
     response = connection.getresponse()
 
     assert response.status == 413
-    assert json.loads(response.read()) == {"message": "Request Too Long"}
+    body = json.loads(response.read())
+    assert (body["error"], body["message"]) == ("bad_request", "Request Too Long")
+    assert set(body["details"]) == {"request_id"}
 
 
 def test_serve_is_registered_with_its_options() -> None:

@@ -16,10 +16,12 @@ Gateway and the stream relay do in AWS is done here in-process:
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
@@ -195,9 +197,15 @@ class _GatewayRefusal(Exception):
 
 
 def _gateway_error(status: HTTPStatus, message: str) -> HttpReply:
-    # API Gateway's own error shape, for the few answers that never reach the function.
-    body = f'{{"message":"{message}"}}'.encode()
-    return HttpReply(int(status), [("Content-Type", "application/json")], body)
+    """An answer of the gateway itself, for the few requests that never reach the function:
+    in the shape of the deployed stack's gateway responses (template.yaml, GatewayResponses),
+    so a client sees one error format wherever the answer comes from."""
+    body = {
+        "error": "internal_error" if status >= HTTPStatus.INTERNAL_SERVER_ERROR else "bad_request",
+        "message": message,
+        "details": {"request_id": str(uuid.uuid4())},
+    }
+    return HttpReply(int(status), [("Content-Type", "application/json")], json.dumps(body).encode())
 
 
 # -- the outbox dispatcher thread ------------------------------------------------------------
@@ -295,7 +303,11 @@ def serve(args: argparse.Namespace) -> int:
         if pump is not None:
             pump.start()
         with serving(server):
-            where = "in memory" if settings.store == "memory" else str(settings.sqlite_path)
+            where = {
+                "memory": "in memory",
+                "sqlite": str(settings.sqlite_path),
+                "dynamodb": f"table {settings.table_name}",
+            }[settings.store]
             print(
                 f"taskapi listening on {server.url} (store: {settings.store}, {where})", flush=True
             )
