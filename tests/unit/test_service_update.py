@@ -241,11 +241,13 @@ def test_changing_the_dependencies_of_a_completed_task_requires_completed_ones(
 
 
 class _GraphReads:
-    """Wraps a unit-of-work factory and records every ``dependencies_of`` call (graph walk)."""
+    """Wraps a unit-of-work factory and records every ``dependencies_of`` call (graph walk)
+    and every ``get_many`` call (dependency reads)."""
 
     def __init__(self, inner: UnitOfWorkFactory) -> None:
         self.inner = inner
         self.calls: list[list[UUID]] = []
+        self.get_many_calls: list[list[UUID]] = []
 
     def __call__(self) -> UnitOfWork:
         reads = self
@@ -254,6 +256,10 @@ class _GraphReads:
         class Repository:
             def __getattr__(self, name: str) -> Any:
                 return getattr(uow.tasks, name)
+
+            def get_many(self, ids: Collection[UUID]) -> dict[UUID, Task]:
+                reads.get_many_calls.append(list(ids))
+                return uow.tasks.get_many(ids)
 
             def dependencies_of(self, ids: Collection[UUID]) -> Mapping[UUID, Sequence[UUID]]:
                 reads.calls.append(list(ids))
@@ -288,3 +294,16 @@ def test_removing_dependencies_does_not_walk_the_graph_but_adding_one_does() -> 
 
     harness.service.update(task.task_id, UpdateTask(dependencies=(first.task_id, third.task_id)), 2)
     assert graph_reads.calls == [[first.task_id, third.task_id]]
+
+
+def test_an_edit_that_leaves_status_and_dependencies_alone_reads_no_dependency() -> None:
+    harness = build_service(wrap=_GraphReads)
+    reads = harness.uow_factory
+    assert isinstance(reads, _GraphReads)
+    dependency = create(harness, "dependency")
+    task = create(harness, "task", dependencies=[str(dependency.task_id)])
+    reads.get_many_calls.clear()
+
+    harness.service.update(task.task_id, UpdateTask(title="renamed", priority=Priority.HIGH), 1)
+
+    assert (reads.get_many_calls, reads.calls) == ([], [])

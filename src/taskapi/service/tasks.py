@@ -98,7 +98,7 @@ class TaskService:
         )
         with self._uow_factory() as uow:
             # A brand-new task has no dependents, so it cannot close a cycle.
-            _check_dependencies(uow.tasks, task, check_completion=True, check_cycle=False)
+            _check_dependencies(uow.tasks, task, check_cycle=False)
             uow.tasks.add(task)
             uow.outbox.add(TaskCreated(**new_event_fields(self._new_id(), now, task)))
             uow.commit()
@@ -120,16 +120,16 @@ class TaskService:
                 return current  # nothing to write: no new version, no event
             rules.check_transition(current.status, candidate.status)
             updated = candidate.model_copy(update={"version": current.version + 1})
-            _check_dependencies(
-                uow.tasks,
-                updated,
-                # Only a write that completes the task, or changes the dependencies of a
-                # completed one, must see them all completed: a plain edit (say, the title) of
-                # a completed task whose dependency was reopened later stays possible.
-                check_completion="status" in changed or "dependencies" in changed,
-                # Removing edges cannot close a cycle: walk the graph only for added ones.
-                check_cycle=bool(set(updated.dependencies) - set(current.dependencies)),
-            )
+            # Only a write that moves the status or changes the dependencies needs to look at
+            # them: a plain edit (say, the title) reads nothing more, and stays possible on a
+            # completed task whose dependency was reopened later.
+            if "status" in changed or "dependencies" in changed:
+                _check_dependencies(
+                    uow.tasks,
+                    updated,
+                    # Removing edges cannot close a cycle: walk the graph only for added ones.
+                    check_cycle=bool(set(updated.dependencies) - set(current.dependencies)),
+                )
             uow.tasks.update(updated, expected_version)
             uow.outbox.add(
                 TaskUpdated(**new_event_fields(self._new_id(), now, updated), changes=changed)
@@ -160,16 +160,14 @@ def _load(tasks: TaskRepository, task_id: UUID) -> Task:
     return task
 
 
-def _check_dependencies(
-    tasks: TaskRepository, task: Task, *, check_completion: bool, check_cycle: bool
-) -> None:
+def _check_dependencies(tasks: TaskRepository, task: Task, *, check_cycle: bool) -> None:
     """Every dependency exists; a completed task has only completed dependencies; and the
     edges close no cycle."""
     if not task.dependencies:
         return
     found = tasks.get_many(task.dependencies)
     rules.check_dependencies_exist(task.dependencies, found)
-    if check_completion and task.status == Status.COMPLETED:
+    if task.status == Status.COMPLETED:
         rules.check_can_complete({dep: found[dep].status for dep in task.dependencies})
     if check_cycle:
         rules.check_no_cycle(task.task_id, task.dependencies, tasks.dependencies_of)
