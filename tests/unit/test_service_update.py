@@ -296,7 +296,7 @@ def test_removing_dependencies_does_not_walk_the_graph_but_adding_one_does() -> 
     assert graph_reads.calls == [[first.task_id, third.task_id]]
 
 
-def test_an_edit_that_leaves_status_and_dependencies_alone_reads_no_dependency() -> None:
+def test_an_edit_that_neither_completes_nor_changes_dependencies_reads_no_dependency() -> None:
     harness = build_service(wrap=_GraphReads)
     reads = harness.uow_factory
     assert isinstance(reads, _GraphReads)
@@ -305,5 +305,6 @@ def test_an_edit_that_leaves_status_and_dependencies_alone_reads_no_dependency()
     reads.get_many_calls.clear()
 
     harness.service.update(task.task_id, UpdateTask(title="renamed", priority=Priority.HIGH), 1)
+    harness.service.update(task.task_id, UpdateTask(status=Status.IN_PROGRESS), 2)
 
     assert (reads.get_many_calls, reads.calls) == ([], [])

@@ -120,10 +120,11 @@ class TaskService:
                 return current  # nothing to write: no new version, no event
             rules.check_transition(current.status, candidate.status)
             updated = candidate.model_copy(update={"version": current.version + 1})
-            # Only a write that moves the status or changes the dependencies needs to look at
-            # them: a plain edit (say, the title) reads nothing more, and stays possible on a
-            # completed task whose dependency was reopened later.
-            if "status" in changed or "dependencies" in changed:
+            # Only a write that completes the task or changes its dependencies needs to look at
+            # them: any other edit (the title, a move to in_progress) reads nothing more, and
+            # stays possible on a completed task whose dependency was reopened later.
+            completes = "status" in changed and updated.status == Status.COMPLETED
+            if completes or "dependencies" in changed:
                 _check_dependencies(
                     uow.tasks,
                     updated,
