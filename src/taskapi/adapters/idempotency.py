@@ -17,6 +17,7 @@ Nothing here is specific to HTTP: a key is an opaque string, so an event consume
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 import threading
 import time
@@ -38,15 +39,10 @@ _INPROGRESS = STATUS_CONSTANTS["INPROGRESS"]
 
 
 def _copy(record: DataRecord) -> DataRecord:
-    # A private copy, so that nobody mutates a stored record through a returned one.
-    return DataRecord(
-        idempotency_key=record.idempotency_key,
-        status=record.status,
-        expiry_timestamp=record.expiry_timestamp,
-        in_progress_expiry_timestamp=record.in_progress_expiry_timestamp,
-        response_data=record.response_data,
-        payload_hash=record.payload_hash,
-    )
+    # A private copy, so that nobody mutates a stored record through a returned one. Every
+    # attribute is an immutable scalar, so a shallow copy is a full one (and keeps any field a
+    # newer Powertools adds).
+    return copy.copy(record)
 
 
 def key_is_free(existing: DataRecord | None, now: float) -> bool:

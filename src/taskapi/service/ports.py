@@ -18,8 +18,8 @@ from taskapi.domain.notifications import Notification
 
 Event = TaskCreated | TaskUpdated | TaskDeleted
 
-# A store's resume position for listing: adapter-specific, JSON-serialisable. The service wraps
-# it in a signed, opaque ``next_token`` so clients can neither read nor forge it.
+# A store's resume position for listing: JSON-serialisable. The service wraps it in a signed
+# ``next_token``, so a client can pass it back but not forge or alter it.
 Position = dict[str, Any]
 
 
