@@ -41,10 +41,10 @@ import boto3
 from boto3.dynamodb.types import TypeSerializer
 
 from benches import markdown_table
-from taskapi.adapters.dynamodb import DynamoDbUnitOfWorkFactory
-from taskapi.adapters.dynamodb_items import DEPENDENT_ID, DEPENDENT_PREFIX, TASK_PREFIX, task_values
-from taskapi.adapters.dynamodb_table import PK, SK, TASKS_TABLE, create_table
-from taskapi.adapters.eventbridge import EventEntryBuilder
+from taskapi.adapters.aws.eventbridge import EventEntryBuilder
+from taskapi.adapters.dynamodb.items import DEPENDENT_ID, DEPENDENT_PREFIX, TASK_PREFIX, task_values
+from taskapi.adapters.dynamodb.table import PK, SK, TASKS_TABLE, create_table
+from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
 from taskapi.domain.model import Task
 from taskapi.service.commands import CreateTask, ListTasks, UpdateTask
 from taskapi.service.pagination import PageTokenCodec

@@ -4,7 +4,7 @@
     .venv/bin/python -m benches.bench_handler --requests 5000 --repeat 5
 
 Each request is an API Gateway REST proxy event, built beforehand with the same code the local
-server uses (``taskapi.entrypoints.http_proxy``), handed to ``taskapi.entrypoints.api.
+server uses (``taskapi.local.proxy``), handed to ``taskapi.entrypoints.api.
 lambda_handler`` with a runtime on the in-memory store installed through
 ``bootstrap.override_runtime``. What is measured is everything a warm Lambda invocation does
 in Python: Powertools routing and validation, the service, the store, serialisation, and the
@@ -31,7 +31,7 @@ from benches import markdown_table
 from taskapi import bootstrap
 from taskapi.config import Settings
 from taskapi.entrypoints.api import lambda_handler
-from taskapi.entrypoints.http_proxy import HttpRequest, LocalLambdaContext, to_proxy_event
+from taskapi.local.proxy import HttpRequest, LocalLambdaContext, to_proxy_event
 from taskapi.service.commands import CreateTask
 
 JSON = ("Content-Type", "application/json")

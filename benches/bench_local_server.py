@@ -7,7 +7,7 @@ Starts the server as a subprocess on a free port with the SQLite store in a temp
 directory, waits for ``/health``, then drives it with keep-alive ``http.client`` connections
 from a few client threads. Each case stops at a request count or a time limit, whichever comes
 first. The server handles one request at a time (one Lambda execution environment, see
-``taskapi.entrypoints.local_server``), so more client threads show queueing, not scaling.
+``taskapi.local.gateway``), so more client threads show queueing, not scaling.
 """
 
 from __future__ import annotations
@@ -57,7 +57,16 @@ def running_server(data_dir: Path) -> Iterator[Server]:
     # Output goes to files, not pipes: a pipe nobody reads would fill up and stall the server.
     with banner.open("wb") as out, (data_dir / "serve.err").open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "taskapi.cli", "serve", "--host", "127.0.0.1", "--port", "0"],
+            [
+                sys.executable,
+                "-m",
+                "taskapi.local.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ],
             env=env,
             stdout=out,
             stderr=err,

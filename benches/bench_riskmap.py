@@ -30,11 +30,11 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from taskapi.riskmap.analysis import analyse
-from taskapi.riskmap.model import BugRecord
-from taskapi.riskmap.render import OutputFormat, RenderOptions, render
-from taskapi.riskmap.report import Report
-from taskapi.riskmap.sources import load_bugs
+from taskrisk.analysis import analyse
+from taskrisk.model import BugRecord
+from taskrisk.render import OutputFormat, RenderOptions, render
+from taskrisk.report import Report
+from taskrisk.sources import load_bugs
 
 COMPONENTS = [f"component-{n:02d}" for n in range(40)]
 LAYER_DIRECTORIES = ["entrypoints", "service", "domain", "adapters", "models", "infra", "misc"]
@@ -138,7 +138,7 @@ def max_rss_mib() -> float:
 _CLI_PROBE = """
 import resource, sys
 from pathlib import Path
-from taskapi.cli import main
+from taskapi.local.cli import main
 code = main(sys.argv[1:])
 status = Path("/proc/self/status")
 lines = status.read_text().splitlines() if status.exists() else []

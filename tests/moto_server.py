@@ -43,9 +43,9 @@ import boto3
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from taskapi.adapters.aws_clients import AwsClients, AwsClientSettings
-from taskapi.adapters.dynamodb_items import outbox_event_from_image
-from taskapi.adapters.dynamodb_table import IDEMPOTENCY_TABLE, TASKS_TABLE, create_table
+from taskapi.adapters.aws.clients import AwsClients, AwsClientSettings
+from taskapi.adapters.dynamodb.items import outbox_event_from_image
+from taskapi.adapters.dynamodb.table import IDEMPOTENCY_TABLE, TASKS_TABLE, create_table
 from taskapi.service.ports import Event
 
 if TYPE_CHECKING:

@@ -29,17 +29,17 @@ from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
 )
 
-from taskapi.adapters.aws_clients import AwsClients, AwsClientSettings
-from taskapi.adapters.dynamodb import DynamoDbUnitOfWorkFactory
-from taskapi.adapters.dynamodb_items import outbox_event_from_image
-from taskapi.adapters.eventbridge import EventBridgePublisher, EventEntryBuilder
+from taskapi.adapters.aws.clients import AwsClients, AwsClientSettings
+from taskapi.adapters.aws.eventbridge import EventBridgePublisher, EventEntryBuilder
+from taskapi.adapters.aws.ses import SesNotifier
+from taskapi.adapters.dynamodb.items import outbox_event_from_image
+from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
 from taskapi.adapters.idempotency import InMemoryPersistenceLayer, SqlitePersistenceLayer
 from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
+from taskapi.adapters.mailbox import MAILBOX_FILE_NAME, MailboxNotifier
 from taskapi.adapters.memory import InMemoryUnitOfWorkFactory
-from taskapi.adapters.notifier_mailbox import MAILBOX_FILE_NAME, MailboxNotifier
-from taskapi.adapters.notifier_ses import SesNotifier
 from taskapi.adapters.reminder_log import PersistenceLayerReminderLog
-from taskapi.adapters.sqlite import SqliteDatabase, SqliteUnitOfWorkFactory
+from taskapi.adapters.sqlite.unit_of_work import SqliteDatabase, SqliteUnitOfWorkFactory
 from taskapi.config import Settings, get_settings
 from taskapi.service.dispatch import OutboxDispatcher
 from taskapi.service.notifications import NotificationService

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from taskapi.adapters.dynamodb import DynamoDbUnitOfWorkFactory
-from taskapi.adapters.eventbridge import EventEntryBuilder
+from taskapi.adapters.aws.eventbridge import EventEntryBuilder
+from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
 from taskapi.adapters.memory import InMemoryUnitOfWorkFactory
-from taskapi.adapters.sqlite import SqliteDatabase, SqliteUnitOfWorkFactory
+from taskapi.adapters.sqlite.unit_of_work import SqliteDatabase, SqliteUnitOfWorkFactory
 from taskapi.service.ports import OutboxReader, UnitOfWorkFactory
 
 

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from taskapi.adapters.eventbridge import (
+from taskapi.adapters.aws.eventbridge import (
     MAX_ENTRIES_PER_CALL,
     MAX_ENTRY_BYTES,
     MAX_REQUEST_BYTES,

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from taskapi import bootstrap
 from taskapi.config import Settings
 from taskapi.entrypoints.api import app, lambda_handler
-from taskapi.entrypoints.local_server import LocalApiServer, serving
+from taskapi.local.gateway import LocalApiServer, serving
 
 # Enough to reach every status of every operation, few enough to stay well under a minute.
 EXAMPLES_PER_OPERATION = 100

@@ -15,7 +15,7 @@ import textwrap
 from pathlib import Path
 from uuid import UUID, uuid4
 
-from taskapi.adapters.sqlite import SqliteDatabase, SqliteUnitOfWorkFactory
+from taskapi.adapters.sqlite.unit_of_work import SqliteDatabase, SqliteUnitOfWorkFactory
 from taskapi.domain.events import TaskCreated
 from taskapi.service.commands import CreateTask
 from taskapi.service.dispatch import OutboxDispatcher
@@ -32,7 +32,7 @@ _CHILD = textwrap.dedent(
     import os, sys, uuid
     from datetime import UTC, datetime
 
-    from taskapi.adapters.sqlite import SqliteDatabase, SqliteUnitOfWorkFactory
+    from taskapi.adapters.sqlite.unit_of_work import SqliteDatabase, SqliteUnitOfWorkFactory
     from taskapi.service.commands import CreateTask
     from taskapi.service.dispatch import OutboxDispatcher
     from taskapi.service.pagination import PageTokenCodec

@@ -20,7 +20,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from taskapi.adapters.staging import MAX_LAST_ERROR_LENGTH
+from taskapi.adapters.unit_of_work import MAX_LAST_ERROR_LENGTH
 from taskapi.domain.errors import InvalidPageToken, TaskNotFound, VersionConflict
 from taskapi.domain.model import (
     MAX_DEPENDENCIES,

@@ -10,8 +10,12 @@ from uuid import uuid4
 
 import pytest
 
-from taskapi.adapters.sqlite import ID_CHUNK_SIZE, SqliteDatabase, SqliteUnitOfWorkFactory
-from taskapi.adapters.sqlite_schema import SCHEMA_VERSION
+from taskapi.adapters.sqlite.schema import SCHEMA_VERSION
+from taskapi.adapters.sqlite.unit_of_work import (
+    ID_CHUNK_SIZE,
+    SqliteDatabase,
+    SqliteUnitOfWorkFactory,
+)
 from taskapi.bootstrap import build_runtime
 from taskapi.config import Settings
 from taskapi.service.commands import CreateTask

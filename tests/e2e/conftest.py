@@ -75,7 +75,7 @@ def api_url(e2e_workdir: Path, local_data_dir: Path | None) -> Iterator[str]:
         return
 
     env = {**os.environ, "TASKAPI_DATA_DIR": str(local_data_dir), "TASKAPI_STORE": "sqlite"}
-    command = [sys.executable, "-m", "taskapi.cli", "serve", "--port", "0"]
+    command = [sys.executable, "-m", "taskapi.local.cli", "serve", "--port", "0"]
     command += ["--db", str(e2e_workdir / "e2e.db")]
     server = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=e2e_workdir

@@ -11,7 +11,7 @@ from tests.e2e.bus_harness import BusHarness
 from tests.fakes.builders import created_event, deleted_event, make_task
 from tests.moto_server import EVENT_SOURCE, EventBusHarness
 
-from taskapi.adapters.eventbridge import EventBridgePublisher, EventEntryBuilder
+from taskapi.adapters.aws.eventbridge import EventBridgePublisher, EventEntryBuilder
 
 if TYPE_CHECKING:
     from mypy_boto3_events.client import EventBridgeClient

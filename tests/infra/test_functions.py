@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from taskapi import bootstrap
-from taskapi.adapters.dynamodb_items import OUTBOX_PREFIX
+from taskapi.adapters.dynamodb.items import OUTBOX_PREFIX
 from taskapi.config import Settings
 from tests.infra.cfn import deployed, resources_of_type, source_template
 

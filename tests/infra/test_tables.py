@@ -1,6 +1,6 @@
 """The tables in template.yaml are the ones the code is written and tested against.
 
-``adapters/dynamodb_table.py`` defines each table once; the integration tests create their
+``adapters/dynamodb/table.py`` defines each table once; the integration tests create their
 tables from it. Here the deployed tables must match it in everything the code relies on:
 keys, attribute types, indexes and their projections, stream view type and TTL attribute.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from taskapi.adapters.dynamodb_table import IDEMPOTENCY_TABLE, TASKS_TABLE, TableDefinition
+from taskapi.adapters.dynamodb.table import IDEMPOTENCY_TABLE, TASKS_TABLE, TableDefinition
 from tests.infra.cfn import deployed
 
 TABLES = [("TasksTable", TASKS_TABLE), ("IdempotencyTable", IDEMPOTENCY_TABLE)]

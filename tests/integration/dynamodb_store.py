@@ -10,8 +10,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from taskapi.adapters.dynamodb import DynamoDbUnitOfWorkFactory, OutboxMode
-from taskapi.adapters.eventbridge import EventEntryBuilder
+from taskapi.adapters.aws.eventbridge import EventEntryBuilder
+from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory, OutboxMode
 from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import UnitOfWorkFactory
 from taskapi.service.tasks import TaskService

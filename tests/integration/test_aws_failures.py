@@ -1,4 +1,4 @@
-"""Every row of the failure table (``adapters/aws_errors.py``), through the service and through
+"""Every row of the failure table (``adapters/aws/errors.py``), through the service and through
 the HTTP handler: the right port error, the right status, and nothing about AWS in the body.
 
 Failures are injected into real botocore clients, never patched into our code:
@@ -29,12 +29,12 @@ from botocore.exceptions import (
 from botocore.stub import Stubber
 
 from taskapi import bootstrap
-from taskapi.adapters.aws_clients import AwsClients, AwsClientSettings
-from taskapi.adapters.dynamodb import DynamoDbUnitOfWorkFactory
-from taskapi.adapters.dynamodb_items import task_key, task_values
-from taskapi.adapters.eventbridge import EventEntryBuilder
+from taskapi.adapters.aws.clients import AwsClients, AwsClientSettings
+from taskapi.adapters.aws.eventbridge import EventEntryBuilder
+from taskapi.adapters.dynamodb.items import task_key, task_values
+from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
 from taskapi.entrypoints import api
-from taskapi.entrypoints.http_proxy import HttpReply, HttpRequest, invoke
+from taskapi.local.proxy import HttpReply, HttpRequest, invoke
 from taskapi.service.commands import CreateTask
 from taskapi.service.ports import StoreFailure, StoreUnavailable
 from taskapi.service.tasks import TaskService
@@ -181,7 +181,7 @@ def test_an_aws_error_becomes_its_port_error_with_the_detail_only_in_the_log(
     assert_nothing_leaked(str(raised.value), row)
     assert_retry_after(raised.value, row)
     # The operator gets the whole story, as structured fields of one log record.
-    (logged,) = [r for r in caplog.records if r.name == "taskapi.adapters.aws_errors"]
+    (logged,) = [r for r in caplog.records if r.name == "taskapi.adapters.aws.errors"]
     assert logged.__dict__["error_code"] == row.name
     assert logged.__dict__["error_message"] == LEAKY_MESSAGE
     assert logged.__dict__["operation"] == "dynamodb.GetItem"

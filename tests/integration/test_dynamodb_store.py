@@ -15,9 +15,9 @@ from uuid import UUID
 
 import pytest
 
-from taskapi.adapters.dynamodb import DynamoDbUnitOfWorkFactory
-from taskapi.adapters.dynamodb_items import TENTATIVE
-from taskapi.adapters.eventbridge import EventEntryTooLarge
+from taskapi.adapters.aws.eventbridge import EventEntryTooLarge
+from taskapi.adapters.dynamodb.items import TENTATIVE
+from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
 from taskapi.domain.errors import (
     DependenciesNotFound,
     DependencyCycle,

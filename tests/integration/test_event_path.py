@@ -17,7 +17,7 @@ from taskapi import bootstrap
 from taskapi.config import Settings
 from taskapi.domain.events import TaskCreated, TaskUpdated, parse_event
 from taskapi.entrypoints import api, relay
-from taskapi.entrypoints.http_proxy import HttpRequest, invoke
+from taskapi.local.proxy import HttpRequest, invoke
 from tests.fakes.lambda_context import FakeLambdaContext
 from tests.moto_server import (
     FAKE_CREDENTIALS,

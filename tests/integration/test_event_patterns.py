@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from taskapi import bootstrap
-from taskapi.adapters.eventbridge import EventBridgePublisher, EventEntryBuilder
+from taskapi.adapters.aws.eventbridge import EventBridgePublisher, EventEntryBuilder
 from taskapi.domain.events import TaskCreated, TaskDeleted, TaskUpdated, parse_event
 from taskapi.domain.model import Status
 from taskapi.entrypoints import notifications as notifications_lambda

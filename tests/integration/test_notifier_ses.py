@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError
 
-from taskapi.adapters.notifier_ses import SesNotifier
+from taskapi.adapters.aws.ses import SesNotifier
 from taskapi.domain.notifications import Notification, assignment_notifications
 from tests.fakes.builders import created_event, make_task
 from tests.moto_server import AwsTarget

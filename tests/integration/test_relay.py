@@ -20,8 +20,8 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from botocore.stub import ANY, Stubber
 
 from taskapi import bootstrap
-from taskapi.adapters.dynamodb_items import outbox_event_from_image
-from taskapi.adapters.eventbridge import EventBridgePublisher, EventEntryBuilder
+from taskapi.adapters.aws.eventbridge import EventBridgePublisher, EventEntryBuilder
+from taskapi.adapters.dynamodb.items import outbox_event_from_image
 from taskapi.adapters.idempotency import InMemoryPersistenceLayer
 from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
 from taskapi.domain.events import parse_event

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from taskapi.riskmap.model import BugRecord
+from taskrisk.model import BugRecord
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,9 @@ from datetime import date
 
 import pytest
 
-from taskapi.riskmap.analysis import CATEGORY_PLAYBOOK, analyse
-from taskapi.riskmap.layers import LayerMap, LayerRule
-from taskapi.riskmap.model import (
+from taskrisk.analysis import CATEGORY_PLAYBOOK, analyse
+from taskrisk.layers import LayerMap, LayerRule
+from taskrisk.model import (
     BugRecord,
     ChurnSnapshot,
     CoverageSnapshot,
@@ -18,8 +18,8 @@ from taskapi.riskmap.model import (
     Layer,
     Severity,
 )
-from taskapi.riskmap.report import ActionKind, Breakdown, TrendPoint
-from taskapi.riskmap.scoring import SeverityWeights, parse_weights
+from taskrisk.report import ActionKind, Breakdown, TrendPoint
+from taskrisk.scoring import SeverityWeights, parse_weights
 
 BugFactory = Callable[..., BugRecord]  # the make_bug fixture in conftest.py
 

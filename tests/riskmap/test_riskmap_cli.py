@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from taskapi.cli import main
+from taskapi.local.cli import main
 
 EXIT_INPUT_ERROR = 2
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from taskapi.riskmap.errors import InputError
-from taskapi.riskmap.layers import DEFAULT_RULES, LayerMap, LayerRule
-from taskapi.riskmap.model import Layer, Severity
-from taskapi.riskmap.scoring import SeverityWeights
-from taskapi.riskmap.sources import load_settings
+from taskrisk.errors import InputError
+from taskrisk.layers import DEFAULT_RULES, LayerMap, LayerRule
+from taskrisk.model import Layer, Severity
+from taskrisk.scoring import SeverityWeights
+from taskrisk.sources import load_settings
 
 
 @pytest.mark.parametrize(

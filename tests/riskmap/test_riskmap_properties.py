@@ -8,10 +8,10 @@ from datetime import date
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from taskapi.riskmap.analysis import analyse
-from taskapi.riskmap.model import BugRecord, Severity
-from taskapi.riskmap.report import Breakdown, Report
-from taskapi.riskmap.scoring import SeverityWeights
+from taskrisk.analysis import analyse
+from taskrisk.model import BugRecord, Severity
+from taskrisk.report import Breakdown, Report
+from taskrisk.scoring import SeverityWeights
 
 SEVERITIES = list(Severity)  # most severe first
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from taskapi.riskmap.errors import InputError
-from taskapi.riskmap.intake import RawRow, validate_rows
-from taskapi.riskmap.model import BugRecord, Layer, Severity, to_snake_case
-from taskapi.riskmap.settings import RiskMapSettings
+from taskrisk.errors import InputError
+from taskrisk.intake import RawRow, validate_rows
+from taskrisk.model import BugRecord, Layer, Severity, to_snake_case
+from taskrisk.settings import RiskMapSettings
 
 VALID: dict[str, Any] = {
     "id": "B-1",

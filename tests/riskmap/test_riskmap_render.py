@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from matplotlib.image import imread
 
-from taskapi.riskmap.analysis import analyse
-from taskapi.riskmap.model import BugRecord, ChurnSnapshot, FileChurn
-from taskapi.riskmap.render import OutputFormat, RenderOptions, render
-from taskapi.riskmap.render.layout import heat_colours
-from taskapi.riskmap.report import Report
-from taskapi.riskmap.sources import load_bugs, read_coverage
+from taskrisk.analysis import analyse
+from taskrisk.model import BugRecord, ChurnSnapshot, FileChurn
+from taskrisk.render import OutputFormat, RenderOptions, render
+from taskrisk.render.layout import heat_colours
+from taskrisk.report import Report
+from taskrisk.sources import load_bugs, read_coverage
 
 GOLDEN = Path(__file__).parent / "golden" / "report.md"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from taskapi.riskmap.errors import InputError
-from taskapi.riskmap.model import FileChurn, FileCoverage, Severity
-from taskapi.riskmap.settings import RiskMapSettings
-from taskapi.riskmap.sources import (
+from taskrisk.errors import InputError
+from taskrisk.model import FileChurn, FileCoverage, Severity
+from taskrisk.settings import RiskMapSettings
+from taskrisk.sources import (
     InputFormat,
     load_bugs,
     load_settings,

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
 from taskapi import bootstrap
 from taskapi.entrypoints import api
-from taskapi.entrypoints.http_proxy import HttpReply, HttpRequest, invoke
+from taskapi.local.proxy import HttpReply, HttpRequest, invoke
 from tests.fakes.logs import logged_lines
 from tests.fakes.service import ServiceHarness
 

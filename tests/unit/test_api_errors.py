@@ -13,8 +13,8 @@ from uuid import UUID
 import pytest
 
 from taskapi.entrypoints.api import lambda_handler
-from taskapi.entrypoints.http_errors import ERROR_TABLE, rule_for
-from taskapi.entrypoints.http_proxy import (
+from taskapi.entrypoints.http.errors import ERROR_TABLE, rule_for
+from taskapi.local.proxy import (
     HttpReply,
     HttpRequest,
     LocalLambdaContext,

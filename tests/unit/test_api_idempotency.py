@@ -9,13 +9,13 @@ import pytest
 
 from taskapi.adapters.idempotency import InMemoryPersistenceLayer
 from taskapi.entrypoints.api import lambda_handler
-from taskapi.entrypoints.http_idempotency import (
+from taskapi.entrypoints.http.idempotency import (
     ANONYMOUS_CALLER,
     KEY_PREFIX,
     idempotency_config,
     idempotency_request,
 )
-from taskapi.entrypoints.http_proxy import (
+from taskapi.local.proxy import (
     HttpReply,
     HttpRequest,
     LocalLambdaContext,

@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from taskapi.adapters.idempotency import InMemoryPersistenceLayer, SqlitePersistenceLayer
-from taskapi.entrypoints.http_proxy import LocalLambdaContext
+from taskapi.local.proxy import LocalLambdaContext
 
 LayerFactory = Callable[[], BasePersistenceLayer]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from taskapi import bootstrap
 from taskapi.adapters.memory import InMemoryStore, InMemoryUnitOfWorkFactory
 from taskapi.entrypoints import api
-from taskapi.entrypoints.http_proxy import HttpRequest, LocalLambdaContext, invoke
+from taskapi.local.proxy import HttpRequest, LocalLambdaContext, invoke
 from taskapi.service.dispatch import OutboxDispatcher
 from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import Event

@@ -13,7 +13,7 @@ from uuid import UUID
 import pytest
 
 from taskapi.entrypoints.api import lambda_handler
-from taskapi.entrypoints.http_proxy import LocalLambdaContext, from_proxy_response
+from taskapi.local.proxy import LocalLambdaContext, from_proxy_response
 from tests.fakes.service import ServiceHarness, build_service
 from tests.unit.api_helpers import call, create, installed
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 
 from taskapi import bootstrap
-from taskapi.adapters.aws_clients import AwsClients, AwsClientSettings
+from taskapi.adapters.aws.clients import AwsClients, AwsClientSettings
 from taskapi.config import Settings
 
 SETTINGS = AwsClientSettings(

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from taskapi import bootstrap
-from taskapi.adapters.notifier_mailbox import MailboxNotifier
-from taskapi.cli import main
+from taskapi.adapters.mailbox import MailboxNotifier
 from taskapi.config import Settings
 from taskapi.domain.notifications import assignment_notifications
+from taskapi.local.cli import main
 from taskapi.service.commands import CreateTask
 from tests.fakes.builders import created_event, make_task
 from tests.fakes.clock import FixedClock
@@ -88,7 +88,7 @@ def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
         "TASKAPI_DB_PATH": str(data_dir / "taskapi.db"),
     }
     return subprocess.run(  # a fresh process: configuration is read once per process
-        [sys.executable, "-m", "taskapi.cli", *args],
+        [sys.executable, "-m", "taskapi.local.cli", *args],
         env=env,
         capture_output=True,
         text=True,

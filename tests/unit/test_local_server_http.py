@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from taskapi import bootstrap
-from taskapi.cli import build_parser
 from taskapi.config import Settings
 from taskapi.entrypoints.api import lambda_handler
-from taskapi.entrypoints.local_server import LocalApiServer, serve, serving
+from taskapi.local.cli import build_parser
+from taskapi.local.gateway import LocalApiServer, serving
+from taskapi.local.serve import serve
 
 JSON = {"Content-Type": "application/json"}
 

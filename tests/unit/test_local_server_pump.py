@@ -14,7 +14,7 @@ import pytest
 
 from taskapi import bootstrap
 from taskapi.config import Settings
-from taskapi.entrypoints.local_server import OutboxPump
+from taskapi.local.pump import OutboxPump
 from taskapi.service.commands import CreateTask
 from taskapi.service.dispatch import OutboxDispatcher
 from taskapi.service.ports import Event, OutboxReader, OutboxRecord

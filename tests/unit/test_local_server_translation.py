@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from taskapi.entrypoints.http_proxy import (
+from taskapi.local.proxy import (
     HttpRequest,
     LocalLambdaContext,
     from_proxy_response,

@@ -9,8 +9,8 @@ from unittest.mock import create_autospec
 
 import boto3
 
-from taskapi.adapters.notifier_mailbox import MailboxNotifier
-from taskapi.adapters.notifier_ses import SesNotifier
+from taskapi.adapters.aws.ses import SesNotifier
+from taskapi.adapters.mailbox import MailboxNotifier
 from taskapi.domain.notifications import Notification, assignment_notifications
 from tests.fakes.builders import created_event, make_task
 from tests.fakes.clock import DEFAULT_NOW, FixedClock

@@ -14,7 +14,7 @@ from datetime import datetime
 from uuid import UUID
 
 from taskapi.adapters.listing import parse_position, position_after
-from taskapi.adapters.staging import (
+from taskapi.adapters.unit_of_work import (
     StagedEvents,
     StagedWrite,
     StagedWrites,

@@ -25,9 +25,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from taskapi import bootstrap
 from taskapi.domain.errors import VersionConflict
 from taskapi.domain.model import Priority, Status, Task
-from taskapi.entrypoints.http_body import checked_body, parse_json_object
-from taskapi.entrypoints.http_conditions import IF_MATCH_PATTERN, IfMatch
-from taskapi.entrypoints.http_errors import (
+from taskapi.entrypoints.http.body import checked_body, parse_json_object
+from taskapi.entrypoints.http.conditions import IF_MATCH_PATTERN, IfMatch
+from taskapi.entrypoints.http.errors import (
     InvalidPrecondition,
     MethodNotAllowed,
     PreconditionFailed,
@@ -36,14 +36,14 @@ from taskapi.entrypoints.http_errors import (
     RouteNotFound,
     error_reply,
 )
-from taskapi.entrypoints.http_idempotency import (
+from taskapi.entrypoints.http.idempotency import (
     ANONYMOUS_CALLER,
     REPLAYED_HEADER,
     StoredResponse,
     respond_once,
 )
-from taskapi.entrypoints.http_resolver import TaskApiResolver
-from taskapi.entrypoints.http_schemas import (
+from taskapi.entrypoints.http.resolver import TaskApiResolver
+from taskapi.entrypoints.http.schemas import (
     BODY_ERRORS,
     COMMON_ERRORS,
     EXAMPLE_TASK,

@@ -1,0 +1,255 @@
+"""The task repository on DynamoDB: every read the service makes, and what the unit of work
+must remember of them for its commit.
+
+* **Reads are strongly consistent** (``GetItem``, ``BatchGetItem``, base-table ``Query``),
+  except listing, which queries a global secondary index (eventually consistent by nature)
+  and then fetches the page's items consistently.
+* **What a read observed becomes a condition.** Each task item read is remembered with its
+  ``dependents_generation`` (``observed``): a delete is conditional on it. A graph walk
+  (``dependencies_of``) first reads the ``GRAPH`` generation: a write that adds edges after
+  the walk is conditional on it (``dynamodb_writes.graph_update``).
+* **Tentative reverse edges** (left by a write too large for one transaction, see
+  ``dynamodb_large_writes``) are hints: ``dependents_of`` believes one only if the dependent's
+  own task item lists the dependency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+from uuid import UUID
+
+from taskapi.adapters.dynamodb.client import DynamoDbTable
+from taskapi.adapters.dynamodb.items import (
+    ALL_TASKS,
+    ASSIGNEE_PREFIX,
+    DEPENDENT_ID,
+    DEPENDENT_PREFIX,
+    DEPENDENTS_GENERATION,
+    GRAPH_GENERATION,
+    GRAPH_KEY,
+    TASK_PREFIX,
+    TASK_SK,
+    TENTATIVE,
+    list_sort_key,
+    string,
+    task_from_record,
+    task_key,
+)
+from taskapi.adapters.dynamodb.table import (
+    ASSIGNEE_PK,
+    BY_ASSIGNEE,
+    BY_CREATED_AT,
+    LIST_PK,
+    LIST_SK,
+    PK,
+    SK,
+)
+from taskapi.adapters.listing import parse_position, position_after
+from taskapi.adapters.unit_of_work import StagedWrite, StagedWrites
+from taskapi.domain.model import Task
+from taskapi.service.ports import Position, TaskFilter, TaskSlice
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
+
+# A filtered listing query reads this many index entries per round trip at least: the slim
+# index entries are small, and a filter may discard most of them.
+FILTERED_QUERY_BATCH: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """A task item as this unit of work read it."""
+
+    task: Task
+    dependents_generation: int
+
+
+class DynamoDbTaskRepository(StagedWrites):
+    def __init__(self, table: DynamoDbTable) -> None:
+        super().__init__()
+        self._table = table
+        self.observed: dict[UUID, Observed] = {}
+        # The GRAPH generation, read before this unit of work's first graph read...
+        self.graph_generation: int | None = None
+        # ...and what relied on it: a cycle check walked the graph, or a dependents answer
+        # rested on checking tentative edges (the commit decides which needs the condition).
+        self.walked_graph = False
+        self.verified_tentative_edges = False
+
+    def discard(self) -> None:
+        """Forget the staged writes and what was read: the next commit's conditions must
+        refer to reads made after this."""
+        super().discard()
+        self.observed.clear()
+        self.graph_generation = None
+        self.walked_graph = self.verified_tentative_edges = False
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def _remember(self, record: Mapping[str, Any]) -> Task:
+        task = task_from_record(record)
+        generation = int(record.get(DEPENDENTS_GENERATION, 0))
+        self.observed[task.task_id] = Observed(task, generation)
+        return task
+
+    def get(self, task_id: UUID) -> Task | None:
+        record = self._table.get(task_key(task_id))
+        return None if record is None else self._remember(record)
+
+    def get_many(self, task_ids: Collection[UUID]) -> dict[UUID, Task]:
+        keys = [task_key(task_id) for task_id in dict.fromkeys(task_ids)]
+        tasks = (self._remember(record) for record in self._table.batch_get(keys))
+        return {task.task_id: task for task in tasks}
+
+    def observed_for(self, write: StagedWrite) -> Observed:
+        """The task ``write`` replaces, as read at the version it expects. Reads it if this
+        unit of work has not (the service always has); raises the write's domain error if it
+        is gone or at another version."""
+        observed = self.observed.get(write.task.task_id)
+        if observed is None or observed.task.version != write.expected_version:
+            stored = self.get(write.task.task_id)
+            if not write.accepts(stored):
+                raise write.rejection(stored)
+            observed = self.observed[write.task.task_id]
+        return observed
+
+    # -- the dependency graph ---------------------------------------------------------------
+
+    def observe_graph(self) -> int:
+        """The GRAPH generation, read once per unit of work (0: no write has advanced it)."""
+        if self.graph_generation is None:
+            record = self._table.get(GRAPH_KEY)
+            self.graph_generation = 0 if record is None else int(record[GRAPH_GENERATION])
+        return self.graph_generation
+
+    def dependencies_of(self, task_ids: Collection[UUID]) -> dict[UUID, tuple[UUID, ...]]:
+        # A graph walk: fix the graph generation before its first read.
+        self.observe_graph()
+        self.walked_graph = True
+        keys = [task_key(task_id) for task_id in dict.fromkeys(task_ids)]
+        records = self._table.batch_get(
+            keys, projection="#id, #deps", names={"#id": "task_id", "#deps": "dependencies"}
+        )
+        return {
+            UUID(record["task_id"]): tuple(UUID(dep) for dep in record.get("dependencies", ()))
+            for record in records
+        }
+
+    def dependents_of(self, task_id: UUID) -> list[UUID]:
+        # Read the task's dependents generation *before* its edges: a delete conditional on
+        # it then fails if a dependent was added after this read.
+        if task_id not in self.observed:
+            self.get(task_id)
+        confirmed: list[UUID] = []
+        tentative: list[UUID] = []
+        request: QueryInputTypeDef = {
+            "TableName": self._table.name,
+            "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": PK, "#sk": SK},
+            "ExpressionAttributeValues": {
+                ":pk": string(f"{TASK_PREFIX}{task_id}"),
+                ":prefix": string(DEPENDENT_PREFIX),
+            },
+            "ConsistentRead": True,
+        }
+        for page in self._table.query_pages(request):
+            for edge in page:
+                dependent = UUID(edge[DEPENDENT_ID])
+                (tentative if edge.get(TENTATIVE) else confirmed).append(dependent)
+        if tentative:
+            confirmed += self._verified_dependents(task_id, tentative)
+        return sorted(set(confirmed), key=str)
+
+    def _verified_dependents(self, task_id: UUID, candidates: list[UUID]) -> list[UUID]:
+        """The candidates whose task item really lists ``task_id`` as a dependency. A
+        tentative edge may belong to a large write still in flight, which commits only if the
+        graph generation is unchanged: a delete that relies on this answer is conditional on
+        it too, so only one of them can commit."""
+        self.verified_tentative_edges = True
+        edges = self.dependencies_of(candidates)
+        return [dependent for dependent in candidates if task_id in edges.get(dependent, ())]
+
+    # -- listing ----------------------------------------------------------------------------
+
+    def find(self, task_filter: TaskFilter, limit: int, after: Position | None) -> TaskSlice:
+        # The most selective filter picks the index; the others filter its entries.
+        if task_filter.assignee is None:
+            index, partition = BY_CREATED_AT, {LIST_PK: string(ALL_TASKS)}
+        else:
+            index = BY_ASSIGNEE
+            partition = {ASSIGNEE_PK: string(f"{ASSIGNEE_PREFIX}{task_filter.assignee}")}
+        request = self._listing_query(index, partition, task_filter)
+        if after is not None:
+            # Resume after the last entry of the previous page; the item need not exist.
+            sort_key, task_id = _position_sort_key(after)
+            request["ExclusiveStartKey"] = {
+                PK: string(f"{TASK_PREFIX}{task_id}"),
+                SK: string(TASK_SK),
+                LIST_SK: string(sort_key),
+                **partition,
+            }
+        # One entry more than the page tells whether another page exists. A query with a
+        # filter may return fewer entries than its Limit: keep going until the page is full
+        # or the index is exhausted, so only the last page is short.
+        sort_keys: list[str] = []
+        filtered = "FilterExpression" in request
+        while len(sort_keys) <= limit:
+            wanted = limit + 1 - len(sort_keys)
+            request["Limit"] = max(wanted, FILTERED_QUERY_BATCH) if filtered else wanted
+            entries, last = self._table.query(request)
+            sort_keys += [entry[LIST_SK] for entry in entries]
+            if not last:
+                break
+            request["ExclusiveStartKey"] = last
+        page_keys = sort_keys[:limit]
+        tasks = self._fetch_page(page_keys, task_filter)
+        more = len(sort_keys) > limit
+        next_position = position_after(*_sort_key_parts(page_keys[-1])) if more else None
+        return TaskSlice(tasks=tasks, next_position=next_position)
+
+    def _listing_query(
+        self, index: str, partition: Mapping[str, AttributeValueTypeDef], task_filter: TaskFilter
+    ) -> QueryInputTypeDef:
+        ((partition_attribute, partition_value),) = partition.items()
+        names = {"#pk": partition_attribute, "#sk": LIST_SK}
+        values: dict[str, AttributeValueTypeDef] = {":pk": partition_value}
+        conditions = []
+        filters = (("status", task_filter.status), ("priority", task_filter.priority))
+        for attribute, value in filters:
+            if value is not None:
+                names[f"#{attribute}"] = attribute
+                values[f":{attribute}"] = string(str(value))
+                conditions.append(f"#{attribute} = :{attribute}")
+        request: QueryInputTypeDef = {
+            "TableName": self._table.name,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk",
+            "ProjectionExpression": "#sk",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if conditions:
+            request["FilterExpression"] = " AND ".join(conditions)
+        return request
+
+    def _fetch_page(self, sort_keys: list[str], task_filter: TaskFilter) -> list[Task]:
+        ids = [UUID(_sort_key_parts(sort_key)[1]) for sort_key in sort_keys]
+        found = self.get_many(ids)
+        # The index lags the table a little in AWS: re-check the filter on the fresh items
+        # (and skip a task deleted since), rather than return a task that does not match.
+        return [found[i] for i in ids if i in found and task_filter.matches(found[i])]
+
+
+def _position_sort_key(position: Position) -> tuple[str, UUID]:
+    """The index sort key to resume after."""
+    created_at, task_id = parse_position(position)
+    return list_sort_key(created_at, task_id), task_id
+
+
+def _sort_key_parts(sort_key: str) -> tuple[datetime, str]:
+    created_at, _, task_id = sort_key.rpartition("#")
+    return datetime.fromisoformat(created_at), task_id

@@ -1,0 +1,244 @@
+"""The task store on DynamoDB: the unit of work, and how a write becomes one transaction.
+
+Same semantics as the in-memory and SQLite stores (the repository contract suite runs on all
+three), with DynamoDB's means: no locks, so every race is decided by a condition in the
+transaction that commits the write (docs/aws.md, "Writes").
+
+Follow a write from the service down::
+
+    with uow_factory() as uow:            DynamoDbUnitOfWorkFactory -> DynamoDbUnitOfWork
+        uow.tasks.get(task_id)            dynamodb_repository: reads, remembering what they saw
+        uow.tasks.update(task, version)   staging: the write waits for the commit
+        uow.outbox.add(event)             dynamodb_outbox: the event waits too
+        uow.commit()                      _apply (below): plan, then TransactWriteItems
+
+``_plan`` turns the staged writes and events into ``Operation``s (``dynamodb_writes``: the
+task item conditional on the version read, the outbox items, a reverse edge and a claim per
+dependency added, an edge delete per dependency removed, and the graph counter when the write
+adds edges after a cycle check). If they fit in one transaction (100 items), one
+``TransactWriteItems`` commits them; otherwise ``dynamodb_large_writes`` commits the edges
+ahead as tentative ones, then the rest. A transaction cancelled by a failed condition becomes
+the domain error it means (``_domain_error``); every other AWS failure has already become a
+port error in ``dynamodb_client``.
+
+The other modules: ``dynamodb_table`` (the table definition), ``dynamodb_items`` (the item
+layout), ``dynamodb_client`` (the calls, retries and error translation).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from taskapi.adapters.aws.errors import CONFLICT_RETRY_AFTER_SECONDS, NO_REASON, UNAVAILABLE_MESSAGE
+from taskapi.adapters.aws.eventbridge import EventEntryBuilder
+from taskapi.adapters.dynamodb.client import MAX_TRANSACTION_ITEMS, ConditionsFailed, DynamoDbTable
+from taskapi.adapters.dynamodb.items import decode, task_from_record, task_key
+from taskapi.adapters.dynamodb.large_writes import commit_in_steps
+from taskapi.adapters.dynamodb.outbox import (
+    DynamoDbOutbox,
+    DynamoDbOutboxWriter,
+    OutboxMode,
+    outbox_puts,
+)
+from taskapi.adapters.dynamodb.repository import DynamoDbTaskRepository
+from taskapi.adapters.dynamodb.writes import (
+    CommitPlan,
+    Operation,
+    claim_dependency,
+    edge_delete,
+    edge_put,
+    graph_update,
+    task_write,
+)
+from taskapi.adapters.unit_of_work import StagedWrite, StagingUnitOfWork
+from taskapi.domain.errors import DependenciesNotFound, HasDependents
+from taskapi.service.ports import Event, StoreUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+__all__ = [
+    "DynamoDbUnitOfWork",
+    "DynamoDbUnitOfWorkFactory",
+    "OutboxMode",
+    "UnitOfWorkTooLarge",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class UnitOfWorkTooLarge(Exception):
+    """More task writes and events than one DynamoDB transaction can commit atomically."""
+
+    def __init__(self, writes: int, events: int) -> None:
+        super().__init__(
+            f"{writes} task writes and {events} events cannot commit atomically: one "
+            f"DynamoDB transaction holds at most {MAX_TRANSACTION_ITEMS} items"
+        )
+
+
+class DynamoDbUnitOfWorkFactory:
+    """Builds units of work on one table; ``outbox_mode`` says who publishes the outbox
+    (``dynamodb_outbox``: the stream relay in AWS, or a polling dispatcher)."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        entries: EventEntryBuilder,
+        *,
+        outbox_mode: OutboxMode,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
+        batch_attempts: int = 6,
+    ) -> None:
+        self.table = DynamoDbTable(client, table_name, sleep=sleep, batch_attempts=batch_attempts)
+        self._entries = entries
+        self._outbox_mode: OutboxMode = outbox_mode
+        self._now = now
+
+    def __call__(self) -> DynamoDbUnitOfWork:
+        return DynamoDbUnitOfWork(self.table, self._entries, self._outbox_mode, self._now)
+
+    def outbox_reader(self) -> DynamoDbOutbox:
+        return DynamoDbOutbox(self.table)
+
+
+class DynamoDbUnitOfWork(StagingUnitOfWork):
+    tasks: DynamoDbTaskRepository
+    outbox: DynamoDbOutboxWriter
+
+    def __init__(
+        self,
+        table: DynamoDbTable,
+        entries: EventEntryBuilder,
+        outbox_mode: OutboxMode,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._table = table
+        self._outbox_mode = outbox_mode
+        self._now = now
+        self.tasks = DynamoDbTaskRepository(table)
+        self.outbox = DynamoDbOutboxWriter(entries)
+
+    def _apply(self, writes: list[StagedWrite], events: list[Event]) -> None:
+        if not writes and not events:
+            return
+        plan = self._plan(writes, events)
+        operations = plan.operations()
+        if len(operations) <= MAX_TRANSACTION_ITEMS:
+            self._transact(operations)
+            return
+        # Too large for one transaction: the edges go ahead as tentative ones, and the final
+        # commit must then be conditional on the graph generation (dynamodb_large_writes).
+        if len(plan.core) + (not plan.graph_guarded) > MAX_TRANSACTION_ITEMS:
+            # Task writes and events must share one transaction. (The service writes one task
+            # and one event per unit of work.)
+            raise UnitOfWorkTooLarge(len(writes), len(events))
+        if not plan.graph_guarded:
+            plan.core.append(graph_update(self._table.name, self.tasks.observe_graph()))
+        commit_in_steps(self._table, plan, self._transact)
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def _plan(self, writes: list[StagedWrite], events: list[Event]) -> CommitPlan:
+        table = self._table.name
+        plan = CommitPlan()
+        written = {write.task.task_id for write in writes}
+        for write in writes:
+            dependent = write.task.task_id
+            if write.kind == "add":
+                previous: tuple[UUID, ...] = ()
+                generation = 0
+            else:
+                observed = self.tasks.observed_for(write)
+                previous, generation = observed.task.dependencies, observed.dependents_generation
+            plan.core.append(task_write(table, write, generation))
+            current = () if write.kind == "remove" else write.task.dependencies
+            for dependency in current:
+                if dependency in previous:
+                    continue
+                edge = [edge_put(table, dependency, dependent)]
+                if dependency not in written:  # one operation per item and transaction
+                    edge.append(claim_dependency(table, dependency))
+                plan.added_edges.append(edge)
+            plan.removed_edges += [
+                edge_delete(table, dependency, dependent)
+                for dependency in previous
+                if dependency not in current
+            ]
+        plan.core += [
+            Operation(put, "outbox")
+            for put in outbox_puts(table, events, self._outbox_mode, self._now())
+        ]
+        if self._graph_guard_needed(plan):
+            plan.core.append(graph_update(table, self.tasks.observe_graph()))
+        return plan
+
+    def _graph_guard_needed(self, plan: CommitPlan) -> bool:
+        """Whether the commit must be conditional on the graph generation read earlier.
+
+        * After a cycle check, if the write adds an edge: two such writes could close a cycle
+          together (``dynamodb_writes.graph_update``). A write that only removes edges cannot
+          close one, so it never waits for the counter.
+        * After a dependents answer that rested on verifying tentative edges: a large write
+          in flight must not commit under it (``dynamodb_large_writes``).
+        """
+        repository = self.tasks
+        return (repository.walked_graph and bool(plan.added_edges)) or (
+            repository.verified_tentative_edges
+        )
+
+    # -- committing -------------------------------------------------------------------------
+
+    def _transact(self, operations: list[Operation]) -> None:
+        try:
+            self._table.transact([operation.item for operation in operations])
+        except ConditionsFailed as failed:
+            raise self._domain_error(operations, failed.reasons) from failed
+
+    def _domain_error(
+        self, operations: list[Operation], reasons: list[Mapping[str, Any]]
+    ) -> Exception:
+        """The domain meaning of a cancelled transaction, most informative first: the
+        task's own conflict, then vanished dependencies, then a concurrent graph change."""
+        failed = [
+            (operation, reason)
+            for operation, reason in zip(operations, reasons, strict=False)
+            if reason.get("Code", NO_REASON) == "ConditionalCheckFailed"
+        ]
+        for operation, reason in failed:
+            if operation.role == "task" and operation.write is not None:
+                return self._task_conflict(operation.write, reason.get("Item"))
+        missing = [op.dependency for op, _ in failed if op.dependency is not None]
+        if missing:
+            return DependenciesNotFound(missing)
+        logger.warning(
+            "a concurrent write changed the dependency graph; the write can be retried",
+            extra={"roles": [operation.role for operation, _ in failed]},
+        )
+        return StoreUnavailable(UNAVAILABLE_MESSAGE, CONFLICT_RETRY_AFTER_SECONDS)
+
+    def _task_conflict(
+        self, write: StagedWrite, old_item: Mapping[str, AttributeValueTypeDef] | None
+    ) -> Exception:
+        """What the failed condition on the task's own item means. ``old_item`` is the item
+        DynamoDB returned with the failure (``ALL_OLD``); read again only if it did not."""
+        task_id = write.task.task_id
+        record = decode(old_item) if old_item else self._table.get(task_key(task_id))
+        stored = None if record is None else task_from_record(record)
+        if stored is None or write.kind == "add" or stored.version != write.expected_version:
+            return write.rejection(stored)
+        if write.kind == "remove":
+            # Same version, so a dependent was added since the dependents were read.
+            self.tasks.observed.pop(task_id, None)
+            dependents = self.tasks.dependents_of(task_id)
+            if dependents:
+                return HasDependents(task_id, dependents)
+        return StoreUnavailable(UNAVAILABLE_MESSAGE, CONFLICT_RETRY_AFTER_SECONDS)

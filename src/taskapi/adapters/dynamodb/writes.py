@@ -1,0 +1,240 @@
+"""The items of a DynamoDB write transaction, each with the condition that guards it.
+
+A commit (``dynamodb.DynamoDbUnitOfWork``) is planned as ``Operation``s, each one item of a
+``TransactWriteItems`` and the role that says what a failed condition on it means:
+
+==========  ===============================================  ==================================
+role        item and condition                               a failed condition means
+==========  ===============================================  ==================================
+task        Put ``attribute_not_exists`` (create); Update     ``VersionConflict`` /
+            ``version = :expected``; Delete ``version =      ``TaskNotFound``; for a delete
+            :expected`` and dependents generation unchanged   with the version unchanged,
+                                                              ``HasDependents``
+outbox      Put ``attribute_not_exists`` (``dynamodb_outbox``) (never fails: fresh event id)
+edge        Put or Delete of a reverse edge, unconditional    (no condition)
+dependency  the *claim* of a newly referenced dependency:     ``DependenciesNotFound``
+            ``ADD dependents_generation 1`` if it exists
+graph       the ``GRAPH`` counter: ``generation = :seen``     the graph changed: retry (503)
+==========  ===============================================  ==================================
+
+Why the claim and the dependents generation: a dependency cannot vanish under a new dependent
+(the claim needs it to exist), and a dependent cannot appear under a delete (the claim bumps
+the generation the delete is conditional on). Why the graph counter: see ``graph_update``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+from uuid import UUID
+
+from taskapi.adapters.dynamodb.items import (
+    DEPENDENT_ID,
+    DEPENDENT_PREFIX,
+    DEPENDENTS_GENERATION,
+    GRAPH_GENERATION,
+    GRAPH_KEY,
+    TASK_PREFIX,
+    TENTATIVE,
+    edge_key,
+    encode,
+    number,
+    task_key,
+    task_values,
+)
+from taskapi.adapters.dynamodb.table import PK, SK
+from taskapi.adapters.unit_of_work import StagedWrite
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+Role = Literal["task", "outbox", "edge", "dependency", "graph"]
+
+
+@dataclass(slots=True)
+class Operation:
+    """One item of a transaction and what a failed condition on it means."""
+
+    item: TransactWriteItemTypeDef
+    role: Role
+    write: StagedWrite | None = None  # for "task"
+    dependency: UUID | None = None  # for "dependency" and "edge"
+    dependent: UUID | None = None  # for "edge"
+
+
+@dataclass(slots=True)
+class CommitPlan:
+    """Every operation of one commit. ``core`` must commit in one transaction (the task
+    writes, their events, the graph condition); edges may go in other transactions when the
+    whole does not fit in one (``dynamodb_large_writes``)."""
+
+    core: list[Operation] = field(default_factory=list)
+    # Each added edge together with the claim that must commit with it.
+    added_edges: list[list[Operation]] = field(default_factory=list)
+    removed_edges: list[Operation] = field(default_factory=list)
+
+    @property
+    def graph_guarded(self) -> bool:
+        return any(operation.role == "graph" for operation in self.core)
+
+    def operations(self) -> list[Operation]:
+        return [*self.core, *flatten(self.added_edges), *self.removed_edges]
+
+
+# -- the task ---------------------------------------------------------------------------------
+
+
+def task_write(table: str, write: StagedWrite, dependents_generation: int) -> Operation:
+    """The task's own item. ``dependents_generation`` is the one this unit of work read (a
+    delete is conditional on it: see the module docstring). A failed condition returns the
+    current item (``ALL_OLD``), so a conflict needs no second read."""
+    return Operation(_task_item(table, write, dependents_generation), "task", write=write)
+
+
+def _task_item(
+    table: str, write: StagedWrite, dependents_generation: int
+) -> TransactWriteItemTypeDef:
+    task = write.task
+    if write.kind == "add":
+        values = {k: v for k, v in task_values(task).items() if v is not None}
+        return {
+            "Put": {
+                "TableName": table,
+                "Item": encode(values),
+                "ConditionExpression": "attribute_not_exists(#pk)",
+                "ExpressionAttributeNames": {"#pk": PK},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+    # DynamoDB rejects a request that defines a name or value its expressions do not use.
+    names = {"#version": "version"}
+    expected = {":expected": number(write.expected_version)}
+    if write.kind == "remove":
+        return {
+            "Delete": {
+                "TableName": table,
+                "Key": task_key(task.task_id),
+                "ConditionExpression": "#version = :expected AND "
+                "(attribute_not_exists(#generation) OR #generation = :generation)",
+                "ExpressionAttributeNames": names | {"#generation": DEPENDENTS_GENERATION},
+                "ExpressionAttributeValues": expected
+                | {":generation": number(dependents_generation)},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+    # An update, not a put: the item also carries dependents_generation, which other writers
+    # maintain and a put would reset.
+    assignments: list[str] = []
+    removals: list[str] = []
+    values = {}
+    for position, (name, value) in enumerate(task_values(task).items()):
+        if name in (PK, SK):
+            continue
+        names[f"#a{position}"] = name
+        if value is None:
+            removals.append(f"#a{position}")
+        else:
+            assignments.append(f"#a{position} = :a{position}")
+            values[f":a{position}"] = value
+    expression = f"SET {', '.join(assignments)}"
+    if removals:
+        expression += f" REMOVE {', '.join(removals)}"
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": task_key(task.task_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": "#version = :expected",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": encode(values) | expected,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+    }
+
+
+# -- reverse edges and claims -----------------------------------------------------------------
+
+
+def edge_put(
+    table: str, dependency: UUID, dependent: UUID, *, tentative_token: str | None = None
+) -> Operation:
+    values: dict[str, Any] = {
+        PK: f"{TASK_PREFIX}{dependency}",
+        SK: f"{DEPENDENT_PREFIX}{dependent}",
+        DEPENDENT_ID: str(dependent),
+    }
+    if tentative_token is not None:
+        values[TENTATIVE] = tentative_token
+    item: TransactWriteItemTypeDef = {"Put": {"TableName": table, "Item": encode(values)}}
+    return Operation(item, "edge", dependency=dependency, dependent=dependent)
+
+
+def edge_delete(table: str, dependency: UUID, dependent: UUID) -> Operation:
+    item: TransactWriteItemTypeDef = {
+        "Delete": {"TableName": table, "Key": edge_key(dependency, dependent)}
+    }
+    return Operation(item, "edge", dependency=dependency, dependent=dependent)
+
+
+def claim_dependency(table: str, dependency: UUID) -> Operation:
+    """The dependency must still exist; bumping its dependents generation makes a concurrent
+    delete of it fail (the delete is conditional on the generation it read)."""
+    item: TransactWriteItemTypeDef = {
+        "Update": {
+            "TableName": table,
+            "Key": task_key(dependency),
+            "UpdateExpression": "ADD #generation :one",
+            "ConditionExpression": "attribute_exists(#pk)",
+            "ExpressionAttributeNames": {"#generation": DEPENDENTS_GENERATION, "#pk": PK},
+            "ExpressionAttributeValues": {":one": number(1)},
+        }
+    }
+    return Operation(item, "dependency", dependency=dependency)
+
+
+# -- the graph counter ------------------------------------------------------------------------
+
+
+def graph_update(table: str, seen: int) -> Operation:
+    """Advance the ``GRAPH`` generation from ``seen``, the value read before the graph walk.
+
+    Two writes that each add an edge can close a cycle together (A -> B and B -> A), each
+    checked against a graph without the other's edge. A write that adds edges after a walk
+    therefore commits only if no other such write committed since its walk began: the
+    generation is still ``seen``. One small item decides every such race, whatever the size of
+    the walk (a transaction could not hold a condition per task walked); the price is that
+    these writes are serialised, optimistically, through that one item (docs/aws.md, "The
+    graph counter").
+    """
+    first = seen == 0  # the item does not exist until the first such write
+    update: dict[str, Any] = {
+        "TableName": table,
+        "Key": GRAPH_KEY,
+        "UpdateExpression": "SET #generation = :next",
+        "ConditionExpression": "attribute_not_exists(#pk)" if first else "#generation = :seen",
+        "ExpressionAttributeNames": {"#generation": GRAPH_GENERATION}
+        | ({"#pk": PK} if first else {}),
+        "ExpressionAttributeValues": {":next": number(seen + 1)}
+        | ({} if first else {":seen": number(seen)}),
+    }
+    return Operation({"Update": update}, "graph")  # type: ignore[typeddict-item]
+
+
+# -- packing ------------------------------------------------------------------------------------
+
+
+def flatten(groups: Iterable[list[Operation]]) -> list[Operation]:
+    return [operation for group in groups for operation in group]
+
+
+def chunk_groups(groups: list[list[Operation]], size: int) -> Iterator[list[Operation]]:
+    """Pack groups into chunks of at most ``size`` operations, never splitting a group."""
+    chunk: list[Operation] = []
+    for group in groups:
+        if len(chunk) + len(group) > size:
+            yield chunk
+            chunk = []
+        chunk += group
+    if chunk:
+        yield chunk

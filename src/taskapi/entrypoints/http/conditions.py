@@ -1,0 +1,60 @@
+"""``If-Match`` (RFC 9110, section 13.1.1): the HTTP spelling of "write only if the task is
+still at the version I read".
+
+A task's ETag is its version in quotes (``"3"``): a strong validator. ``If-Match`` uses the
+strong comparison, so a weak tag (``W/"3"``) never matches, and ``*`` matches any current
+version. A header that is not a list of entity tags is a client error (400), not a mismatch.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from taskapi.domain.model import Task
+from taskapi.entrypoints.http.errors import InvalidPrecondition, PreconditionFailed
+
+# entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE ; etagc = %x21 / %x23-7E / obs-text
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
+IF_MATCH_PATTERN = rf"^\s*(?:\*|{_ENTITY_TAG}(?:\s*,\s*{_ENTITY_TAG})*)\s*$"
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
+_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"')
+_VERSION = re.compile(r"[1-9][0-9]{0,17}")
+
+
+@dataclass(frozen=True, slots=True)
+class IfMatch:
+    """A parsed ``If-Match``: ``*``, or the versions named by its strong tags."""
+
+    any_version: bool
+    versions: frozenset[int]
+
+    @classmethod
+    def parse(cls, header: str) -> IfMatch:
+        if len(header) > 1024 or not _IF_MATCH.fullmatch(header):
+            raise InvalidPrecondition(
+                'If-Match must be "*" or a list of entity tags such as "3" (with the quotes)',
+                {"header": "If-Match"},
+            )
+        if header.strip() == "*":
+            return cls(any_version=True, versions=frozenset())
+        versions = frozenset(
+            int(opaque)
+            for weak, opaque in _TAG.findall(header)
+            # Weak tags never match (strong comparison); tags we never issue cannot match.
+            if not weak and _VERSION.fullmatch(opaque)
+        )
+        return cls(any_version=False, versions=versions)
+
+    @property
+    def single_version(self) -> int | None:
+        """The one version this condition allows, when it names exactly one."""
+        if self.any_version or len(self.versions) != 1:
+            return None
+        return next(iter(self.versions))
+
+    def version_to_write(self, current: Task) -> int:
+        """The version a conditional write must expect, given the task as it is now."""
+        if self.any_version or current.version in self.versions:
+            return current.version
+        raise PreconditionFailed(current)

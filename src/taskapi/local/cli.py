@@ -1,0 +1,39 @@
+"""The `taskapi` command: one entry point, one module per subcommand family.
+
+Each feature module exposes ``register(subparsers)``; it adds its subcommands and sets
+``func`` on each parser. Imports are lazy so that ``taskapi --help`` stays fast and a
+missing optional extra only affects the command that needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import taskrisk.cli
+from taskapi.local import commands, serve
+
+# Modules that contribute subcommands, in help order: serve; events, mailbox, remind; risk.
+_COMMAND_MODULES = (serve, commands, taskrisk.cli)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="taskapi", description="Task-management API: local server and operations tools."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in _COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    result: int | None = args.func(args)
+    return 0 if result is None else result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

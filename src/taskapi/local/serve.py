@@ -1,0 +1,92 @@
+"""``taskapi serve``: the API on a local port, with the embedded store and the outbox pump.
+
+See docs/architecture.md#runtime-modes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from taskapi import bootstrap
+from taskapi.config import Settings
+from taskapi.local.gateway import LocalApiServer, serving
+from taskapi.local.pump import OutboxPump
+
+logger = logging.getLogger("taskapi-serve")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the API locally (the Lambda handler behind an HTTP server)",
+        description="Serve the task API on a local port, with the embedded store and the "
+        "in-process event dispatcher. Local state lives in TASKAPI_DATA_DIR (default .taskapi).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
+    parser.add_argument(
+        "--db", type=Path, default=None, help="SQLite file (default <data dir>/taskapi.db)"
+    )
+    parser.set_defaults(func=serve)
+
+
+def serve(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: `taskapi --help` should not pay for building the API.
+    from taskapi.entrypoints.api import lambda_handler  # noqa: PLC0415
+
+    _configure_logging()
+    overrides: dict[str, Any] = {} if args.db is None else {"db_path": args.db}
+    settings = Settings(**overrides)
+    runtime = bootstrap.build_runtime(settings)
+    server = LocalApiServer((args.host, args.port), lambda_handler)
+    pump = None
+    if runtime.dispatcher is not None:
+        pump = OutboxPump(runtime.dispatcher, runtime.outbox_signal)
+    stop_requested = threading.Event()
+    _on_signals(stop_requested.set, signal.SIGINT, signal.SIGTERM)
+
+    with bootstrap.override_runtime(runtime):
+        if pump is not None:
+            pump.start()
+        with serving(server):
+            where = {
+                "memory": "in memory",
+                "sqlite": str(settings.sqlite_path),
+                "dynamodb": f"table {settings.table_name}",
+            }[settings.store]
+            print(
+                f"taskapi listening on {server.url} (store: {settings.store}, {where})", flush=True
+            )
+            print(f"  API docs: {server.url}/swagger   stop: Ctrl-C", flush=True)
+            stop_requested.wait()
+            logger.info("shutting down")
+        # The final delivery, once the server no longer takes writes.
+        if pump is not None:
+            pump.stop()
+    return 0
+
+
+def _on_signals(callback: Callable[[], None], *signals: signal.Signals) -> None:
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        callback()
+
+    for signum in signals:
+        signal.signal(signum, handle)
+
+
+def _configure_logging() -> None:
+    # The access log is for people: plain lines on stderr. (The handler's own logs stay
+    # structured JSON on stdout, as in Lambda.)
+    if not logger.handlers:
+        stream = logging.StreamHandler()
+        stream.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(stream)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
