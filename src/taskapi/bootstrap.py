@@ -1,16 +1,9 @@
 """The composition root: the one place that picks adapters and builds services.
 
-Each Lambda function asks for what it uses, and the first call in a container builds it from
-configuration and caches it, so later invocations reuse clients and connections:
-
-- the API: ``get_runtime()`` / ``get_task_service()`` (``build_runtime``);
-- notifications and reminders: ``get_notifications()`` (``build_notification_functions``);
-- the stream relay: ``get_relay()`` (``build_relay``).
-
-Locally one process runs it all: ``build_runtime`` also wires the outbox dispatcher to the
-notification service on the same store. Tests never patch anything: they install objects
-built on fakes with ``override_runtime`` / ``override_task_service`` / ``override_relay``,
-and the cache is restored afterwards.
+Each function asks for what it uses (API: ``get_runtime``; notifications and reminders:
+``get_notifications``; relay: ``get_relay``); the first call in a container builds it from the
+settings and keeps it. Tests install objects built on fakes with ``override_*``; nothing is
+patched. See docs/architecture.md#composition-root-and-dependency-injection.
 """
 
 from __future__ import annotations
@@ -34,12 +27,14 @@ from taskapi.adapters.aws.eventbridge import EventBridgePublisher, EventEntryBui
 from taskapi.adapters.aws.ses import SesNotifier
 from taskapi.adapters.dynamodb.items import outbox_event_from_image
 from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
-from taskapi.adapters.idempotency import InMemoryPersistenceLayer, SqlitePersistenceLayer
+from taskapi.adapters.idempotency import InMemoryPersistenceLayer
 from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
 from taskapi.adapters.mailbox import MAILBOX_FILE_NAME, MailboxNotifier
 from taskapi.adapters.memory import InMemoryUnitOfWorkFactory
 from taskapi.adapters.reminder_log import PersistenceLayerReminderLog
-from taskapi.adapters.sqlite.unit_of_work import SqliteDatabase, SqliteUnitOfWorkFactory
+from taskapi.adapters.sqlite.database import SqliteDatabase
+from taskapi.adapters.sqlite.idempotency import SqlitePersistenceLayer
+from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
 from taskapi.config import Settings, get_settings
 from taskapi.service.dispatch import OutboxDispatcher
 from taskapi.service.notifications import NotificationService
@@ -172,7 +167,7 @@ def build_notifications(settings: Settings, uow_factory: UnitOfWorkFactory) -> N
         clients = get_aws_clients(settings)
         notifier = SesNotifier(lambda: clients.sesv2, sender=settings.sender_email)
     else:
-        mailbox = MailboxNotifier(settings.data_dir / MAILBOX_FILE_NAME, clock=utc_now)
+        mailbox = build_mailbox(settings)
         notifier = mailbox
     window = timedelta(hours=settings.reminder_window_hours)
     service = NotificationService(
@@ -285,9 +280,14 @@ def get_notification_service() -> NotificationService:
     return get_notifications().service
 
 
+def build_mailbox(settings: Settings) -> MailboxNotifier:
+    """The local notifier: a file in the data directory."""
+    return MailboxNotifier(settings.data_dir / MAILBOX_FILE_NAME, clock=utc_now)
+
+
 def get_mailbox() -> MailboxNotifier:
     """The local mailbox of the configured data directory, without building a runtime."""
-    return MailboxNotifier(get_settings().data_dir / MAILBOX_FILE_NAME, clock=utc_now)
+    return build_mailbox(get_settings())
 
 
 def override_runtime(runtime: Runtime) -> AbstractContextManager[Runtime]:

@@ -22,7 +22,8 @@ import pytest
 from taskapi.adapters.aws.eventbridge import EventEntryBuilder
 from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
 from taskapi.adapters.memory import InMemoryUnitOfWorkFactory
-from taskapi.adapters.sqlite.unit_of_work import SqliteDatabase, SqliteUnitOfWorkFactory
+from taskapi.adapters.sqlite.database import SqliteDatabase
+from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
 from taskapi.service.ports import OutboxReader, UnitOfWorkFactory
 
 

@@ -15,7 +15,8 @@ import textwrap
 from pathlib import Path
 from uuid import UUID, uuid4
 
-from taskapi.adapters.sqlite.unit_of_work import SqliteDatabase, SqliteUnitOfWorkFactory
+from taskapi.adapters.sqlite.database import SqliteDatabase
+from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
 from taskapi.domain.events import TaskCreated
 from taskapi.service.commands import CreateTask
 from taskapi.service.dispatch import OutboxDispatcher
@@ -32,7 +33,8 @@ _CHILD = textwrap.dedent(
     import os, sys, uuid
     from datetime import UTC, datetime
 
-    from taskapi.adapters.sqlite.unit_of_work import SqliteDatabase, SqliteUnitOfWorkFactory
+    from taskapi.adapters.sqlite.database import SqliteDatabase
+    from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
     from taskapi.service.commands import CreateTask
     from taskapi.service.dispatch import OutboxDispatcher
     from taskapi.service.pagination import PageTokenCodec

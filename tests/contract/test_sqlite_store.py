@@ -10,12 +10,10 @@ from uuid import uuid4
 
 import pytest
 
+from taskapi.adapters.sqlite.database import SqliteDatabase
+from taskapi.adapters.sqlite.repository import ID_CHUNK_SIZE
 from taskapi.adapters.sqlite.schema import SCHEMA_VERSION
-from taskapi.adapters.sqlite.unit_of_work import (
-    ID_CHUNK_SIZE,
-    SqliteDatabase,
-    SqliteUnitOfWorkFactory,
-)
+from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
 from taskapi.bootstrap import build_runtime
 from taskapi.config import Settings
 from taskapi.service.commands import CreateTask

@@ -26,7 +26,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from taskapi.adapters.idempotency import InMemoryPersistenceLayer, SqlitePersistenceLayer
+from taskapi.adapters.idempotency import InMemoryPersistenceLayer
+from taskapi.adapters.sqlite.idempotency import SqlitePersistenceLayer
 from taskapi.local.proxy import LocalLambdaContext
 
 LayerFactory = Callable[[], BasePersistenceLayer]

@@ -1,8 +1,10 @@
 """The handler's log lines carry the invocation's keys (request id as correlation id, the
-Lambda context); lines that other threads write at the same time or later do not.
+Lambda context); lines that background work writes during the request or later do not.
 
 Locally ``taskapi serve`` runs the outbox dispatcher in a thread of the same process, and its
-lines (deliveries, notifications) go through the same ``taskapi`` logger as the handler's.
+lines (deliveries, notifications) go through the same ``taskapi`` logger as the handler's. The
+local execution environment (``taskapi.local.environment``) makes them take turns, as one
+Lambda environment would, and clears an invocation's keys when it ends.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from taskapi import bootstrap
 from taskapi.adapters.memory import InMemoryStore, InMemoryUnitOfWorkFactory
 from taskapi.entrypoints import api
+from taskapi.local.environment import ENVIRONMENT
 from taskapi.local.proxy import HttpRequest, LocalLambdaContext, invoke
 from taskapi.service.dispatch import OutboxDispatcher
 from taskapi.service.pagination import PageTokenCodec
@@ -28,10 +31,15 @@ delivery_log = logging.getLogger(f"{api.logger.name}.test-delivery")
 
 
 def run_in_another_thread(work: Callable[[], object]) -> None:
-    thread = threading.Thread(target=work, name="outbox-dispatcher")
-    thread.start()
+    thread = start_in_another_thread(work)
     thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def start_in_another_thread(work: Callable[[], object]) -> threading.Thread:
+    thread = threading.Thread(target=work, name="outbox-dispatcher")
+    thread.start()
+    return thread
 
 
 def test_other_threads_log_without_the_keys_of_a_request_in_flight_or_past() -> None:
@@ -41,20 +49,29 @@ def test_other_threads_log_without_the_keys_of_a_request_in_flight_or_past() -> 
         delivery_log.warning("delivered", extra={"event_id": str(event.event_id)})
 
     dispatcher = OutboxDispatcher(store, [log_delivery])
-    # As in `taskapi serve`: every commit wakes the dispatcher thread, which delivers (and
-    # logs) while the request that committed is still running.
+    pumps: list[threading.Thread] = []
+
+    def pump() -> None:
+        with ENVIRONMENT.between_invocations():  # what OutboxPump does for each batch
+            dispatcher.dispatch_pending()
+
+    # As in `taskapi serve`: every commit wakes the dispatcher thread, while the request that
+    # committed is still running.
     service = TaskService(
         uow_factory=InMemoryUnitOfWorkFactory(store),
         clock=FixedClock(),
         new_id=SequentialIds(),
         page_tokens=PageTokenCodec(PAGE_TOKEN_SECRET),
-        on_commit=lambda: run_in_another_thread(dispatcher.dispatch_pending),
+        on_commit=lambda: pumps.append(start_in_another_thread(pump)),
     )
     context = LocalLambdaContext(aws_request_id="req-7")
     request = HttpRequest("POST", "/tasks", [JSON], b'{"title": "logged"}')
 
     with bootstrap.override_task_service(service), logged_lines() as lines:
         reply = invoke(api.lambda_handler, request, context=context)
+        for thread in pumps:
+            thread.join(timeout=10)
+            assert not thread.is_alive()
         run_in_another_thread(lambda: delivery_log.warning("idle"))
 
     assert reply.status == 201

@@ -11,8 +11,9 @@ from uuid import uuid4
 import pytest
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
-from taskapi.adapters.idempotency import InMemoryPersistenceLayer, SqlitePersistenceLayer
+from taskapi.adapters.idempotency import InMemoryPersistenceLayer
 from taskapi.adapters.reminder_log import PersistenceLayerReminderLog
+from taskapi.adapters.sqlite.idempotency import SqlitePersistenceLayer
 from tests.fakes.clock import DEFAULT_NOW
 
 LayerFactory = Callable[[Path], BasePersistenceLayer]

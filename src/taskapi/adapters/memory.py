@@ -13,13 +13,14 @@ from collections.abc import Collection
 from datetime import datetime
 from uuid import UUID
 
-from taskapi.adapters.listing import parse_position, position_after
 from taskapi.adapters.unit_of_work import (
     StagedEvents,
     StagedWrite,
     StagedWrites,
     StagingUnitOfWork,
     bounded_error,
+    parse_position,
+    position_after,
 )
 from taskapi.domain.model import Task
 from taskapi.service.ports import Event, OutboxRecord, Position, TaskFilter, TaskSlice

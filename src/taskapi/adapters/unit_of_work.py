@@ -1,30 +1,23 @@
-"""What the units of work of every store share: staging, and the commit protocol around it.
+"""What the unit of work of every store shares: staging, the commit protocol, list positions.
 
-A unit of work keeps the writes and events the service stages in memory and applies them in
-``commit()``, all or nothing; leaving it without a commit discards them. That much is the same
-in every store, so it is written once, here:
-
-* ``StagedWrites`` is the write half of every ``TaskRepository`` (``add``, ``update``,
-  ``remove``), ``StagedEvents`` every ``OutboxWriter``;
-* ``StagingUnitOfWork`` is the context manager around them. A store says what its unit of
-  work does on entry (``_begin``: take a lock, open a transaction), how it applies the staged
-  writes and events atomically (``_apply``), and what it does on the way out (``_end``).
-
-What differs between stores (the lock, the transaction, the conditional writes) is all that is
-left in ``memory.py``, ``sqlite.py`` and ``dynamodb.py``.
+Writes and events wait in ``StagedWrites``/``StagedEvents`` until ``commit()``, which hands them
+to the store's ``_apply`` (all or nothing). A store supplies only ``_begin``, ``_apply`` and
+``_end``. See docs/architecture.md#unit-of-work-and-the-outbox-no-lost-events.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Final, Literal, Self
 from uuid import UUID
 
-from taskapi.domain.errors import TaskNotFound, VersionConflict
-from taskapi.domain.model import Task
-from taskapi.service.ports import Event
+from taskapi.domain.errors import InvalidPageToken, TaskNotFound, VersionConflict
+from taskapi.domain.model import Task, to_utc
+from taskapi.domain.text import clip
+from taskapi.service.ports import Event, Position
 
 # What a store keeps of a failed delivery's error: enough to diagnose it, and bounded, so a
 # huge exception message cannot bloat the outbox (or exceed DynamoDB's 400 KB item limit).
@@ -33,9 +26,7 @@ MAX_LAST_ERROR_LENGTH: Final = 1000
 
 def bounded_error(error: str) -> str:
     """``error`` as an outbox record keeps it: cut to ``MAX_LAST_ERROR_LENGTH`` characters."""
-    if len(error) <= MAX_LAST_ERROR_LENGTH:
-        return error
-    return error[: MAX_LAST_ERROR_LENGTH - 1] + "…"
+    return clip(error, MAX_LAST_ERROR_LENGTH)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,3 +139,25 @@ class StagingUnitOfWork(ABC):
         """Called on leaving the unit of work, after the staging is discarded (nothing by
         default)."""
         return None
+
+
+# -- list positions: every store lists in (created_at, task_id) order and resumes alike ----
+# A position reaches a store from a signed page token; one of another shape (another store or
+# release) is a bad token (400), never a server error.
+
+_KEYS = frozenset({"created_at", "task_id"})
+
+
+def position_after(created_at: datetime, task_id: UUID | str) -> Position:
+    """The position that resumes a listing after the task with these keys."""
+    return {"created_at": to_utc(created_at).isoformat(), "task_id": str(task_id)}
+
+
+def parse_position(position: Position) -> tuple[datetime, UUID]:
+    """The (created_at, task_id) a listing resumes after; ``InvalidPageToken`` if malformed."""
+    try:
+        if set(position) != _KEYS:
+            raise ValueError(f"unexpected keys {sorted(position)}")
+        return to_utc(datetime.fromisoformat(position["created_at"])), UUID(position["task_id"])
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidPageToken("it does not belong to this store") from exc

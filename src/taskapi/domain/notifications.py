@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from taskapi.domain.events import TaskCreated, TaskDeleted, TaskUpdated
 from taskapi.domain.model import Assignee, Status, Task
+from taskapi.domain.text import clip
 
 # Namespace of the name-based (v5) notification ids. Fixed forever: changing it changes ids.
 _NOTIFICATION_ID_NAMESPACE = UUID("5b0c8f55-2a71-4c36-9d0e-7c1f3f1de0a1")
@@ -177,9 +178,7 @@ def _notification(
 def _subject_title(task: Task) -> str:
     # A title may contain line breaks; a subject must be a single line.
     title = " ".join(task.title.split())
-    if len(title) > _MAX_SUBJECT_TITLE:
-        title = title[: _MAX_SUBJECT_TITLE - 1] + "\u2026"
-    return title
+    return clip(title, _MAX_SUBJECT_TITLE)
 
 
 def _when(instant: datetime) -> str:

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from taskapi import bootstrap
 from taskapi.domain.events import EVENT_TYPES, TaskCreated, TaskDeleted, TaskUpdated, parse_event
-from taskapi.entrypoints.observability import invocation_log_keys, logger, tracer
+from taskapi.entrypoints.observability import logger, tracer
 
 KNOWN_DETAIL_TYPES = frozenset(event_class.__name__ for event_class in EVENT_TYPES)
 
@@ -51,32 +51,30 @@ def parse_detail(detail_type: str, detail: object) -> TaskCreated | TaskUpdated 
         ) from exc
 
 
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    with invocation_log_keys(context):
-        envelope = EventBridgeModel.model_validate(event)
-        logger.thread_safe_append_keys(eventbridge_id=envelope.id, detail_type=envelope.detail_type)
-        if envelope.detail_type not in KNOWN_DETAIL_TYPES:
-            logger.info("ignoring an event of a detail-type this service does not consume")
-            return {"status": "ignored", "detail_type": envelope.detail_type}
-        try:
-            task_event = parse_detail(envelope.detail_type, envelope.detail)
-        except MalformedEvent:
-            logger.exception(
-                "malformed task event; raising so that it is retried, then dead-lettered"
-            )
-            raise
-        logger.thread_safe_append_keys(event_id=str(task_event.event_id))
+    envelope = EventBridgeModel.model_validate(event)
+    logger.append_keys(eventbridge_id=envelope.id, detail_type=envelope.detail_type)
+    if envelope.detail_type not in KNOWN_DETAIL_TYPES:
+        logger.info("ignoring an event of a detail-type this service does not consume")
+        return {"status": "ignored", "detail_type": envelope.detail_type}
+    try:
+        task_event = parse_detail(envelope.detail_type, envelope.detail)
+    except MalformedEvent:
+        logger.exception("malformed task event; raising so that it is retried, then dead-lettered")
+        raise
+    logger.append_keys(event_id=str(task_event.event_id))
 
-        notifications = bootstrap.get_notifications()
-        notifications.consumer.use_lambda_context(context)
-        consumed = notifications.consumer(task_event)
-        if consumed.duplicate:
-            logger.info("event already handled; nothing sent again")
-        else:
-            logger.info("event handled", extra={"notifications": len(consumed.notification_ids)})
-        return {
-            "status": "duplicate" if consumed.duplicate else "handled",
-            "event_id": str(consumed.event_id),
-            "notification_ids": list(consumed.notification_ids),
-        }
+    notifications = bootstrap.get_notifications()
+    notifications.consumer.use_lambda_context(context)
+    consumed = notifications.consumer(task_event)
+    if consumed.duplicate:
+        logger.info("event already handled; nothing sent again")
+    else:
+        logger.info("event handled", extra={"notifications": len(consumed.notification_ids)})
+    return {
+        "status": "duplicate" if consumed.duplicate else "handled",
+        "event_id": str(consumed.event_id),
+        "notification_ids": list(consumed.notification_ids),
+    }

@@ -43,7 +43,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from taskapi import bootstrap
-from taskapi.entrypoints.observability import invocation_log_keys, logger, tracer
+from taskapi.entrypoints.observability import logger, tracer
 from taskapi.service.ports import Event
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -95,18 +95,18 @@ def publish_outbox_records(
     return failures
 
 
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    with invocation_log_keys(context):
-        stream = DynamoDBStreamEvent(event)
-        failures = publish_outbox_records(bootstrap.get_relay(), stream.records)
+    stream = DynamoDBStreamEvent(event)
+    failures = publish_outbox_records(bootstrap.get_relay(), stream.records)
 
-        def report(record: DynamoDBRecord) -> None:
-            """Phase 2: fail exactly the records phase 1 could not publish."""
-            failure = failures.get(_sequence_number(record))
-            if failure is not None:
-                raise failure
+    def report(record: DynamoDBRecord) -> None:
+        """Phase 2: fail exactly the records phase 1 could not publish."""
+        failure = failures.get(_sequence_number(record))
+        if failure is not None:
+            raise failure
 
-        return process_partial_response(
-            event=event, record_handler=report, processor=processor, context=context
-        )
+    return process_partial_response(
+        event=event, record_handler=report, processor=processor, context=context
+    )

@@ -13,27 +13,27 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from taskapi import bootstrap
-from taskapi.entrypoints.observability import invocation_log_keys, logger, tracer
+from taskapi.entrypoints.observability import logger, tracer
 
 
 class RemindersFailed(Exception):
     """Some reminders could not be sent; the run must be retried."""
 
 
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001
-    with invocation_log_keys(context):
-        # The schedule carries no input: "now" comes from the service's clock.
-        run = bootstrap.get_notification_service().send_reminders()
-        summary = {
-            "due_soon": run.due_soon,
-            "sent": run.sent,
-            "already_reminded": run.already_reminded,
-            "failed": len(run.failed),
-        }
-        logger.info("reminder run finished", extra=summary)
-        if run.failed:
-            raise RemindersFailed(
-                f"{len(run.failed)} reminder(s) not sent: " + ", ".join(str(i) for i in run.failed)
-            )
-        return summary
+    # The schedule carries no input: "now" comes from the service's clock.
+    run = bootstrap.get_notification_service().send_reminders()
+    summary = {
+        "due_soon": run.due_soon,
+        "sent": run.sent,
+        "already_reminded": run.already_reminded,
+        "failed": len(run.failed),
+    }
+    logger.info("reminder run finished", extra=summary)
+    if run.failed:
+        raise RemindersFailed(
+            f"{len(run.failed)} reminder(s) not sent: " + ", ".join(str(i) for i in run.failed)
+        )
+    return summary

@@ -17,6 +17,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from taskapi.entrypoints.http.errors import error_body
 from taskapi.local.proxy import Handler, HttpReply, HttpRequest, LocalLambdaContext, invoke
 
 # Outside the "taskapi" logger tree on purpose: Powertools' Logger owns "taskapi" (the service
@@ -35,7 +36,6 @@ class LocalApiServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: Handler) -> None:
         super().__init__(address, _ProxyRequestHandler)
         self._lambda_handler = handler
-        self._invocation_lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -44,8 +44,7 @@ class LocalApiServer(ThreadingHTTPServer):
 
     def handle_request_as_lambda(self, request: HttpRequest) -> HttpReply:
         context = LocalLambdaContext()
-        with self._invocation_lock:
-            reply = invoke(self._lambda_handler, request, context=context)
+        reply = invoke(self._lambda_handler, request, context=context)  # one at a time
         # As API Gateway does: the id a client can quote, and that the logs carry.
         headers = [*reply.headers, ("x-amzn-RequestId", context.aws_request_id)]
         return HttpReply(reply.status, headers, reply.body)
@@ -175,9 +174,6 @@ def _gateway_error(status: HTTPStatus, message: str) -> HttpReply:
     """An answer of the gateway itself, for the few requests that never reach the function:
     in the shape of the deployed stack's gateway responses (template.yaml, GatewayResponses),
     so a client sees one error format wherever the answer comes from."""
-    body = {
-        "error": "internal_error" if status >= HTTPStatus.INTERNAL_SERVER_ERROR else "bad_request",
-        "message": message,
-        "details": {"request_id": str(uuid.uuid4())},
-    }
+    code = "internal_error" if status >= HTTPStatus.INTERNAL_SERVER_ERROR else "bad_request"
+    body = error_body(code, message, {"request_id": str(uuid.uuid4())})
     return HttpReply(int(status), [("Content-Type", "application/json")], json.dumps(body).encode())

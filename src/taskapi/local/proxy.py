@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from taskapi.local.environment import ENVIRONMENT
+
 LOCAL_STAGE = "local"
 # API Gateway's integration timeout: the most a request can take.
 REQUEST_TIMEOUT_MS = 29_000
@@ -155,4 +157,6 @@ def invoke(
     """Call a Lambda proxy handler as API Gateway would, and read its answer as HTTP."""
     context = context or LocalLambdaContext()
     event = to_proxy_event(request, request_id=context.aws_request_id)
-    return from_proxy_response(handler(event, context))
+    with ENVIRONMENT.invocation():
+        response = handler(event, context)
+    return from_proxy_response(response)

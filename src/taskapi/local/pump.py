@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from taskapi.local.environment import ENVIRONMENT
 from taskapi.service.dispatch import OutboxDispatcher
 
 logger = logging.getLogger("taskapi-serve")
@@ -59,7 +60,8 @@ class OutboxPump:
     def _drain(self) -> None:
         while True:
             try:
-                report = self._dispatcher.dispatch_pending(self._batch_size)
+                with ENVIRONMENT.between_invocations():
+                    report = self._dispatcher.dispatch_pending(self._batch_size)
             except Exception:
                 # The store itself failed; the events stay pending and are retried next time.
                 logger.exception("outbox dispatch failed")

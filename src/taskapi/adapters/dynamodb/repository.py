@@ -47,8 +47,7 @@ from taskapi.adapters.dynamodb.table import (
     PK,
     SK,
 )
-from taskapi.adapters.listing import parse_position, position_after
-from taskapi.adapters.unit_of_work import StagedWrite, StagedWrites
+from taskapi.adapters.unit_of_work import StagedWrite, StagedWrites, parse_position, position_after
 from taskapi.domain.model import Task
 from taskapi.service.ports import Position, TaskFilter, TaskSlice
 

@@ -9,6 +9,7 @@ line carries the exception; nothing about tables, ARNs or IAM reaches the wire.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -36,6 +37,7 @@ from taskapi.domain.errors import (
     VersionConflict,
 )
 from taskapi.domain.model import Task
+from taskapi.domain.text import clip
 from taskapi.service.ports import StoreFailure, StoreUnavailable
 
 # Keep error texts short: a message must never echo a large input back to the client.
@@ -54,13 +56,13 @@ class RequestRejected(Exception):
 
 class RouteNotFound(RequestRejected):
     def __init__(self, path: str) -> None:
-        super().__init__(f"no route matches {_clip(path, 100)}")
+        super().__init__(f"no route matches {clip(path, 100)}")
 
 
 class MethodNotAllowed(RequestRejected):
     def __init__(self, method: str, allowed: Sequence[str]) -> None:
         super().__init__(
-            f"{_clip(method, 20)} is not allowed here; allowed: {', '.join(allowed)}",
+            f"{clip(method, 20)} is not allowed here; allowed: {', '.join(allowed)}",
             {"allowed_methods": list(allowed)},
         )
         self.allowed = tuple(allowed)
@@ -76,7 +78,7 @@ class PayloadTooLarge(RequestRejected):
 class UnsupportedMediaType(RequestRejected):
     def __init__(self, content_type: str) -> None:
         super().__init__(
-            f"the request body must be application/json, not {_clip(content_type, 60)}",
+            f"the request body must be application/json, not {clip(content_type, 60)}",
             {"supported": ["application/json"]},
         )
 
@@ -181,6 +183,19 @@ class ErrorReply:
     def is_server_error(self) -> bool:
         return self.status >= HTTPStatus.INTERNAL_SERVER_ERROR
 
+    @property
+    def is_retryable(self) -> bool:
+        return self.status == HTTPStatus.SERVICE_UNAVAILABLE
+
+    def proxy_response(self) -> dict[str, Any]:
+        """This reply as a Lambda proxy integration response."""
+        return {
+            "statusCode": int(self.status),
+            "headers": {"Content-Type": "application/json", **self.headers},
+            "body": json.dumps(self.body, separators=(",", ":")),
+            "isBase64Encoded": False,
+        }
+
 
 def error_reply(exc: BaseException, request_id: str) -> ErrorReply:
     """The response for ``exc``: status and code from the table, safe message and details."""
@@ -189,7 +204,7 @@ def error_reply(exc: BaseException, request_id: str) -> ErrorReply:
         seconds = max(1, exc.retry_after_seconds)
         return ErrorReply(
             rule.status,
-            _body(
+            error_body(
                 rule.code,
                 f"the service is busy; retry in {seconds} s",
                 {"retry_after_seconds": seconds, "request_id": request_id},
@@ -198,13 +213,13 @@ def error_reply(exc: BaseException, request_id: str) -> ErrorReply:
         )
     if rule.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         return ErrorReply(
-            rule.status, _body(rule.code, "internal error", {"request_id": request_id})
+            rule.status, error_body(rule.code, "internal error", {"request_id": request_id})
         )
     if isinstance(exc, RequestValidationError | ValidationError):
         problems = field_problems(exc.errors())
-        return ErrorReply(rule.status, _body(rule.code, _summary(problems), problems))
+        return ErrorReply(rule.status, error_body(rule.code, _summary(problems), problems))
     message, details = _message_and_details(exc, rule)
-    body = _body(rule.code, message, details)
+    body = error_body(rule.code, message, details)
     headers: dict[str, str] = {}
     if isinstance(exc, VersionConflict):
         body["current_task"] = exc.current.model_dump(mode="json")
@@ -218,11 +233,12 @@ def error_reply(exc: BaseException, request_id: str) -> ErrorReply:
 
 def _message_and_details(exc: BaseException, rule: ErrorRule) -> tuple[str, dict[str, Any]]:
     if isinstance(exc, DomainError | RequestRejected):
-        return _clip(exc.message, MAX_MESSAGE_LENGTH), exc.details
+        return clip(exc.message, MAX_MESSAGE_LENGTH), exc.details
     return _FIXED_MESSAGES.get(rule.code, rule.status.phrase.lower()), {}
 
 
-def _body(code: str, message: str, details: Any) -> dict[str, Any]:
+def error_body(code: str, message: str, details: Any) -> dict[str, Any]:
+    """The one shape of every error the API answers, the local gateway's own included."""
     return {"error": code, "message": message, "details": details}
 
 
@@ -237,7 +253,7 @@ def field_problems(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
             reason = str(error.get("ctx", {}).get("error", "malformed"))
             loc, message = loc[:1], f"invalid JSON ({reason}) at offset {_offset(error)}"
         problems.append(
-            {"field": ".".join(loc) or "request", "message": _clip(message, MAX_MESSAGE_LENGTH)}
+            {"field": ".".join(loc) or "request", "message": clip(message, MAX_MESSAGE_LENGTH)}
         )
     return problems
 
@@ -252,8 +268,4 @@ def _summary(problems: Sequence[Mapping[str, str]]) -> str:
         return "the request is not valid"
     first = problems[0]
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-    return _clip(f"{first['field']}: {first['message']}{more}", MAX_MESSAGE_LENGTH)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(f"{first['field']}: {first['message']}{more}", MAX_MESSAGE_LENGTH)

@@ -12,7 +12,7 @@ If the create fails, Powertools deletes the in-progress record, so a retry runs 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,12 @@ KEY_PREFIX = "taskapi.create_task"
 REPLAYED_HEADER = "Idempotent-Replayed"
 # The caller of a request without an IAM identity (the local server, tests).
 ANONYMOUS_CALLER = "anonymous"
+
+
+def caller_of(event: Mapping[str, Any]) -> str:
+    """Who is calling (the IAM principal in AWS), to scope idempotency keys per caller."""
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    return str(identity.get("userArn") or identity.get("caller") or ANONYMOUS_CALLER)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,36 +1,16 @@
-"""Response bodies of the HTTP API and their OpenAPI descriptions.
+"""Response bodies that exist because of HTTP: list envelopes, error bodies, health.
 
-Request bodies are the service's command models and the task is the domain model; this module
-adds only what exists because of HTTP: list envelopes, error bodies, response headers, examples.
-Every status a route can answer is documented, so the OpenAPI document is a contract that the
-fuzz tests hold the implementation to.
+Request bodies are the service's command models and the task is the domain model; how each
+route documents them is in ``openapi``. See docs/api.md.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from aws_lambda_powertools.event_handler.openapi.types import (
-    OpenAPIResponse,
-    OpenAPIResponseHeader,
-)
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskapi.domain.model import Task
-
-EXAMPLE_TASK: dict[str, Any] = {
-    "task_id": "0b7e3f9a-5d0c-4c61-9a57-3f4f2b1f8e21",
-    "title": "Write the release notes",
-    "description": "Cover the API changes and the migration steps.",
-    "status": "pending",
-    "priority": "high",
-    "dependencies": ["5f1c2d3e-8a9b-4c7d-9e0f-1a2b3c4d5e6f"],
-    "due_at": "2030-05-01T17:00:00Z",
-    "assignee": "ana@example.com",
-    "created_at": "2030-04-20T09:30:00Z",
-    "updated_at": "2030-04-20T09:30:00Z",
-    "version": 1,
-}
 
 
 class Pagination(BaseModel):
@@ -97,77 +77,3 @@ class Health(BaseModel):
     status: Literal["ok"]
     service: str
     version: str
-
-
-# -- OpenAPI response objects --------------------------------------------------------------
-
-_ETAG: OpenAPIResponseHeader = {
-    "description": 'The task\'s version as a strong entity tag, e.g. "3". Send it back in '
-    "If-Match to update or delete only that version.",
-    "schema": {"type": "string"},
-}
-_LOCATION: OpenAPIResponseHeader = {
-    "description": "URL path of the new task.",
-    "schema": {"type": "string"},
-}
-_REPLAYED: OpenAPIResponseHeader = {
-    "description": "Present (true) when this is the stored response to an earlier request "
-    "with the same Idempotency-Key.",
-    "schema": {"type": "string", "enum": ["true"]},
-}
-_CURRENT_ETAG: OpenAPIResponseHeader = {
-    "description": "The task's current ETag.",
-    "schema": {"type": "string"},
-}
-_RETRY_AFTER: OpenAPIResponseHeader = {
-    "description": "Seconds to wait before retrying.",
-    "schema": {"type": "string"},
-}
-
-
-def task_response(description: str, *, created: bool = False) -> OpenAPIResponse:
-    headers = {"ETag": _ETAG}
-    if created:
-        headers |= {"Location": _LOCATION, "Idempotent-Replayed": _REPLAYED}
-    return {
-        "description": description,
-        "headers": headers,
-        "content": {
-            "application/json": {
-                "model": Task,
-                "examples": {"task": {"summary": "A task", "value": EXAMPLE_TASK}},
-            }
-        },
-    }
-
-
-def body_response(description: str, model: type[BaseModel]) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": model}}}
-
-
-def error_response(description: str, *, model: type[ErrorBody] = ErrorBody) -> OpenAPIResponse:
-    """An error status with the ``{error, message, details}`` body (or a subclass of it)."""
-    return body_response(description, model)
-
-
-def precondition_failed_response() -> OpenAPIResponse:
-    return {
-        **error_response("If-Match does not match the task's current ETag."),
-        "headers": {"ETag": _CURRENT_ETAG},
-    }
-
-
-NO_CONTENT: OpenAPIResponse = {"description": "Deleted. No body.", "content": {}}
-
-# Answers any route can give.
-COMMON_ERRORS: dict[int, OpenAPIResponse] = {
-    500: error_response("Unexpected failure; details.request_id identifies it in the logs."),
-    503: {
-        **error_response("The store is throttling; retry after Retry-After seconds."),
-        "headers": {"Retry-After": _RETRY_AFTER},
-    },
-}
-BODY_ERRORS: dict[int, OpenAPIResponse] = {
-    413: error_response("The body is larger than 64 KiB."),
-    415: error_response("The Content-Type is not application/json."),
-}

@@ -1,0 +1,120 @@
+"""The local SQLite file: its connections, its schema, and the dispatcher's outbox reader.
+
+Every unit of work and every outbox call opens its own short-lived connection (``sqlite3``
+connections must not cross threads); WAL lets readers proceed while a writer holds the lock,
+and a busy wait that times out is ``StoreUnavailable``. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from uuid import UUID
+
+from taskapi.adapters.sqlite.schema import SchemaTooNew, ensure_schema
+from taskapi.adapters.unit_of_work import bounded_error
+from taskapi.domain.events import parse_event
+from taskapi.service.ports import OutboxRecord, StoreFailure, StoreUnavailable
+
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+
+
+def connect(path: Path, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """A new connection to ``path`` for the calling thread, configured as every local store
+    needs it; the caller closes it.
+
+    Autocommit mode (``isolation_level=None``): transactions are started and ended explicitly,
+    never implicitly by the ``sqlite3`` module. ``timeout`` is SQLite's busy timeout: how long
+    to wait for the write lock.
+    """
+    connection = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, isolation_level=None)
+    try:
+        connection.execute("PRAGMA foreign_keys = ON")  # per connection; off by default
+        # Durable commits: a 201 means the task and its event survive a power loss too.
+        connection.execute("PRAGMA synchronous = FULL")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def use_wal(connection: sqlite3.Connection, path: Path) -> None:
+    """Switch the file to WAL journal mode (it stays so), or fail saying why."""
+    (mode,) = connection.execute("PRAGMA journal_mode = WAL").fetchone()
+    if mode != "wal":
+        raise StoreFailure(f"{path} cannot use WAL journal mode (got {mode!r})")
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Translate ``sqlite3`` errors into the port's infrastructure errors.
+
+    Domain errors raised inside pass through untouched.
+    """
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise _translate(exc) from exc
+
+
+def _translate(exc: sqlite3.Error) -> Exception:
+    # Extended result codes keep the primary code in the low byte (SQLITE_BUSY_SNAPSHOT etc.).
+    primary = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StoreUnavailable(f"the local database is busy: {exc}", retry_after_seconds=1)
+    return StoreFailure(f"the local database failed: {type(exc).__name__}: {exc}")
+
+
+class SqliteDatabase:
+    """One SQLite file: creates or checks its schema on construction, hands out configured
+    connections, and is the dispatcher's outbox reader."""
+
+    def __init__(self, path: Path | str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
+        if str(path) == ":memory:":
+            # Every unit of work opens its own connection; each would see a different,
+            # empty in-memory database. Use InMemoryUnitOfWorkFactory for that instead.
+            raise ValueError("SqliteDatabase needs a file path")
+        self.path = Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        with store_errors(), self._connection() as connection:
+            use_wal(connection, self.path)
+            try:
+                ensure_schema(connection)
+            except SchemaTooNew as exc:
+                raise StoreFailure(f"{self.path}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"SqliteDatabase({str(self.path)!r})"
+
+    def open_connection(self) -> sqlite3.Connection:
+        """A new, configured connection for the calling thread; the caller closes it."""
+        return connect(self.path, busy_timeout_ms=self._busy_timeout_ms)
+
+    def _connection(self) -> closing[sqlite3.Connection]:
+        return closing(self.open_connection())
+
+    # -- outbox reader (the dispatcher's side); each call is one autocommit statement ----
+
+    def pending(self, limit: int) -> list[OutboxRecord]:
+        with store_errors(), self._connection() as connection:
+            rows = connection.execute(
+                "SELECT payload, attempts, last_error FROM outbox ORDER BY sequence LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            OutboxRecord(event=parse_event(payload), attempts=attempts, last_error=last_error)
+            for payload, attempts, last_error in rows
+        ]
+
+    def mark_sent(self, event_id: UUID) -> None:
+        with store_errors(), self._connection() as connection:
+            connection.execute("DELETE FROM outbox WHERE event_id = ?", (str(event_id),))
+
+    def mark_failed(self, event_id: UUID, error: str) -> None:
+        with store_errors(), self._connection() as connection:
+            connection.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE event_id = ?",
+                (bounded_error(error), str(event_id)),
+            )

@@ -1,0 +1,127 @@
+"""Reads of the local store: tasks by id, BFS levels of the dependency graph, dependents,
+and keyset-paginated listing. Writes are staged (``StagedWrites``) until the unit of work
+commits. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from taskapi.adapters.sqlite.database import store_errors
+from taskapi.adapters.unit_of_work import StagedWrites, parse_position, position_after
+from taskapi.domain.model import Task, to_utc
+from taskapi.service.ports import Position, TaskFilter, TaskSlice
+
+# Ids per `IN (...)` query: far below SQLite's bound-parameter limit (999 before 3.32).
+ID_CHUNK_SIZE = 500
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+class Session:
+    """The connection of one unit of work, shared by the unit of work and its repository."""
+
+    def __init__(self) -> None:
+        self.connection: sqlite3.Connection | None = None
+
+    def require(self) -> sqlite3.Connection:
+        if self.connection is None:
+            raise RuntimeError("use the unit of work as a context manager: `with uow_factory():`")
+        return self.connection
+
+
+def _chunks(ids: Iterable[UUID]) -> Iterator[list[str]]:
+    unique = list(dict.fromkeys(str(i) for i in ids))
+    for start in range(0, len(unique), ID_CHUNK_SIZE):
+        yield unique[start : start + ID_CHUNK_SIZE]
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+def epoch_micros(instant: datetime) -> int:
+    """Exact integer microseconds since the epoch: sorts like the datetimes, in any year."""
+    return (to_utc(instant) - _EPOCH) // _MICROSECOND
+
+
+class SqliteTaskRepository(StagedWrites):
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with store_errors():
+            return self._session.require().execute(sql, params).fetchall()
+
+    def get(self, task_id: UUID) -> Task | None:
+        rows = self._query("SELECT body FROM tasks WHERE task_id = ?", (str(task_id),))
+        return Task.model_validate_json(rows[0][0]) if rows else None
+
+    def get_many(self, task_ids: Collection[UUID]) -> dict[UUID, Task]:
+        found: dict[UUID, Task] = {}
+        for chunk in _chunks(task_ids):
+            marks = _placeholders(len(chunk))
+            sql = f"SELECT body FROM tasks WHERE task_id IN ({marks})"  # noqa: S608 - "?" only
+            for (body,) in self._query(sql, chunk):
+                task = Task.model_validate_json(body)
+                found[task.task_id] = task
+        return found
+
+    def dependencies_of(self, task_ids: Collection[UUID]) -> dict[UUID, tuple[UUID, ...]]:
+        edges: dict[UUID, list[UUID]] = {}
+        for chunk in _chunks(task_ids):
+            # LEFT JOIN: an existing task without dependencies still appears (with none).
+            marks = _placeholders(len(chunk))
+            sql = (
+                "SELECT t.task_id, d.depends_on FROM tasks AS t"  # noqa: S608 - "?" marks only
+                " LEFT JOIN task_dependencies AS d ON d.task_id = t.task_id"
+                f" WHERE t.task_id IN ({marks})"
+                " ORDER BY t.task_id, d.position"
+            )
+            for task_id, depends_on in self._query(sql, chunk):
+                deps = edges.setdefault(UUID(task_id), [])
+                if depends_on is not None:
+                    deps.append(UUID(depends_on))
+        return {task_id: tuple(deps) for task_id, deps in edges.items()}
+
+    def dependents_of(self, task_id: UUID) -> list[UUID]:
+        rows = self._query(
+            "SELECT task_id FROM task_dependencies WHERE depends_on = ? ORDER BY task_id",
+            (str(task_id),),
+        )
+        return [UUID(dependent) for (dependent,) in rows]
+
+    def find(self, task_filter: TaskFilter, limit: int, after: Position | None) -> TaskSlice:
+        conditions: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("status", task_filter.status),
+            ("priority", task_filter.priority),
+            ("assignee", task_filter.assignee),
+        ):
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                params.append(str(value))
+        if after is not None:
+            # Keyset pagination: resume strictly after the last row of the previous page.
+            conditions.append("(created_at_us, task_id) > (?, ?)")
+            created_at, task_id = parse_position(after)
+            params.extend((epoch_micros(created_at), str(task_id)))
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        # One extra row tells whether another page exists without a COUNT query.
+        # Only fixed fragments are interpolated; every value is a bound parameter.
+        order = "ORDER BY created_at_us, task_id LIMIT ?"
+        sql = f"SELECT body FROM tasks {where} {order}"  # noqa: S608
+        rows = self._query(sql, [*params, limit + 1])
+        tasks = [Task.model_validate_json(body) for (body,) in rows[:limit]]
+        more = len(rows) > limit
+        return TaskSlice(
+            tasks=tasks,
+            next_position=position_after(tasks[-1].created_at, tasks[-1].task_id) if more else None,
+        )

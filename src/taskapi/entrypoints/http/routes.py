@@ -1,0 +1,246 @@
+"""The routes of the HTTP API: each translates one request into a service call and back.
+
+How each route is documented lives in ``openapi``; errors go through the table in ``errors``
+(see ``app``). See docs/api.md.
+"""
+
+from __future__ import annotations
+
+import functools
+from http import HTTPStatus
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.metrics import MetricUnit
+
+from taskapi import bootstrap
+from taskapi.domain.errors import VersionConflict
+from taskapi.domain.model import Task
+from taskapi.entrypoints.http.app import API_VERSION, app
+from taskapi.entrypoints.http.conditions import IfMatch
+from taskapi.entrypoints.http.errors import (
+    InvalidPrecondition,
+    PreconditionFailed,
+    PreconditionRequired,
+)
+from taskapi.entrypoints.http.idempotency import (
+    REPLAYED_HEADER,
+    StoredResponse,
+    caller_of,
+    respond_once,
+)
+from taskapi.entrypoints.http.openapi import (
+    CREATE_RESPONSES,
+    DELETE_RESPONSES,
+    DEPENDENTS_RESPONSES,
+    GET_RESPONSES,
+    HEALTH_RESPONSES,
+    LIST_RESPONSES,
+    UPDATE_RESPONSES,
+    AssigneeQuery,
+    CreateTaskBody,
+    IdempotencyKeyHeader,
+    IfMatchHeader,
+    LimitQuery,
+    NextTokenQuery,
+    PriorityQuery,
+    StatusQuery,
+    TaskIdPath,
+    UpdateTaskBody,
+)
+from taskapi.entrypoints.http.schemas import DependentTasks, Health, Pagination, TaskList
+from taskapi.entrypoints.observability import SERVICE_NAME, logger, metrics
+from taskapi.service.commands import ListTasks
+from taskapi.service.tasks import TaskService
+
+# -- operations ---------------------------------------------------------------------------
+
+
+@app.get("/health", summary="Liveness probe", tags=["operations"], responses=HEALTH_RESPONSES)
+def health() -> Health:
+    return Health(status="ok", service=SERVICE_NAME, version=API_VERSION)
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, _openapi_json())
+
+
+@functools.cache
+def _openapi_json() -> str:
+    # Every route is registered at import, so the document never changes: build it (several
+    # milliseconds) on the first request for it, not on every one, nor at import.
+    return app.get_openapi_json_schema()
+
+
+# -- tasks --------------------------------------------------------------------------------
+
+
+@app.post(
+    "/tasks",
+    status_code=HTTPStatus.CREATED,
+    summary="Create a task",
+    description="Dependencies must exist and may not form a cycle. Send an `Idempotency-Key` "
+    "to make retries safe: the same key and body return the first response (with "
+    "`Idempotent-Replayed: true`) and create nothing.",
+    tags=["tasks"],
+    responses=CREATE_RESPONSES,
+)
+def create_task(
+    command: CreateTaskBody, idempotency_key: IdempotencyKeyHeader = None
+) -> Response[Task]:
+    runtime = bootstrap.get_runtime()
+
+    def create() -> StoredResponse:
+        task = runtime.service.create(command)
+        metrics.add_metric(name="TaskCreated", unit=MetricUnit.Count, value=1)
+        logger.info("task created", extra={"task_id": str(task.task_id)})
+        location = f"{_base_path()}/tasks/{task.task_id}"
+        headers = {"Location": location, "ETag": task.etag}
+        return StoredResponse(HTTPStatus.CREATED, headers, task.model_dump(mode="json"))
+
+    if idempotency_key is None:
+        return _stored_task_response(create())
+    event = app.current_event
+    stored = respond_once(
+        runtime.idempotency,
+        key=idempotency_key,
+        caller=caller_of(event.raw_event),
+        body=event.json_body,
+        context=app.lambda_context,
+        respond=create,
+    )
+    if stored.replayed:
+        metrics.add_metric(name="IdempotentReplay", unit=MetricUnit.Count, value=1)
+    return _stored_task_response(stored)
+
+
+@app.get(
+    "/tasks",
+    summary="List tasks",
+    description="A page of tasks in a stable order (oldest first). Filters combine with AND. "
+    "Follow pagination.next_token until it is null.",
+    tags=["tasks"],
+    responses=LIST_RESPONSES,
+)
+def list_tasks(
+    limit: LimitQuery = 50,
+    next_token: NextTokenQuery = None,
+    status: StatusQuery = None,
+    priority: PriorityQuery = None,
+    assignee: AssigneeQuery = None,
+) -> TaskList:
+    query = ListTasks(
+        limit=limit, next_token=next_token, status=status, priority=priority, assignee=assignee
+    )
+    page = _service().list_tasks(query)
+    return TaskList(
+        tasks=page.tasks, pagination=Pagination(limit=page.limit, next_token=page.next_token)
+    )
+
+
+@app.get("/tasks/<task_id>", summary="Get a task", tags=["tasks"], responses=GET_RESPONSES)
+def get_task(task_id: TaskIdPath) -> Response[Task]:
+    return _task_response(_service().get(task_id))
+
+
+@app.put(
+    "/tasks/<task_id>",
+    summary="Update a task",
+    description="A partial update: only the fields sent change (null clears an optional "
+    "field). Say which version the change is based on, with `If-Match` (412 if stale) or "
+    "`version` in the body (409 with the current task if stale); without either, 428.",
+    tags=["tasks"],
+    responses=UPDATE_RESPONSES,
+)
+def update_task(
+    task_id: TaskIdPath, command: UpdateTaskBody, if_match: IfMatchHeader = None
+) -> Response[Task]:
+    service = _service()
+    if if_match is None:
+        if command.version is None:
+            raise PreconditionRequired
+        task = service.update(task_id, command, command.version)
+    else:
+        expected = _expected_version(service, task_id, IfMatch.parse(if_match))
+        if command.version is not None and command.version != expected:
+            raise InvalidPrecondition(
+                "version in the body and If-Match name different versions",
+                {"version": command.version, "if_match": if_match[:100]},
+            )
+        try:
+            task = service.update(task_id, command, expected)
+        except VersionConflict as conflict:  # raced with another writer since If-Match matched
+            raise PreconditionFailed(conflict.current) from conflict
+    metrics.add_metric(name="TaskUpdated", unit=MetricUnit.Count, value=1)
+    return _task_response(task)
+
+
+@app.delete(
+    "/tasks/<task_id>",
+    status_code=HTTPStatus.NO_CONTENT,
+    summary="Delete a task",
+    description="Refused (409) while other tasks depend on it. If-Match is optional; when "
+    "sent, the delete happens only if the ETag still matches (else 412).",
+    tags=["tasks"],
+    responses=DELETE_RESPONSES,
+)
+def delete_task(task_id: TaskIdPath, if_match: IfMatchHeader = None) -> Response[None]:
+    service = _service()
+    if if_match is None:
+        service.delete(task_id)
+    else:
+        expected = _expected_version(service, task_id, IfMatch.parse(if_match))
+        try:
+            service.delete(task_id, expected)
+        except VersionConflict as conflict:
+            raise PreconditionFailed(conflict.current) from conflict
+    metrics.add_metric(name="TaskDeleted", unit=MetricUnit.Count, value=1)
+    return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
+
+
+@app.get(
+    "/tasks/<task_id>/dependents",
+    summary="List the tasks that depend on a task",
+    tags=["tasks"],
+    responses=DEPENDENTS_RESPONSES,
+)
+def list_dependents(task_id: TaskIdPath) -> DependentTasks:
+    return DependentTasks(tasks=_service().dependents(task_id))
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _service() -> TaskService:
+    return bootstrap.get_task_service()
+
+
+def _task_response(task: Task) -> Response[Task]:
+    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, task, {"ETag": task.etag})
+
+
+def _stored_task_response(stored: StoredResponse) -> Response[Task]:
+    headers = dict(stored.headers)
+    if stored.replayed:
+        headers[REPLAYED_HEADER] = "true"
+    body = Task.model_validate(stored.body)
+    return Response(stored.status_code, content_types.APPLICATION_JSON, body, headers)
+
+
+def _expected_version(service: TaskService, task_id: UUID, condition: IfMatch) -> int:
+    """The version a conditional write must expect; reads the task only when the header
+    names something other than exactly one version (``*``, or a list)."""
+    single = condition.single_version
+    if single is not None:
+        return single
+    return condition.version_to_write(service.get(task_id))
+
+
+def _base_path() -> str:
+    # Behind a REST API stage the public path starts with /<stage>; Location must include it.
+    context = app.current_event.request_context
+    stage = context.stage
+    if stage and stage != "$default" and context.path.startswith(f"/{stage}/"):
+        return f"/{stage}"
+    return ""
