@@ -1,19 +1,10 @@
 """Consume each event once, however often it is delivered (Powertools idempotency).
 
-Events are delivered at least once: the outbox relay may publish a record twice, EventBridge and
-Lambda retry, and a dead-letter queue can be redriven. The consumer is therefore wrapped in
-Powertools' ``idempotent_function`` keyed on the event's own ``event_id`` (not on the
-EventBridge envelope ``id``, which differs between two publications of the same event):
-
-* first delivery: an in-progress record is written, the handler runs, its result is stored;
-* redelivery after success: the stored result is returned and the handler does not run;
-* a handler that raises: the record is deleted, so the retry runs the handler again;
-* a concurrent delivery while one is in progress: ``IdempotencyAlreadyInProgressError`` is
-  raised, and the platform retries it later.
-
-The persistence layer is injected: DynamoDB in AWS, SQLite locally, in memory in tests. It must
-be an instance of its own: Powertools configures a layer on first use and keeps that
-configuration (key expression, expiry) for good.
+Keyed on the event's own ``event_id`` (two publications of one event carry different envelope
+ids): a redelivery after success returns the stored result; a handler that raised runs again;
+a concurrent duplicate raises ``IdempotencyAlreadyInProgressError`` for the platform to retry.
+The persistence layer must be an instance of its own (Powertools keeps a layer's first
+configuration). See docs/events.md#delivery-semantics.
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
-"""The published JSON Schemas of the domain events.
+"""The published JSON Schemas of the domain events, generated from the Pydantic models and
+committed under ``schemas/events/``.
 
-One schema per event type, generated from the Pydantic models and committed under
-``schemas/events/``: that copy is what subscribers code against, and the contract tests compare
-it with a fresh one on every run (see ``schema_compat``).
-
-Three choices make the published form differ from ``Model.model_json_schema()``:
-
-* ``x-schema-version`` records ``SCHEMA_VERSION``, so a comparison can tell whether a breaking
-  change came with the version bump it needs.
-* The ``Task`` definition is described for subscribers: the model's docstring speaks to our own
-  developers (how the aggregate is handled in code), which means nothing to a reader of events.
-* ``additionalProperties: false`` is left out. The models forbid unknown fields when *we* parse,
-  but the public contract is "we may add optional fields without a new version": a subscriber
-  that validated with a closed schema would reject the first compatible addition.
+They differ from ``model_json_schema()`` in three ways: ``x-schema-version`` records
+``SCHEMA_VERSION``; the ``Task`` definition is described for subscribers; and there is no
+``additionalProperties: false``, so that an optional field can be added without a new
+version. See docs/events.md#versioning.
 """
 
 from __future__ import annotations

@@ -1,15 +1,9 @@
 """Who is told what, and when: the notification rules. Pure functions over events and tasks.
 
-* A task assigned (created with an assignee, or its assignee changed to someone) notifies the
-  new assignee.
-* A task completed notifies the assignee of each dependent that is now fully unblocked: every
-  one of its dependencies is completed. Two dependencies completed moments apart can both find
-  the dependent unblocked, so this notice is at least once (docs/events.md, "Known limits").
-* A task due within the reminder window and not completed reminds its assignee, once per task
-  and due date (the service keeps the log; moving the due date earns a new reminder).
-
-Each notification has a deterministic id derived from its cause, so the same cause always
-yields the same notification (a re-run produces the same ids, and logs can be correlated).
+An assignment notifies the new assignee; a completion notifies the assignee of each dependent
+it fully unblocks (at least once); a task due within the reminder window reminds its assignee
+once per task and due date. Each notification's id is derived from its cause, so a re-run
+yields the same ids. See docs/events.md#the-notification-service.
 """
 
 from __future__ import annotations

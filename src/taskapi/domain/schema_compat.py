@@ -1,19 +1,9 @@
 """Backward-compatibility check between two versions of a published JSON Schema.
 
-Pure JSON comparison (no I/O): the contract tests feed it the committed schema and a freshly
-generated one and fail when a change would break subscribers without a ``schema_version`` bump.
-
-The policy (docs/events.md, "Versioning", has it as a table, with the reasons):
-
-* breaking: a field removed; a field's type changed (including becoming nullable); a field
-  added as required, or an existing field becoming required or optional; an enum value removed;
-  a validation constraint changed (format, length, pattern, bounds, ...).
-* compatible: an optional field added; an enum value added; an annotation changed (title,
-  description, examples, default).
-
-``$ref`` targets are resolved and compared by structure, so renaming a definition is compatible
-while changing what it describes is judged like any other change. Unknown keywords are treated as
-constraints (breaking when they change): the checker errs on the side of asking for a bump.
+Pure JSON comparison: the contract tests feed it the committed schema and a freshly generated
+one and fail when a change would break subscribers without a ``schema_version`` bump. ``$ref``
+targets are compared by structure; unknown keywords count as constraints (breaking when they
+change). The policy, with its reasons: docs/events.md#versioning.
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """Lambda: task events from EventBridge -> the notification service.
 
-EventBridge invokes this function asynchronously with one event. What it does with it:
-
-* an envelope that is not an EventBridge event, or a known detail-type whose ``detail`` is not
-  a valid event of that type: raise. Lambda retries, then the event lands in the dead-letter
-  queue, where someone can look at it; it is never dropped silently.
-* an unknown detail-type (a newer producer, another team's event on the bus): log and return;
-  retrying would not make it known.
-* a task event: hand it to the idempotent consumer, which runs the notification service at most
-  once per ``event_id`` however often the event is delivered.
+A malformed envelope or task event raises (Lambda retries, then dead-letters it: never dropped
+silently); an unknown detail-type is logged and ignored (retrying would not make it known); a
+task event goes to the idempotent consumer, at most once per ``event_id``.
+See docs/events.md#the-notification-service.
 """
 
 from __future__ import annotations

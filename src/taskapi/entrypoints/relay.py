@@ -1,26 +1,9 @@
 """Lambda: DynamoDB stream of the task table -> EventBridge (the outbox relay in AWS).
 
-Every committed change writes an outbox item in the same transaction as the task; the table's
-stream (NEW_IMAGE) delivers that item here, and this function publishes its event. Delivery is
-at least once: a record is acknowledged only after EventBridge accepted its event, and every
-event carries its ``event_id`` so consumers drop the duplicates that retries produce.
-
-One invocation, in two phases:
-
-1. **Publish the batch.** Every INSERT of an outbox item becomes an entry; the entries go out
-   with as few PutEvents calls as the quotas allow (10 entries, 256 KB per call), and the
-   result of each entry is collected. Other records (task items, edges, TTL removals of outbox
-   items, ...) are skipped with a debug log.
-2. **Report per record** with Powertools' batch processor: the record handler only looks up the
-   outcome of phase 1 and raises for a record whose event was not published (or whose outbox
-   item could not be read). The response lists exactly those records in ``batchItemFailures``
-   (by sequence number), so Lambda retries only from the first failed record on.
-
-Why not publish inside the record handler? The processor calls it once per record, which
-would mean one PutEvents call per event; collecting first keeps the batching and still reports
-failures record by record. Nothing is swallowed: a failed record is retried until it succeeds
-or the event source mapping's retry limit sends it to the on-failure destination, and if
-every record fails the processor raises so the whole batch is retried.
+Phase 1 publishes the events of the batch's outbox INSERTs with as few PutEvents calls as the
+quotas allow; phase 2 reports per record with Powertools' batch processor, failing exactly the
+records whose event was not published, so Lambda retries from the first of them. Delivery is
+at least once; consumers de-duplicate on ``event_id``. See docs/aws.md#the-relay.
 """
 
 from __future__ import annotations

@@ -1,16 +1,9 @@
 """boto3 clients, created once per Lambda container (or process), on first use.
 
-Creating a client costs tens of milliseconds (loading the service model, building the
-endpoint resolver); making one per invocation would add that to every request. ``AwsClients``
-creates each client lazily the first time it is asked for, under a lock (client creation is
-not thread-safe, using a client is), and hands the same instance out afterwards.
-
-Every client gets explicit timeouts and botocore's *standard* retry mode: throttling and
-transient network errors are retried with exponential backoff and jitter up to
-``max_attempts`` in total, so the failure table (``aws_errors``) only sees what retrying could
-not cure. Region and endpoint come from configuration, passed in by ``bootstrap`` (adapters
-never read settings themselves); the endpoint override points every client at moto server or
-another local endpoint.
+Each client is created lazily under a lock (creation is not thread-safe, use is) and reused;
+every client gets explicit timeouts and botocore's *standard* retry mode, so the failure table
+only sees what retrying could not cure. Region and endpoint come from ``bootstrap``.
+See docs/aws.md#clients.
 """
 
 from __future__ import annotations

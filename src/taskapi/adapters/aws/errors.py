@@ -1,28 +1,10 @@
 """The failure table: what an AWS error means for the caller of a port.
 
-Every botocore failure that leaves an AWS adapter goes through ``translate_aws_errors`` and
-comes out as one of the two port errors:
-
-========================================================  =========================================
-AWS failure                                               port error (HTTP status via the API)
-========================================================  =========================================
-ProvisionedThroughputExceededException,                   ``StoreUnavailable`` (503 + Retry-After)
-ThrottlingException, RequestLimitExceeded, ...
-TransactionCanceledException whose reasons are all        ``StoreUnavailable`` (503 + Retry-After)
-throttling or TransactionConflict
-AccessDeniedException, UnrecognizedClientException,       ``StoreFailure`` (500 "internal error")
-ResourceNotFoundException, ValidationException, any
-other error code
-ConnectTimeoutError, ReadTimeoutError,                    ``StoreFailure`` (500 "internal error")
-EndpointConnectionError, any other botocore error
-========================================================  =========================================
-
-The rows are data (``THROTTLING_CODES``, ``TRANSIENT_CANCELLATION_REASONS``), not string
-matching on messages. botocore has already retried throttling and transient network errors
-(standard retry mode, see ``aws_clients``) by the time an error reaches this table.
-
-The port error carries a generic message: no AWS error code, ARN, table name or IAM wording
-may reach a client. The full detail (operation, code, message, request id) is logged here, once.
+Throttling (and cancellations whose reasons are all throttling or ``TransactionConflict``)
+becomes ``StoreUnavailable`` (503 + Retry-After); every other AWS or botocore failure becomes
+``StoreFailure`` (500). The rows are data, never string matching on messages; the port error
+carries a generic message, and the full detail is logged here, once.
+See docs/aws.md#the-failure-table.
 """
 
 from __future__ import annotations

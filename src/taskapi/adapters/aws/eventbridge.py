@@ -1,16 +1,10 @@
 """EventBridge: the one place that turns a domain event into a PutEvents entry, and the
 publisher the stream relay uses.
 
-An entry is ``Source`` (from configuration), ``DetailType`` (the event type), ``Detail`` (the
-event's JSON, exactly what consumers parse back with ``parse_event``), ``Time`` (when the change
-was committed) and ``EventBusName`` (from configuration). Every entry is checked when it is
-built, so a bad event fails where it is produced (the unit of work builds the entry before its
-commit), never later in the relay, where it would block the stream:
-
-* against botocore's own model of the PutEvents input, with botocore's ``ParamValidator``
-  (the same check the SDK applies before sending; no hand-written copy of the API);
-* against EventBridge's entry size limit, computed as EventBridge documents it: the UTF-8
-  bytes of Source, DetailType, Detail and each Resource, plus 14 bytes when Time is set.
+Each entry is checked when it is built (botocore's own model of the PutEvents input, and
+EventBridge's entry size limit computed as EventBridge documents it), so a bad event fails
+where it is produced, never later in the relay, where it would block the stream.
+See docs/aws.md#the-entry.
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """One DynamoDB table and the calls the task store makes on it.
 
-Every call goes through the failure table (``aws_errors``): what leaves this module is a
-decoded item, a port error (``StoreUnavailable``, ``StoreFailure``), or ``ConditionsFailed``,
-a cancelled transaction that the unit of work turns into the domain error it means.
-
-Reads are strongly consistent. ``BatchGetItem`` is split at DynamoDB's 100 keys per call, and
-its unprocessed keys are retried with capped exponential backoff and full jitter, a bounded
-number of times; keys still unprocessed then are a ``StoreUnavailable``. (botocore's standard
-retry mode has already retried throttled and failed *calls*; unprocessed keys come back in a
-successful reply, so they are ours to retry.)
+What leaves this module is a decoded item, a port error (through the failure table), or
+``ConditionsFailed``, a cancelled transaction the unit of work turns into a domain error.
+``BatchGetItem`` is split at 100 keys, and its unprocessed keys are retried with capped
+exponential backoff and full jitter, a bounded number of times. See docs/aws.md#clients.
 """
 
 from __future__ import annotations

@@ -1,23 +1,10 @@
 """Writes too large for one DynamoDB transaction (100 items): the tentative-edge protocol.
 
-A task may have 100 dependencies; replacing them all is 100 edges added (each with its claim)
-and 100 removed, 300 items. The task write and its event must still commit atomically, so the
-edges that do not fit around them go first, as *tentative* edges a reader does not believe:
-
-1. The commit plan is guarded by the graph generation (read before anything is written).
-2. New reverse edges are put as tentative (marked with this write's token), each with its
-   dependency's claim, in chunks of 100 items. A dependency that vanished fails its chunk:
-   ``DependenciesNotFound``, nothing committed. Removed edges that will not fit in the final
-   transaction are re-put as tentative too.
-3. The task writes, their events, the graph condition and as many removed edges as fit commit
-   in one transaction: the write is done.
-4. Best effort, afterwards: this write's tentative edges are settled (added ones confirmed,
-   left-over removed ones deleted), each only if it still carries this write's token. If that
-   fails, readers keep verifying them: slower, never wrong.
-
-``dependents_of`` checks a tentative edge against the dependent's own task item, and a delete
-that relied on such a check is conditional on the graph generation too: it cannot slip in
-between steps 2 and 3 of a write in flight (one of the two fails on the generation).
+The edges that do not fit beside the task write and its event are written first as tentative
+edges (marked with this write's token) that readers verify and never believe; the task write,
+its events and the graph condition then commit in one transaction; afterwards, best effort,
+the tentative edges are settled. The steps and why they are safe:
+docs/aws.md#the-100-item-transaction-limit.
 """
 
 from __future__ import annotations

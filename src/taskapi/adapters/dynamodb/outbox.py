@@ -1,17 +1,9 @@
 """The outbox on DynamoDB, in its two modes.
 
-Every commit puts one ``OUTBOX#<event_id>`` item per event in the same transaction as the task
-write, so a change and its event are stored together or not at all. Who publishes the item
-depends on the mode the unit-of-work factory was built with:
-
-* ``"stream"`` (AWS): the table's stream delivers every new outbox item to the relay Lambda
-  (``entrypoints/relay.py``), which publishes it to EventBridge. Nothing reads the item
-  afterwards: it carries ``expires_at`` and DynamoDB's TTL deletes it after
-  ``OUTBOX_RETENTION``.
-* ``"polling"`` (the contract suite; a local dispatcher against DynamoDB Local): an
-  ``OutboxDispatcher`` reads ``DynamoDbOutbox``. Items are indexed as pending
-  (``PendingOutbox``, in commit order), have no TTL (an undelivered event is never lost) and
-  are deleted by ``mark_sent``.
+Every commit puts one ``OUTBOX#<event_id>`` item per event in the task's transaction. In
+``"stream"`` mode (AWS) the table's stream hands it to the relay and TTL removes it later; in
+``"polling"`` mode (the contract suite) ``DynamoDbOutbox`` reads the pending index and
+``mark_sent`` deletes the item. See docs/aws.md#stream-and-ttl.
 """
 
 from __future__ import annotations

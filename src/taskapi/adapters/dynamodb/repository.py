@@ -1,16 +1,10 @@
 """The task repository on DynamoDB: every read the service makes, and what the unit of work
-must remember of them for its commit.
+remembers of them for its commit.
 
-* **Reads are strongly consistent** (``GetItem``, ``BatchGetItem``, base-table ``Query``),
-  except listing, which queries a global secondary index (eventually consistent by nature)
-  and then fetches the page's items consistently.
-* **What a read observed becomes a condition.** Each task item read is remembered with its
-  ``dependents_generation`` (``observed``): a delete is conditional on it. A graph walk
-  (``dependencies_of``) first reads the ``GRAPH`` generation: a write that adds edges after
-  the walk is conditional on it (``dynamodb_writes.graph_update``).
-* **Tentative reverse edges** (left by a write too large for one transaction, see
-  ``dynamodb_large_writes``) are hints: ``dependents_of`` believes one only if the dependent's
-  own task item lists the dependency.
+Reads are strongly consistent, except listing's index query. What a read observed becomes a
+condition: a task's ``dependents_generation`` guards its delete, the ``GRAPH`` generation read
+before a walk guards a write that adds edges. Tentative reverse edges are believed only when
+the dependent's own item lists the dependency. See docs/aws.md#writes.
 """
 
 from __future__ import annotations

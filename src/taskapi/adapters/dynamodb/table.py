@@ -4,7 +4,7 @@
 TTL); ``IDEMPOTENCY_TABLE`` holds Powertools' idempotency records for the API. Tests and local
 tooling create tables from these definitions, and the SAM template is checked against them, so
 the code and the deployed tables cannot drift apart. The item layout that lives in these keys
-(``TASK#<id>``, ``DEPENDENT#<id>``, ...) belongs to ``dynamodb_items.py``; docs/aws.md
+(``TASK#<id>``, ``DEPENDENT#<id>``, ...) belongs to ``items.py``; docs/aws.md
 describes both.
 """
 

@@ -1,28 +1,10 @@
 """The task store on DynamoDB: the unit of work, and how a write becomes one transaction.
 
-Same semantics as the in-memory and SQLite stores (the repository contract suite runs on all
-three), with DynamoDB's means: no locks, so every race is decided by a condition in the
-transaction that commits the write (docs/aws.md, "Writes").
-
-Follow a write from the service down::
-
-    with uow_factory() as uow:            DynamoDbUnitOfWorkFactory -> DynamoDbUnitOfWork
-        uow.tasks.get(task_id)            dynamodb_repository: reads, remembering what they saw
-        uow.tasks.update(task, version)   staging: the write waits for the commit
-        uow.outbox.add(event)             dynamodb_outbox: the event waits too
-        uow.commit()                      _apply (below): plan, then TransactWriteItems
-
-``_plan`` turns the staged writes and events into ``Operation``s (``dynamodb_writes``: the
-task item conditional on the version read, the outbox items, a reverse edge and a claim per
-dependency added, an edge delete per dependency removed, and the graph counter when the write
-adds edges after a cycle check). If they fit in one transaction (100 items), one
-``TransactWriteItems`` commits them; otherwise ``dynamodb_large_writes`` commits the edges
-ahead as tentative ones, then the rest. A transaction cancelled by a failed condition becomes
-the domain error it means (``_domain_error``); every other AWS failure has already become a
-port error in ``dynamodb_client``.
-
-The other modules: ``dynamodb_table`` (the table definition), ``dynamodb_items`` (the item
-layout), ``dynamodb_client`` (the calls, retries and error translation).
+Same semantics as the memory and SQLite stores, with no locks: every race is decided by a
+condition in the transaction that commits the write. ``_plan`` turns the staged writes and
+events into ``Operation``s (``writes``); one ``TransactWriteItems`` commits them, or
+``large_writes`` when they exceed 100 items; a cancelled transaction becomes the domain error
+it means (``_domain_error``). Start here to follow a write: docs/aws.md#writes.
 """
 
 from __future__ import annotations
@@ -85,7 +67,7 @@ class UnitOfWorkTooLarge(Exception):
 
 class DynamoDbUnitOfWorkFactory:
     """Builds units of work on one table; ``outbox_mode`` says who publishes the outbox
-    (``dynamodb_outbox``: the stream relay in AWS, or a polling dispatcher)."""
+    (``outbox``: the stream relay in AWS, or a polling dispatcher)."""
 
     def __init__(
         self,
@@ -136,7 +118,7 @@ class DynamoDbUnitOfWork(StagingUnitOfWork):
             self._transact(operations)
             return
         # Too large for one transaction: the edges go ahead as tentative ones, and the final
-        # commit must then be conditional on the graph generation (dynamodb_large_writes).
+        # commit must then be conditional on the graph generation (large_writes).
         if len(plan.core) + (not plan.graph_guarded) > MAX_TRANSACTION_ITEMS:
             # Task writes and events must share one transaction. (The service writes one task
             # and one event per unit of work.)
@@ -185,10 +167,10 @@ class DynamoDbUnitOfWork(StagingUnitOfWork):
         """Whether the commit must be conditional on the graph generation read earlier.
 
         * After a cycle check, if the write adds an edge: two such writes could close a cycle
-          together (``dynamodb_writes.graph_update``). A write that only removes edges cannot
+          together (``writes.graph_update``). A write that only removes edges cannot
           close one, so it never waits for the counter.
         * After a dependents answer that rested on verifying tentative edges: a large write
-          in flight must not commit under it (``dynamodb_large_writes``).
+          in flight must not commit under it (``large_writes``).
         """
         repository = self.tasks
         return (repository.walked_graph and bool(plan.added_edges)) or (

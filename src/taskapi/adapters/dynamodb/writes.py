@@ -1,25 +1,9 @@
 """The items of a DynamoDB write transaction, each with the condition that guards it.
 
-A commit (``dynamodb.DynamoDbUnitOfWork``) is planned as ``Operation``s, each one item of a
-``TransactWriteItems`` and the role that says what a failed condition on it means:
-
-==========  ===============================================  ==================================
-role        item and condition                               a failed condition means
-==========  ===============================================  ==================================
-task        Put ``attribute_not_exists`` (create); Update     ``VersionConflict`` /
-            ``version = :expected``; Delete ``version =      ``TaskNotFound``; for a delete
-            :expected`` and dependents generation unchanged   with the version unchanged,
-                                                              ``HasDependents``
-outbox      Put ``attribute_not_exists`` (``dynamodb_outbox``) (never fails: fresh event id)
-edge        Put or Delete of a reverse edge, unconditional    (no condition)
-dependency  the *claim* of a newly referenced dependency:     ``DependenciesNotFound``
-            ``ADD dependents_generation 1`` if it exists
-graph       the ``GRAPH`` counter: ``generation = :seen``     the graph changed: retry (503)
-==========  ===============================================  ==================================
-
-Why the claim and the dependents generation: a dependency cannot vanish under a new dependent
-(the claim needs it to exist), and a dependent cannot appear under a delete (the claim bumps
-the generation the delete is conditional on). Why the graph counter: see ``graph_update``.
+A commit is planned as ``Operation``s: one item of a ``TransactWriteItems`` each, and the role
+(task, outbox, edge, dependency claim, graph counter) that says what a failed condition on it
+means. The table of roles and conditions, and why claims and the graph counter exist, are in
+docs/aws.md#writes.
 """
 
 from __future__ import annotations
@@ -67,7 +51,7 @@ class Operation:
 class CommitPlan:
     """Every operation of one commit. ``core`` must commit in one transaction (the task
     writes, their events, the graph condition); edges may go in other transactions when the
-    whole does not fit in one (``dynamodb_large_writes``)."""
+    whole does not fit in one (``large_writes``)."""
 
     core: list[Operation] = field(default_factory=list)
     # Each added edge together with the claim that must commit with it.

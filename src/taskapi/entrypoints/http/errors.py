@@ -136,7 +136,7 @@ ERROR_TABLE: Final[Mapping[type[BaseException], ErrorRule]] = {
     PreconditionFailed: ErrorRule(HTTPStatus.PRECONDITION_FAILED, "precondition_failed"),
     PayloadTooLarge: ErrorRule(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload_too_large"),
     UnsupportedMediaType: ErrorRule(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-    # The resolver's own media-type check, which http_body.checked_body runs before it; kept
+    # The resolver's own media-type check, which body.checked_body runs before it; kept
     # so that the resolver's refusal could never become a 500.
     RequestUnsupportedContentType: ErrorRule(
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"

@@ -50,7 +50,7 @@ from taskapi.entrypoints.http.openapi import (
 )
 from taskapi.entrypoints.http.schemas import DependentTasks, Health, Pagination, TaskList
 from taskapi.entrypoints.observability import SERVICE_NAME, logger, metrics
-from taskapi.service.commands import ListTasks
+from taskapi.service.commands import CreateTask, ListTasks
 from taskapi.service.tasks import TaskService
 
 # -- operations ---------------------------------------------------------------------------
@@ -90,17 +90,8 @@ def create_task(
     command: CreateTaskBody, idempotency_key: IdempotencyKeyHeader = None
 ) -> Response[Task]:
     runtime = bootstrap.get_runtime()
-
-    def create() -> StoredResponse:
-        task = runtime.service.create(command)
-        metrics.add_metric(name="TaskCreated", unit=MetricUnit.Count, value=1)
-        logger.info("task created", extra={"task_id": str(task.task_id)})
-        location = f"{_base_path()}/tasks/{task.task_id}"
-        headers = {"Location": location, "ETag": task.etag}
-        return StoredResponse(HTTPStatus.CREATED, headers, task.model_dump(mode="json"))
-
     if idempotency_key is None:
-        return _stored_task_response(create())
+        return _stored_task_response(_create(runtime.service, command))
     event = app.current_event
     stored = respond_once(
         runtime.idempotency,
@@ -108,7 +99,7 @@ def create_task(
         caller=caller_of(event.raw_event),
         body=event.json_body,
         context=app.lambda_context,
-        respond=create,
+        respond=lambda: _create(runtime.service, command),
     )
     if stored.replayed:
         metrics.add_metric(name="IdempotentReplay", unit=MetricUnit.Count, value=1)
@@ -214,6 +205,14 @@ def list_dependents(task_id: TaskIdPath) -> DependentTasks:
 
 def _service() -> TaskService:
     return bootstrap.get_task_service()
+
+
+def _create(service: TaskService, command: CreateTask) -> StoredResponse:
+    task = service.create(command)
+    metrics.add_metric(name="TaskCreated", unit=MetricUnit.Count, value=1)
+    logger.info("task created", extra={"task_id": str(task.task_id)})
+    headers = {"Location": f"{_base_path()}/tasks/{task.task_id}", "ETag": task.etag}
+    return StoredResponse(HTTPStatus.CREATED, headers, task.model_dump(mode="json"))
 
 
 def _task_response(task: Task) -> Response[Task]:
