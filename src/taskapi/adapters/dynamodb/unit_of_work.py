@@ -14,12 +14,18 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from taskapi.adapters.aws.errors import CONFLICT_RETRY_AFTER_SECONDS, NO_REASON, UNAVAILABLE_MESSAGE
 from taskapi.adapters.aws.eventbridge import EventEntryBuilder
 from taskapi.adapters.dynamodb.client import MAX_TRANSACTION_ITEMS, ConditionsFailed, DynamoDbTable
-from taskapi.adapters.dynamodb.items import decode, task_from_record, task_key
+from taskapi.adapters.dynamodb.items import (
+    COMMIT_ID,
+    decode,
+    outbox_key,
+    task_from_record,
+    task_key,
+)
 from taskapi.adapters.dynamodb.large_writes import commit_in_steps
 from taskapi.adapters.dynamodb.outbox import (
     DynamoDbOutbox,
@@ -133,6 +139,9 @@ class DynamoDbUnitOfWork(StagingUnitOfWork):
         table = self._table.name
         plan = CommitPlan()
         written = {write.task.task_id for write in writes}
+        # Event ids are fresh: the first one names this commit (one per write: the service
+        # stages an event with every task write).
+        commit_id = str(events[0].event_id) if events else uuid4().hex
         for write in writes:
             dependent = write.task.task_id
             if write.kind == "add":
@@ -141,7 +150,7 @@ class DynamoDbUnitOfWork(StagingUnitOfWork):
             else:
                 observed = self.tasks.observed_for(write)
                 previous, generation = observed.task.dependencies, observed.dependents_generation
-            plan.core.append(task_write(table, write, generation))
+            plan.core.append(task_write(table, write, generation, commit_id))
             current = () if write.kind == "remove" else write.task.dependencies
             for dependency in current:
                 if dependency in previous:
@@ -155,9 +164,10 @@ class DynamoDbUnitOfWork(StagingUnitOfWork):
                 for dependency in previous
                 if dependency not in current
             ]
+        puts = outbox_puts(table, events, self._outbox_mode, self._now())
         plan.core += [
-            Operation(put, "outbox")
-            for put in outbox_puts(table, events, self._outbox_mode, self._now())
+            Operation(put, "outbox", event_id=event.event_id)
+            for put, event in zip(puts, events, strict=True)
         ]
         if self._graph_guard_needed(plan):
             plan.core.append(graph_update(table, self.tasks.observe_graph()))
@@ -183,7 +193,35 @@ class DynamoDbUnitOfWork(StagingUnitOfWork):
         try:
             self._table.transact([operation.item for operation in operations])
         except ConditionsFailed as failed:
+            if self._already_committed(operations, failed.reasons):
+                # botocore retried a transaction whose reply was lost; DynamoDB honours the
+                # retry's ClientRequestToken, moto runs it again and fails on our own write.
+                logger.info("the transaction had committed; its reply was lost")
+                return
             raise self._domain_error(operations, failed.reasons) from failed
+
+    def _already_committed(
+        self, operations: list[Operation], reasons: list[Mapping[str, Any]]
+    ) -> bool:
+        """Whether this very transaction had committed: its task item is stored exactly as
+        written (the item DynamoDB returned with the failure says so without another read),
+        or, for a delete, its outbox item exists (event ids are fresh)."""
+        for operation, reason in zip(operations, reasons, strict=False):
+            write = operation.write
+            if write is None or reason.get("Code") != "ConditionalCheckFailed":
+                continue
+            old_item = reason.get("Item")
+            if old_item:
+                old = decode(old_item)
+                return not write.delete and old.get(COMMIT_ID) == self._commit_id(operations)
+            event_ids = [op.event_id for op in operations if op.event_id is not None]
+            return bool(event_ids) and self._table.get(outbox_key(event_ids[0])) is not None
+        # Our own task write passed its condition: this was no retry of a committed write.
+        return False
+
+    @staticmethod
+    def _commit_id(operations: list[Operation]) -> str | None:
+        return next((op.commit_id for op in operations if op.commit_id is not None), None)
 
     def _domain_error(
         self, operations: list[Operation], reasons: list[Mapping[str, Any]]

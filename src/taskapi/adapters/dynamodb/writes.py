@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from taskapi.adapters.dynamodb.items import (
+    COMMIT_ID,
     DEPENDENT_ID,
     DEPENDENT_PREFIX,
     DEPENDENTS_GENERATION,
@@ -45,6 +46,8 @@ class Operation:
     write: StagedWrite | None = None  # for "task"
     dependency: UUID | None = None  # for "dependency" and "edge"
     dependent: UUID | None = None  # for "edge"
+    event_id: UUID | None = None  # for "outbox"
+    commit_id: str | None = None  # for "task"
 
 
 @dataclass(slots=True)
@@ -69,19 +72,24 @@ class CommitPlan:
 # -- the task ---------------------------------------------------------------------------------
 
 
-def task_write(table: str, write: StagedWrite, dependents_generation: int) -> Operation:
+def task_write(
+    table: str, write: StagedWrite, dependents_generation: int, commit_id: str
+) -> Operation:
     """The task's own item. ``dependents_generation`` is the one this unit of work read (a
-    delete is conditional on it: see the module docstring). A failed condition returns the
-    current item (``ALL_OLD``), so a conflict needs no second read."""
-    return Operation(_task_item(table, write, dependents_generation), "task", write=write)
+    delete is conditional on it: see the module docstring). ``commit_id`` marks the item with
+    the commit that wrote it, so a retried commit can recognise its own write. A failed
+    condition returns the current item (``ALL_OLD``), so a conflict needs no second read."""
+    item = _task_item(table, write, dependents_generation, commit_id)
+    return Operation(item, "task", write=write, commit_id=commit_id)
 
 
 def _task_item(
-    table: str, write: StagedWrite, dependents_generation: int
+    table: str, write: StagedWrite, dependents_generation: int, commit_id: str
 ) -> TransactWriteItemTypeDef:
     task = write.task
     if write.kind == "add":
         values = {k: v for k, v in task_values(task).items() if v is not None}
+        values[COMMIT_ID] = commit_id
         return {
             "Put": {
                 "TableName": table,
@@ -121,6 +129,9 @@ def _task_item(
         else:
             assignments.append(f"#a{position} = :a{position}")
             values[f":a{position}"] = value
+    names["#commit"] = COMMIT_ID
+    assignments.append("#commit = :commit")
+    values[":commit"] = commit_id
     expression = f"SET {', '.join(assignments)}"
     if removals:
         expression += f" REMOVE {', '.join(removals)}"
