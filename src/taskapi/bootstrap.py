@@ -58,13 +58,11 @@ class Notifications:
 
 @dataclass(frozen=True, slots=True)
 class Runtime:
-    """What the API needs: the task service and its Idempotency-Key records; locally also the
-    outbox dispatcher and the notification service it delivers to."""
+    """What the API needs: the task service; locally also the outbox dispatcher and the
+    notification service it delivers to."""
 
     service: TaskService
     dispatcher: OutboxDispatcher | None
-    # Powertools idempotency records for POST /tasks with an Idempotency-Key.
-    idempotency: BasePersistenceLayer = field(default_factory=InMemoryPersistenceLayer)
     # Set by the service after every committed write: the local dispatcher thread waits on it,
     # so events go out promptly instead of on the next poll.
     outbox_signal: threading.Event = field(default_factory=threading.Event)
@@ -151,7 +149,6 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(
         service=service,
         dispatcher=dispatcher,
-        idempotency=build_idempotency_store(settings),
         outbox_signal=outbox_signal,
         notifications=notifications,
     )
@@ -186,12 +183,14 @@ def build_notifications(settings: Settings, uow_factory: UnitOfWorkFactory) -> N
 
 def build_notification_functions(settings: Settings) -> Notifications:
     """The notification and reminder functions' object graph in AWS: the notification service
-    on its own, without the task service, page tokens or API idempotency records."""
+    on its own, without the task service or page tokens."""
     return build_notifications(settings, build_task_store(settings).uow_factory)
 
 
 def build_idempotency_store(settings: Settings) -> BasePersistenceLayer:
-    """Where idempotency records live: next to the task store."""
+    """Where the notification side keeps its Powertools idempotency records (event
+    de-duplication, reminder marks): next to the task store. (Idempotency-Key records of the
+    API live in the task store itself.)"""
     if settings.store == "memory":
         return InMemoryPersistenceLayer()
     if settings.store == "sqlite":

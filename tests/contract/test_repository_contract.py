@@ -21,7 +21,12 @@ from uuid import UUID, uuid4
 import pytest
 
 from taskapi.adapters.unit_of_work import MAX_LAST_ERROR_LENGTH
-from taskapi.domain.errors import InvalidPageToken, TaskNotFound, VersionConflict
+from taskapi.domain.errors import (
+    DependenciesNotFound,
+    InvalidPageToken,
+    TaskNotFound,
+    VersionConflict,
+)
 from taskapi.domain.model import (
     MAX_DEPENDENCIES,
     MAX_DESCRIPTION_LENGTH,
@@ -34,6 +39,9 @@ from taskapi.service.ports import (
     Event,
     OutboxReader,
     Position,
+    RecordedRequest,
+    RequestAlreadyRecorded,
+    StoreFailure,
     TaskFilter,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -712,3 +720,123 @@ def test_the_outbox_can_be_drained_while_writers_commit(
     assert len(drained) == len(set(drained)) == 30
     assert set(drained) == set(written)
     assert outbox_reader.pending(10) == []
+
+
+# -- requests recorded with the task they created (Idempotency-Key) ------------------------
+
+
+def recorded(task: Task, key: str = "caller-key", *, at: datetime = BASE) -> RecordedRequest:
+    return RecordedRequest(
+        key=key,
+        fingerprint="fingerprint-1",
+        task=task,
+        recorded_at=at,
+        expires_at=at + timedelta(hours=24),
+    )
+
+
+def create_recorded(uow_factory: UnitOfWorkFactory, request: RecordedRequest) -> None:
+    def stage(uow: UnitOfWork) -> None:
+        uow.tasks.add(request.task)
+        uow.outbox.add(created_event(request.task))
+        uow.requests.add(request)
+
+    write(uow_factory, stage)
+
+
+def lookup(uow_factory: UnitOfWorkFactory, key: str, now: datetime) -> RecordedRequest | None:
+    with uow_factory() as uow:
+        return uow.requests.get(key, now)
+
+
+def test_a_recorded_request_is_read_back_with_its_task(uow_factory: UnitOfWorkFactory) -> None:
+    task = make_task(dependencies=())
+    request = recorded(task)
+    create_recorded(uow_factory, request)
+
+    found = lookup(uow_factory, request.key, BASE + timedelta(minutes=5))
+
+    assert found is not None
+    assert (found.key, found.fingerprint, found.task) == (request.key, "fingerprint-1", task)
+    assert found.expires_at == request.expires_at
+    assert lookup(uow_factory, "another-key", BASE) is None
+
+
+def test_a_live_record_refuses_a_second_commit_with_its_key_and_nothing_is_written(
+    uow_factory: UnitOfWorkFactory, outbox_reader: OutboxReader
+) -> None:
+    first = recorded(make_task(title="first"))
+    create_recorded(uow_factory, first)
+    second = recorded(make_task(title="duplicate"), at=BASE + timedelta(minutes=1))
+
+    with pytest.raises(RequestAlreadyRecorded):
+        create_recorded(uow_factory, second)
+
+    assert load(uow_factory, second.task.task_id) is None
+    assert [r.event.task.title for r in outbox_reader.pending(10)] == ["first"]
+    found = lookup(uow_factory, first.key, BASE + timedelta(minutes=2))
+    assert found is not None
+    assert found.task == first.task
+
+
+def test_an_expired_record_is_ignored_and_gives_way(uow_factory: UnitOfWorkFactory) -> None:
+    old = recorded(make_task(title="yesterday"))
+    create_recorded(uow_factory, old)
+    later = old.expires_at + timedelta(seconds=1)
+
+    assert lookup(uow_factory, old.key, later) is None
+    fresh = recorded(make_task(title="today"), at=later)
+    create_recorded(uow_factory, fresh)
+
+    found = lookup(uow_factory, old.key, later)
+    assert found is not None
+    assert found.task.title == "today"
+
+
+# -- what every store refuses, whatever the service checked before -------------------------
+
+
+def test_a_dependency_that_does_not_exist_is_refused_at_commit(
+    uow_factory: UnitOfWorkFactory, outbox_reader: OutboxReader
+) -> None:
+    missing = uuid4()
+    dangling = make_task(dependencies=(missing,))
+
+    with pytest.raises(DependenciesNotFound) as refused:
+        save(uow_factory, dangling, events=(created_event(dangling),))
+
+    assert refused.value.missing == (missing,)
+    assert load(uow_factory, dangling.task_id) is None
+    assert dependents(uow_factory, missing) == []
+    assert outbox_reader.pending(10) == []
+
+
+def test_a_dependency_written_in_the_same_commit_exists(uow_factory: UnitOfWorkFactory) -> None:
+    first = make_task(title="first")
+    second = make_task(title="second", dependencies=(first.task_id,))
+
+    save(uow_factory, first, second)
+
+    assert dependents(uow_factory, first.task_id) == [second.task_id]
+
+
+def test_two_events_with_one_event_id_are_refused_and_nothing_is_written(
+    uow_factory: UnitOfWorkFactory, outbox_reader: OutboxReader
+) -> None:
+    task = make_task()
+    event = created_event(task)
+    save(uow_factory, task, events=(event,))
+    other = make_task(title="other")
+    reused = created_event(other).model_copy(update={"event_id": event.event_id})
+
+    # Twice in one commit: refused as it is staged.
+    with uow_factory() as uow:
+        uow.outbox.add(reused)
+        with pytest.raises(ValueError, match="event id"):
+            uow.outbox.add(reused)
+    # Already in the outbox from an earlier commit: the commit fails as a whole.
+    with pytest.raises(StoreFailure):
+        save(uow_factory, other, events=(reused,))
+
+    assert load(uow_factory, other.task_id) is None
+    assert [r.event.event_id for r in outbox_reader.pending(10)] == [event.event_id]

@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
+from taskapi import bootstrap
 from taskapi.adapters.sqlite.database import SqliteDatabase
 from taskapi.adapters.sqlite.repository import ID_CHUNK_SIZE
 from taskapi.adapters.sqlite.schema import SCHEMA_VERSION
 from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
 from taskapi.bootstrap import build_runtime
 from taskapi.config import Settings
+from taskapi.entrypoints.api import lambda_handler
+from taskapi.local.proxy import HttpRequest, invoke
 from taskapi.service.commands import CreateTask
+from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import StoreFailure, StoreUnavailable
+from taskapi.service.tasks import TaskService
 from tests.fakes.builders import created_event, make_task
 from tests.fakes.subscribers import RecordingSubscriber
 
@@ -151,3 +157,35 @@ def test_bootstrap_wires_sqlite_by_default_with_the_dispatcher_on_the_same_file(
     runtime.dispatcher.subscribe(subscriber)
     runtime.dispatcher.dispatch_pending()
     assert [e.task_id for e in subscriber.delivered] == [task.task_id]
+
+
+def test_a_keyed_create_on_a_locked_database_is_a_503_and_its_retry_creates_once(
+    tmp_path: Path,
+) -> None:
+    # The Idempotency-Key record lives in the task store: a busy store is a 503 with
+    # Retry-After for the record as for the task, never a 500.
+    path = tmp_path / "locked.db"
+    database = SqliteDatabase(path, busy_timeout_ms=50)
+    service = TaskService(
+        uow_factory=SqliteUnitOfWorkFactory(database),
+        clock=lambda: datetime.now(UTC),
+        new_id=uuid4,
+        page_tokens=PageTokenCodec(b"sqlite-store-test"),
+    )
+    headers = [("Content-Type", "application/json"), ("Idempotency-Key", "locked-1")]
+    request = HttpRequest("POST", "/tasks", headers, b'{"title": "after the lock"}')
+    other_writer = sqlite3.connect(path, isolation_level=None)
+    with bootstrap.override_task_service(service):
+        try:
+            other_writer.execute("BEGIN IMMEDIATE")
+            busy = invoke(lambda_handler, request)
+        finally:
+            other_writer.close()
+        created, replayed = invoke(lambda_handler, request), invoke(lambda_handler, request)
+
+    assert busy.status == 503
+    assert busy.header("Retry-After") == "1"
+    assert (created.status, replayed.status) == (201, 201)
+    assert replayed.header("Idempotent-Replayed") == "true"
+    assert replayed.json()["task_id"] == created.json()["task_id"]
+    assert len(database.pending(10)) == 1

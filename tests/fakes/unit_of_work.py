@@ -9,7 +9,13 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Literal, Self
 
-from taskapi.service.ports import OutboxWriter, TaskRepository, UnitOfWork, UnitOfWorkFactory
+from taskapi.service.ports import (
+    OutboxWriter,
+    RequestLog,
+    TaskRepository,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 
 class FailingCommits:
@@ -71,6 +77,10 @@ class _FailingCommitUnitOfWork:
     @property
     def outbox(self) -> OutboxWriter:
         return self._inner.outbox
+
+    @property
+    def requests(self) -> RequestLog:
+        return self._inner.requests
 
     def __enter__(self) -> Self:
         self._inner.__enter__()

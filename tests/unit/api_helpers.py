@@ -3,13 +3,10 @@ on a task service built over fakes and installed through ``bootstrap.override_ru
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-
-from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
 from taskapi import bootstrap
 from taskapi.entrypoints import api
@@ -23,14 +20,9 @@ JSON = ("Content-Type", "application/json")
 
 
 @contextmanager
-def installed(
-    harness: ServiceHarness, idempotency: BasePersistenceLayer | None = None
-) -> Iterator[ServiceHarness]:
+def installed(harness: ServiceHarness) -> Iterator[ServiceHarness]:
     """The harness's service is the one the handler uses, for the duration."""
-    runtime = bootstrap.Runtime(service=harness.service, dispatcher=None)
-    if idempotency is not None:
-        runtime = dataclasses.replace(runtime, idempotency=idempotency)
-    with bootstrap.override_runtime(runtime):
+    with bootstrap.override_runtime(bootstrap.Runtime(service=harness.service, dispatcher=None)):
         yield harness
 
 

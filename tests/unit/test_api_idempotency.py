@@ -1,20 +1,16 @@
-"""``Idempotency-Key`` on POST /tasks: a retry gets the first response and creates nothing."""
+"""``Idempotency-Key`` on POST /tasks: a retry gets the first response and creates nothing,
+whatever failed in between (the request is recorded in the task's own atomic write)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from taskapi.adapters.idempotency import InMemoryPersistenceLayer
 from taskapi.entrypoints.api import lambda_handler
-from taskapi.entrypoints.http.idempotency import (
-    ANONYMOUS_CALLER,
-    KEY_PREFIX,
-    idempotency_config,
-    idempotency_request,
-)
 from taskapi.local.proxy import (
     HttpReply,
     HttpRequest,
@@ -22,20 +18,16 @@ from taskapi.local.proxy import (
     from_proxy_response,
     to_proxy_event,
 )
-from taskapi.service.ports import StoreUnavailable
+from taskapi.service.ports import StoreFailure, StoreUnavailable
+from taskapi.service.tasks import IDEMPOTENCY_KEY_LIFETIME
 from tests.fakes.service import ServiceHarness, build_service
 from tests.fakes.unit_of_work import FailingCommits
 from tests.unit.api_helpers import JSON, call, installed
 
 
 @pytest.fixture
-def records() -> InMemoryPersistenceLayer:
-    return InMemoryPersistenceLayer()
-
-
-@pytest.fixture
-def harness(records: InMemoryPersistenceLayer) -> Iterator[ServiceHarness]:
-    with installed(build_service(), idempotency=records) as harness:
+def harness() -> Iterator[ServiceHarness]:
+    with installed(build_service()) as harness:
         yield harness
 
 
@@ -43,16 +35,11 @@ def post(body: Any, key: str | None = None) -> HttpReply:
     return call("POST", "/tasks", body, [] if key is None else [("Idempotency-Key", key)])
 
 
-def hold_key(
-    records: InMemoryPersistenceLayer, key: str, body: Any, *, remaining_millis: int
-) -> None:
-    """What a request holding ``key`` leaves behind while its invocation runs: an in-progress
-    record that expires with the invocation's deadline."""
-    records.configure(idempotency_config(), key_prefix=KEY_PREFIX)
-    records.save_inprogress(
-        data=idempotency_request(ANONYMOUS_CALLER, key, body),
-        remaining_time_in_millis=remaining_millis,
-    )
+def post_in_context(request_context: dict[str, Any], key: str = "k") -> HttpReply:
+    request = HttpRequest("POST", "/tasks", [JSON, ("Idempotency-Key", key)], b'{"title": "t"}')
+    event = to_proxy_event(request)
+    event["requestContext"].update(request_context)
+    return from_proxy_response(lambda_handler(event, LocalLambdaContext()))
 
 
 def test_a_retry_with_the_same_key_and_body_replays_the_first_response(
@@ -91,58 +78,89 @@ def test_different_keys_and_no_key_each_create(harness: ServiceHarness) -> None:
     assert len(harness.store.tasks) == 4
 
 
-def test_keys_are_scoped_to_the_caller(harness: ServiceHarness) -> None:
-    def post_as(user_arn: str) -> HttpReply:
-        request = HttpRequest("POST", "/tasks", [JSON, ("Idempotency-Key", "k")], b'{"title": "t"}')
-        event = to_proxy_event(request)
-        event["requestContext"]["identity"]["userArn"] = user_arn
-        return from_proxy_response(lambda_handler(event, LocalLambdaContext()))
-
-    alice, bob = post_as("arn:aws:iam::1:user/alice"), post_as("arn:aws:iam::1:user/bob")
+def test_keys_are_scoped_to_the_iam_caller(harness: ServiceHarness) -> None:
+    alice = post_in_context({"identity": {"userArn": "arn:aws:iam::1:user/alice"}})
+    bob = post_in_context({"identity": {"userArn": "arn:aws:iam::1:user/bob"}})
 
     assert alice.status == bob.status == 201
     assert alice.json()["task_id"] != bob.json()["task_id"]
     assert bob.header("Idempotent-Replayed") is None
 
 
-def test_a_duplicate_while_the_first_is_in_progress_is_a_409(
-    harness: ServiceHarness, records: InMemoryPersistenceLayer
-) -> None:
-    body = {"title": "slow create"}
-    hold_key(records, "busy", body, remaining_millis=60_000)
+def test_keys_are_scoped_to_the_cognito_user(harness: ServiceHarness) -> None:
+    # Under a Cognito authorizer there is no IAM identity: the user is the token's sub claim.
+    def as_user(sub: str) -> HttpReply:
+        return post_in_context({"authorizer": {"claims": {"sub": sub}}, "identity": {}})
 
-    reply = post(body, key="busy")
+    alice, bob, alice_again = as_user("sub-alice"), as_user("sub-bob"), as_user("sub-alice")
 
-    assert reply.status == 409
-    assert reply.json()["error"] == "idempotency_in_progress"
-    assert harness.store.tasks == {}
+    assert alice.status == bob.status == alice_again.status == 201
+    assert alice.json()["task_id"] != bob.json()["task_id"]
+    assert alice_again.json()["task_id"] == alice.json()["task_id"]
+    assert alice_again.header("Idempotent-Replayed") == "true"
+    assert len(harness.store.tasks) == 2
 
 
-def test_an_in_progress_record_whose_invocation_timed_out_is_taken_over(
-    harness: ServiceHarness, records: InMemoryPersistenceLayer
-) -> None:
-    body = {"title": "crashed create"}
-    # Its invocation's deadline passed a second ago: Lambda killed it mid-create.
-    hold_key(records, "stuck", body, remaining_millis=-1000)
+def test_a_create_that_committed_but_was_never_acknowledged_is_not_repeated() -> None:
+    # The write landed, then the store's reply was lost (a timeout after success).
+    harness = build_service(
+        wrap=lambda inner: FailingCommits(inner, StoreFailure("reply lost"), when="after")
+    )
+    with installed(harness):
+        failed = post({"title": "pay once"}, key="lost-reply")
+        retried = post({"title": "pay once"}, key="lost-reply")
 
-    reply = post(body, key="stuck")
-
-    assert reply.status == 201
+    assert failed.status == 500
+    assert retried.status == 201
+    assert retried.header("Idempotent-Replayed") == "true"
     assert len(harness.store.tasks) == 1
+    assert len(harness.events()) == 1
 
 
-def test_a_failed_create_is_not_remembered(records: InMemoryPersistenceLayer) -> None:
+def test_a_failed_create_is_not_remembered() -> None:
     harness = build_service(
         wrap=lambda inner: FailingCommits(inner, StoreUnavailable("throttled"), times=1)
     )
-    with installed(harness, idempotency=records):
+    with installed(harness):
         failed = post({"title": "t"}, key="flaky")
         retried = post({"title": "t"}, key="flaky")
 
     assert failed.status == 503
+    assert failed.header("Retry-After") == "1"
     assert retried.status == 201
     assert retried.header("Idempotent-Replayed") is None
     assert len(harness.store.tasks) == 1
+
+
+def test_concurrent_duplicates_create_one_task(harness: ServiceHarness) -> None:
+    barrier = threading.Barrier(4)
+    replies: list[HttpReply] = []
+
+    def duplicate() -> None:
+        barrier.wait(timeout=10)
+        replies.append(post({"title": "once"}, key="burst"))
+
+    threads = [threading.Thread(target=duplicate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+    assert [reply.status for reply in replies] == [201] * 4
+    assert len({reply.json()["task_id"] for reply in replies}) == 1
+    assert sum(reply.header("Idempotent-Replayed") == "true" for reply in replies) == 3
+    assert len(harness.store.tasks) == 1
+
+
+def test_a_key_is_free_again_once_it_expired(harness: ServiceHarness) -> None:
+    first = post({"title": "monthly report"}, key="monthly")
+    harness.clock.advance(IDEMPOTENCY_KEY_LIFETIME + timedelta(seconds=1))
+
+    second = post({"title": "monthly report"}, key="monthly")
+
+    assert second.status == 201
+    assert second.header("Idempotent-Replayed") is None
+    assert second.json()["task_id"] != first.json()["task_id"]
 
 
 def test_an_invalid_body_is_refused_before_the_key_is_used(harness: ServiceHarness) -> None:

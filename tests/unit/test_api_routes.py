@@ -238,7 +238,7 @@ def test_openapi_document_describes_every_route_and_status(harness: ServiceHarne
     statuses = {key: " ".join(sorted(op["responses"])) for key, op in operations.items()}
     assert statuses == {
         ("GET", "/health"): "200 500 503",
-        ("POST", "/tasks"): "201 400 409 413 415 422 500 503",
+        ("POST", "/tasks"): "201 400 413 415 422 500 503",
         ("GET", "/tasks"): "200 400 500 503",
         ("GET", "/tasks/{task_id}"): "200 400 404 500 503",
         ("PUT", "/tasks/{task_id}"): "200 400 404 409 412 413 415 428 500 503",

@@ -15,15 +15,27 @@ from uuid import UUID
 
 from taskapi.adapters.unit_of_work import (
     StagedEvents,
+    StagedRequests,
     StagedWrite,
     StagedWrites,
     StagingUnitOfWork,
     bounded_error,
+    is_live,
     parse_position,
     position_after,
 )
+from taskapi.domain.errors import DependenciesNotFound
 from taskapi.domain.model import Task
-from taskapi.service.ports import Event, OutboxRecord, Position, TaskFilter, TaskSlice
+from taskapi.service.ports import (
+    Event,
+    OutboxRecord,
+    Position,
+    RecordedRequest,
+    RequestAlreadyRecorded,
+    StoreFailure,
+    TaskFilter,
+    TaskSlice,
+)
 
 
 class InMemoryStore:
@@ -34,6 +46,7 @@ class InMemoryStore:
         self.tasks: dict[UUID, Task] = {}
         self.dependents: dict[UUID, set[UUID]] = {}
         self.outbox: dict[UUID, OutboxRecord] = {}  # insertion order is commit order
+        self.requests: dict[str, RecordedRequest] = {}
 
     # -- outbox reader (the dispatcher's side) ------------------------------------------
 
@@ -91,13 +104,25 @@ class InMemoryTaskRepository(StagedWrites):
         )
 
 
+class InMemoryRequestLog(StagedRequests):
+    def __init__(self, store: InMemoryStore) -> None:
+        super().__init__()
+        self._store = store
+
+    def get(self, key: str, now: datetime) -> RecordedRequest | None:
+        record = self._store.requests.get(key)
+        return record if is_live(record, now) else None
+
+
 class InMemoryUnitOfWork(StagingUnitOfWork):
+    requests: InMemoryRequestLog
     tasks: InMemoryTaskRepository
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
         self.tasks = InMemoryTaskRepository(store)
         self.outbox = StagedEvents()
+        self.requests = InMemoryRequestLog(store)
 
     def _begin(self) -> None:
         self._store.lock.acquire()
@@ -105,13 +130,36 @@ class InMemoryUnitOfWork(StagingUnitOfWork):
     def _end(self) -> None:
         self._store.lock.release()
 
-    def _apply(self, writes: list[StagedWrite], events: list[Event]) -> None:
+    def _apply(
+        self, writes: list[StagedWrite], events: list[Event], requests: list[RecordedRequest]
+    ) -> None:
         store = self._store
         # Check every condition before applying anything: all or nothing.
         for write in writes:
             stored = store.tasks.get(write.task.task_id)
             if not write.accepts(stored):
                 raise write.rejection(stored)
+        written = {w.task.task_id: w for w in writes}
+
+        def exists_after(task_id: UUID) -> bool:
+            write = written.get(task_id)
+            return task_id in store.tasks if write is None else not write.delete
+
+        missing = {
+            dependency
+            for write in writes
+            for dependency in write.added_dependencies(store.tasks.get(write.task.task_id))
+            if not exists_after(dependency)
+        }
+        if missing:
+            raise DependenciesNotFound(sorted(missing, key=str))
+        if any(event.event_id in store.outbox for event in events):
+            raise StoreFailure("an event with this id is already in the outbox")
+        for request in requests:
+            if is_live(store.requests.get(request.key), request.recorded_at):
+                raise RequestAlreadyRecorded(request.key)
+        for request in requests:
+            store.requests[request.key] = request
         for write in writes:
             task_id = write.task.task_id
             previous = store.tasks.pop(task_id, None)

@@ -17,7 +17,7 @@ from uuid import UUID
 from taskapi.domain.errors import InvalidPageToken, TaskNotFound, VersionConflict
 from taskapi.domain.model import Task, to_utc
 from taskapi.domain.text import clip
-from taskapi.service.ports import Event, Position
+from taskapi.service.ports import Event, Position, RecordedRequest
 
 # What a store keeps of a failed delivery's error: enough to diagnose it, and bounded, so a
 # huge exception message cannot bloat the outbox (or exceed DynamoDB's 400 KB item limit).
@@ -49,6 +49,12 @@ class StagedWrite:
         if self.expected_version == 0:
             return stored is None
         return stored is not None and stored.version == self.expected_version
+
+    def added_dependencies(self, stored: Task | None) -> set[UUID]:
+        """The dependencies this write adds to the stored task (all of a new task's)."""
+        if self.delete:
+            return set()
+        return set(self.task.dependencies) - set(stored.dependencies if stored else ())
 
     def rejection(self, stored: Task | None) -> TaskNotFound | VersionConflict:
         """The domain error of this write when its condition failed against ``stored``."""
@@ -85,10 +91,30 @@ class StagedEvents:
         self.staged: list[Event] = []
 
     def add(self, event: Event) -> None:
+        if any(staged.event_id == event.event_id for staged in self.staged):
+            raise ValueError(f"event id {event.event_id} is already staged in this unit of work")
         self.staged.append(event)
 
     def discard(self) -> None:
         self.staged.clear()
+
+
+class StagedRequests:
+    """The write half of a ``RequestLog``: records wait here for the commit."""
+
+    def __init__(self) -> None:
+        self.staged: list[RecordedRequest] = []
+
+    def add(self, record: RecordedRequest) -> None:
+        self.staged.append(record)
+
+    def discard(self) -> None:
+        self.staged.clear()
+
+
+def is_live(record: RecordedRequest | None, now: datetime) -> bool:
+    """Whether ``record`` still holds its key at ``now``."""
+    return record is not None and record.expires_at > now
 
 
 class StagingUnitOfWork(ABC):
@@ -101,6 +127,7 @@ class StagingUnitOfWork(ABC):
 
     tasks: StagedWrites
     outbox: StagedEvents
+    requests: StagedRequests
 
     def __enter__(self) -> Self:
         self._begin()
@@ -118,22 +145,26 @@ class StagingUnitOfWork(ABC):
             self._end()
 
     def commit(self) -> None:
-        self._apply(list(self.tasks.staged.values()), list(self.outbox.staged))
+        staged = list(self.tasks.staged.values()), list(self.outbox.staged)
+        self._apply(*staged, list(self.requests.staged))
         self._discard()
 
     def _discard(self) -> None:
         self.tasks.discard()
         self.outbox.discard()
+        self.requests.discard()
 
     def _begin(self) -> None:
         """Called on entering the unit of work (nothing by default)."""
         return None
 
     @abstractmethod
-    def _apply(self, writes: list[StagedWrite], events: list[Event]) -> None:
-        """Apply every write, each conditional on its expected version, and store every event
-        in the outbox: all of it, or (raising the domain error of the first failed
-        condition) none of it."""
+    def _apply(
+        self, writes: list[StagedWrite], events: list[Event], requests: list[RecordedRequest]
+    ) -> None:
+        """Apply every write, each conditional on its expected version, store every event in
+        the outbox and every request record, each conditional on its key being free: all of
+        it, or (raising the error of the first failed condition) none of it."""
 
     def _end(self) -> None:
         """Called on leaving the unit of work, after the staging is discarded (nothing by

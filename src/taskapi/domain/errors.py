@@ -111,3 +111,13 @@ class InvalidPageToken(DomainError):
 
     def __init__(self, reason: str) -> None:
         super().__init__(f"next_token is not valid: {reason}", {"parameter": "next_token"})
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this Idempotency-Key was already used with a different request body; use a new "
+            "key for a new request"
+        )

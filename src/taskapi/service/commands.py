@@ -3,6 +3,8 @@ and the validation the API performs come from one definition."""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -29,6 +31,18 @@ def _iso_8601_text(value: object) -> object:
 DueAt = Annotated[UtcDateTime, BeforeValidator(_iso_8601_text)]
 
 
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """Who sent a create and the key they gave it: keys never collide across callers."""
+
+    caller: str
+    key: str
+
+    def scoped(self) -> str:
+        """The key as stores keep it: bounded, and one per (caller, key)."""
+        return hashlib.sha256(f"{self.caller}\n{self.key}".encode()).hexdigest()
+
+
 class CreateTask(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -39,6 +53,10 @@ class CreateTask(BaseModel):
     dependencies: Dependencies = ()
     due_at: DueAt | None = None
     assignee: Assignee | None = None
+
+    def fingerprint(self) -> str:
+        """Equal for equal commands, whatever the spelling of the body they came from."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
 
 # Optional in a partial update, but a task always has them: an explicit null is an error.

@@ -80,6 +80,40 @@ class TaskRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """A create made with an ``Idempotency-Key``: what a retry with the same key is answered
+    with, until ``expires_at``. ``key`` is already scoped to the caller; stores treat it as
+    opaque."""
+
+    key: str
+    fingerprint: str  # of the request: a retry must carry the same one
+    task: Task  # the task as it was created: the response to replay
+    recorded_at: datetime
+    expires_at: datetime
+
+
+class RequestLog(Protocol):
+    """The requests recorded with the tasks they created, in the same atomic write."""
+
+    def get(self, key: str, now: datetime) -> RecordedRequest | None:
+        """The live record of ``key`` (one that has not expired by ``now``), if any."""
+        ...
+
+    def add(self, record: RecordedRequest) -> None:
+        """Stage a record; the commit raises ``RequestAlreadyRecorded`` (and writes nothing)
+        if a live record holds the key by then."""
+        ...
+
+
+class RequestAlreadyRecorded(Exception):
+    """A concurrent request with the same key committed first."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"a request with key {key[:16]}... was recorded first")
+        self.key = key
+
+
 class OutboxWriter(Protocol):
     def add(self, event: Event) -> None:
         """Stage an event to be committed atomically with the task writes."""
@@ -95,6 +129,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxWriter: ...
+
+    @property
+    def requests(self) -> RequestLog: ...
 
     def __enter__(self) -> Self: ...
 

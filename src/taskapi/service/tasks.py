@@ -4,21 +4,41 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from taskapi.domain import rules
-from taskapi.domain.errors import DependencyCycle, HasDependents, TaskNotFound, VersionConflict
+from taskapi.domain.errors import (
+    DependencyCycle,
+    HasDependents,
+    IdempotencyKeyReused,
+    TaskNotFound,
+    VersionConflict,
+)
 from taskapi.domain.events import TaskCreated, TaskDeleted, TaskUpdated, diff, new_event_fields
 from taskapi.domain.model import MUTABLE_FIELDS, Status, Task
-from taskapi.service.commands import CreateTask, ListTasks, UpdateTask
+from taskapi.service.commands import CreateTask, IdempotencyKey, ListTasks, UpdateTask
 from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import (
     Clock,
     IdSource,
+    RecordedRequest,
+    RequestAlreadyRecorded,
+    StoreUnavailable,
     TaskFilter,
     TaskRepository,
+    UnitOfWork,
     UnitOfWorkFactory,
 )
+
+# How long an Idempotency-Key is remembered: longer than any sane retry policy.
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    task: Task
+    replayed: bool  # True: answered from the record of an earlier request; nothing created
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +103,36 @@ class TaskService:
 
     def create(self, command: CreateTask) -> Task:
         now = self._clock()
+        with self._uow_factory() as uow:
+            task = self._stage_create(uow, command, now)
+            uow.commit()
+        self._on_commit()
+        return task
+
+    def create_once(self, command: CreateTask, key: IdempotencyKey) -> Created:
+        """``create``, exactly once per key while it lives: the task and the record of the
+        request commit together, so no failure between them can let a retry create again."""
+        scoped, fingerprint = key.scoped(), command.fingerprint()
+        for _ in range(2):  # a second pass only after a concurrent duplicate won the key
+            now = self._clock()
+            with self._uow_factory() as uow:
+                recorded = uow.requests.get(scoped, now)
+                if recorded is not None:
+                    if recorded.fingerprint != fingerprint:
+                        raise IdempotencyKeyReused
+                    return Created(recorded.task, replayed=True)
+                task = self._stage_create(uow, command, now)
+                expires_at = now + IDEMPOTENCY_KEY_LIFETIME
+                uow.requests.add(RecordedRequest(scoped, fingerprint, task, now, expires_at))
+                try:
+                    uow.commit()
+                except RequestAlreadyRecorded:
+                    continue
+            self._on_commit()
+            return Created(task, replayed=False)
+        raise StoreUnavailable("a request with this Idempotency-Key is still being recorded")
+
+    def _stage_create(self, uow: UnitOfWork, command: CreateTask, now: datetime) -> Task:
         task = Task(
             task_id=self._new_id(),
             title=command.title,
@@ -96,13 +146,10 @@ class TaskService:
             updated_at=now,
             version=1,
         )
-        with self._uow_factory() as uow:
-            # A brand-new task has no dependents, so it cannot close a cycle.
-            _check_dependencies(uow.tasks, task, check_cycle=False)
-            uow.tasks.add(task)
-            uow.outbox.add(TaskCreated(**new_event_fields(self._new_id(), now, task)))
-            uow.commit()
-        self._on_commit()
+        # A brand-new task has no dependents, so it cannot close a cycle.
+        _check_dependencies(uow.tasks, task, check_cycle=False)
+        uow.tasks.add(task)
+        uow.outbox.add(TaskCreated(**new_event_fields(self._new_id(), now, task)))
         return task
 
     def update(self, task_id: UUID, command: UpdateTask, expected_version: int) -> Task:

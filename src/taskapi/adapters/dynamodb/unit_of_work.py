@@ -34,6 +34,7 @@ from taskapi.adapters.dynamodb.outbox import (
     outbox_puts,
 )
 from taskapi.adapters.dynamodb.repository import DynamoDbTaskRepository
+from taskapi.adapters.dynamodb.requests import DynamoDbRequestLog, request_put
 from taskapi.adapters.dynamodb.writes import (
     CommitPlan,
     Operation,
@@ -45,7 +46,13 @@ from taskapi.adapters.dynamodb.writes import (
 )
 from taskapi.adapters.unit_of_work import StagedWrite, StagingUnitOfWork
 from taskapi.domain.errors import DependenciesNotFound, HasDependents
-from taskapi.service.ports import Event, StoreUnavailable
+from taskapi.service.ports import (
+    Event,
+    RecordedRequest,
+    RequestAlreadyRecorded,
+    StoreFailure,
+    StoreUnavailable,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -101,6 +108,7 @@ class DynamoDbUnitOfWorkFactory:
 class DynamoDbUnitOfWork(StagingUnitOfWork):
     tasks: DynamoDbTaskRepository
     outbox: DynamoDbOutboxWriter
+    requests: DynamoDbRequestLog
 
     def __init__(
         self,
@@ -114,11 +122,14 @@ class DynamoDbUnitOfWork(StagingUnitOfWork):
         self._now = now
         self.tasks = DynamoDbTaskRepository(table)
         self.outbox = DynamoDbOutboxWriter(entries)
+        self.requests = DynamoDbRequestLog(table)
 
-    def _apply(self, writes: list[StagedWrite], events: list[Event]) -> None:
-        if not writes and not events:
+    def _apply(
+        self, writes: list[StagedWrite], events: list[Event], requests: list[RecordedRequest]
+    ) -> None:
+        if not writes and not events and not requests:
             return
-        plan = self._plan(writes, events)
+        plan = self._plan(writes, events, requests)
         operations = plan.operations()
         if len(operations) <= MAX_TRANSACTION_ITEMS:
             self._transact(operations)
@@ -135,7 +146,9 @@ class DynamoDbUnitOfWork(StagingUnitOfWork):
 
     # -- planning ---------------------------------------------------------------------------
 
-    def _plan(self, writes: list[StagedWrite], events: list[Event]) -> CommitPlan:
+    def _plan(
+        self, writes: list[StagedWrite], events: list[Event], requests: list[RecordedRequest]
+    ) -> CommitPlan:
         table = self._table.name
         plan = CommitPlan()
         written = {write.task.task_id for write in writes}
@@ -169,6 +182,7 @@ class DynamoDbUnitOfWork(StagingUnitOfWork):
             Operation(put, "outbox", event_id=event.event_id)
             for put, event in zip(puts, events, strict=True)
         ]
+        plan.core += [request_put(table, request) for request in requests]
         if self._graph_guard_needed(plan):
             plan.core.append(graph_update(table, self.tasks.observe_graph()))
         return plan
@@ -233,12 +247,17 @@ class DynamoDbUnitOfWork(StagingUnitOfWork):
             for operation, reason in zip(operations, reasons, strict=False)
             if reason.get("Code", NO_REASON) == "ConditionalCheckFailed"
         ]
+        for operation, _ in failed:
+            if operation.role == "request" and operation.request_key is not None:
+                return RequestAlreadyRecorded(operation.request_key)
         for operation, reason in failed:
             if operation.role == "task" and operation.write is not None:
                 return self._task_conflict(operation.write, reason.get("Item"))
         missing = [op.dependency for op, _ in failed if op.dependency is not None]
         if missing:
             return DependenciesNotFound(missing)
+        if any(op.role == "outbox" for op, _ in failed):
+            return StoreFailure("an event with this id is already in the outbox")
         logger.warning(
             "a concurrent write changed the dependency graph; the write can be retried",
             extra={"roles": [operation.role for operation, _ in failed]},

@@ -34,7 +34,7 @@ from taskapi.adapters.unit_of_work import StagedWrite
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-Role = Literal["task", "outbox", "edge", "dependency", "graph"]
+Role = Literal["task", "outbox", "request", "edge", "dependency", "graph"]
 
 
 @dataclass(slots=True)
@@ -48,6 +48,7 @@ class Operation:
     dependent: UUID | None = None  # for "edge"
     event_id: UUID | None = None  # for "outbox"
     commit_id: str | None = None  # for "task"
+    request_key: str | None = None  # for "request"
 
 
 @dataclass(slots=True)

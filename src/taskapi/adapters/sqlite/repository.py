@@ -12,9 +12,14 @@ from typing import Any
 from uuid import UUID
 
 from taskapi.adapters.sqlite.database import store_errors
-from taskapi.adapters.unit_of_work import StagedWrites, parse_position, position_after
+from taskapi.adapters.unit_of_work import (
+    StagedRequests,
+    StagedWrites,
+    parse_position,
+    position_after,
+)
 from taskapi.domain.model import Task, to_utc
-from taskapi.service.ports import Position, TaskFilter, TaskSlice
+from taskapi.service.ports import Position, RecordedRequest, TaskFilter, TaskSlice
 
 # Ids per `IN (...)` query: far below SQLite's bound-parameter limit (999 before 3.32).
 ID_CHUNK_SIZE = 500
@@ -124,4 +129,32 @@ class SqliteTaskRepository(StagedWrites):
         return TaskSlice(
             tasks=tasks,
             next_position=position_after(tasks[-1].created_at, tasks[-1].task_id) if more else None,
+        )
+
+
+class SqliteRequestLog(StagedRequests):
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+
+    def get(self, key: str, now: datetime) -> RecordedRequest | None:
+        with store_errors():
+            row = (
+                self._session.require()
+                .execute(
+                    "SELECT fingerprint, task, expires_at_us FROM requests"
+                    " WHERE request_key = ? AND expires_at_us > ?",
+                    (key, epoch_micros(now)),
+                )
+                .fetchone()
+            )
+        if row is None:
+            return None
+        fingerprint, task, expires_at_us = row
+        return RecordedRequest(
+            key=key,
+            fingerprint=fingerprint,
+            task=Task.model_validate_json(task),
+            recorded_at=now,
+            expires_at=_EPOCH + expires_at_us * _MICROSECOND,
         )

@@ -63,7 +63,21 @@ _VERSION_1 = (
     """,
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_VERSION_1,)
+_VERSION_2 = (
+    # Creates made with an Idempotency-Key, written in the transaction of the task they
+    # created: a retry with the same key is answered from here (docs/api.md#idempotency-keys).
+    """
+    CREATE TABLE IF NOT EXISTS requests (
+        request_key   TEXT    NOT NULL PRIMARY KEY,  -- scoped to the caller, opaque
+        fingerprint   TEXT    NOT NULL,
+        task          TEXT    NOT NULL,  -- the task as created: the response to replay
+        expires_at_us INTEGER NOT NULL
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS requests_by_expiry ON requests (expires_at_us)",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_VERSION_1, _VERSION_2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -11,12 +11,20 @@ import sqlite3
 from collections.abc import Sequence
 from contextlib import suppress
 from typing import Any, NoReturn
+from uuid import UUID
 
 from taskapi.adapters.sqlite.database import SqliteDatabase, store_errors
-from taskapi.adapters.sqlite.repository import Session, SqliteTaskRepository, epoch_micros
+from taskapi.adapters.sqlite.repository import (
+    ID_CHUNK_SIZE,
+    Session,
+    SqliteRequestLog,
+    SqliteTaskRepository,
+    epoch_micros,
+)
 from taskapi.adapters.unit_of_work import StagedEvents, StagedWrite, StagingUnitOfWork
+from taskapi.domain.errors import DependenciesNotFound
 from taskapi.domain.model import Task
-from taskapi.service.ports import Event
+from taskapi.service.ports import Event, RecordedRequest, RequestAlreadyRecorded
 
 # -- applying staged writes (inside the commit's savepoint) --------------------------------
 
@@ -33,8 +41,15 @@ def _task_row(task: Task) -> dict[str, Any]:
     }
 
 
-def _apply_write(connection: sqlite3.Connection, write: StagedWrite) -> None:
+def _apply_write(connection: sqlite3.Connection, write: StagedWrite) -> set[UUID]:
+    """Apply ``write``; return the dependencies it adds (to be checked once all are applied)."""
     task = write.task
+    previous = {
+        UUID(dependency)
+        for (dependency,) in connection.execute(
+            "SELECT depends_on FROM task_dependencies WHERE task_id = ?", (str(task.task_id),)
+        )
+    }
     row = _task_row(task)
     if write.expected_version == 0:
         cursor = connection.execute(
@@ -58,8 +73,24 @@ def _apply_write(connection: sqlite3.Connection, write: StagedWrite) -> None:
         )
     if cursor.rowcount != 1:
         _raise_condition_failed(connection, write)
-    if not write.delete:
-        _replace_edges(connection, task)
+    if write.delete:
+        return set()
+    _replace_edges(connection, task)
+    return set(task.dependencies) - previous
+
+
+def _check_exist(connection: sqlite3.Connection, dependencies: set[UUID]) -> None:
+    """The store's own guard (the service checks first): no edge to a task that is not there."""
+    wanted = sorted(str(dependency) for dependency in dependencies)
+    found: set[str] = set()
+    for start in range(0, len(wanted), ID_CHUNK_SIZE):
+        chunk = wanted[start : start + ID_CHUNK_SIZE]
+        marks = ", ".join("?" * len(chunk))
+        sql = f"SELECT task_id FROM tasks WHERE task_id IN ({marks})"  # noqa: S608 - "?" only
+        found.update(row[0] for row in connection.execute(sql, chunk))
+    missing = [UUID(task_id) for task_id in wanted if task_id not in found]
+    if missing:
+        raise DependenciesNotFound(missing)
 
 
 def _raise_condition_failed(connection: sqlite3.Connection, write: StagedWrite) -> NoReturn:
@@ -78,6 +109,25 @@ def _replace_edges(connection: sqlite3.Connection, task: Task) -> None:
     )
 
 
+def _insert_requests(connection: sqlite3.Connection, requests: Sequence[RecordedRequest]) -> None:
+    for request in requests:
+        now_us = epoch_micros(request.recorded_at)
+        # Expired records give way (and are purged as new ones arrive); a live one holds.
+        connection.execute("DELETE FROM requests WHERE expires_at_us <= ?", (now_us,))
+        cursor = connection.execute(
+            "INSERT INTO requests (request_key, fingerprint, task, expires_at_us)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (request_key) DO NOTHING",
+            (
+                request.key,
+                request.fingerprint,
+                request.task.model_dump_json(),
+                epoch_micros(request.expires_at),
+            ),
+        )
+        if cursor.rowcount != 1:
+            raise RequestAlreadyRecorded(request.key)
+
+
 def _insert_events(connection: sqlite3.Connection, events: Sequence[Event]) -> None:
     connection.executemany(
         "INSERT INTO outbox (event_id, event_type, payload, created_at) VALUES (?, ?, ?, ?)",
@@ -89,6 +139,7 @@ def _insert_events(connection: sqlite3.Connection, events: Sequence[Event]) -> N
 
 
 class SqliteUnitOfWork(StagingUnitOfWork):
+    requests: SqliteRequestLog
     tasks: SqliteTaskRepository
 
     def __init__(self, database: SqliteDatabase) -> None:
@@ -96,6 +147,7 @@ class SqliteUnitOfWork(StagingUnitOfWork):
         self._session = Session()
         self.tasks = SqliteTaskRepository(self._session)
         self.outbox = StagedEvents()
+        self.requests = SqliteRequestLog(self._session)
 
     def _begin(self) -> None:
         with store_errors():
@@ -120,16 +172,21 @@ class SqliteUnitOfWork(StagingUnitOfWork):
         finally:
             connection.close()
 
-    def _apply(self, writes: list[StagedWrite], events: list[Event]) -> None:
+    def _apply(
+        self, writes: list[StagedWrite], events: list[Event], requests: list[RecordedRequest]
+    ) -> None:
         connection = self._session.require()
         with store_errors():
             if not connection.in_transaction:  # a second commit in the same unit of work
                 connection.execute("BEGIN IMMEDIATE")
             connection.execute("SAVEPOINT uow_commit")
             try:
+                added: set[UUID] = set()
                 for write in writes:
-                    _apply_write(connection, write)
+                    added |= _apply_write(connection, write)
+                _check_exist(connection, added)
                 _insert_events(connection, events)
+                _insert_requests(connection, requests)
             except BaseException:
                 # Undo this attempt only: the unit of work keeps its lock and reads committed
                 # state again, exactly as before commit() (the in-memory adapter's behaviour).

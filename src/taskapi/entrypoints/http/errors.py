@@ -19,10 +19,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from pydantic import ValidationError
 
 from taskapi.domain.errors import (
@@ -31,6 +27,7 @@ from taskapi.domain.errors import (
     DependencyCycle,
     DomainError,
     HasDependents,
+    IdempotencyKeyReused,
     InvalidPageToken,
     InvalidTransition,
     TaskNotFound,
@@ -124,6 +121,7 @@ ERROR_TABLE: Final[Mapping[type[BaseException], ErrorRule]] = {
     DependencyCycle: ErrorRule(HTTPStatus.BAD_REQUEST, DependencyCycle.code),
     InvalidPageToken: ErrorRule(HTTPStatus.BAD_REQUEST, InvalidPageToken.code),
     HasDependents: ErrorRule(HTTPStatus.CONFLICT, HasDependents.code),
+    IdempotencyKeyReused: ErrorRule(HTTPStatus.UNPROCESSABLE_ENTITY, IdempotencyKeyReused.code),
     VersionConflict: ErrorRule(HTTPStatus.CONFLICT, VersionConflict.code),
     DomainError: ErrorRule(HTTPStatus.BAD_REQUEST, DomainError.code),
     # The request itself.
@@ -142,11 +140,6 @@ ERROR_TABLE: Final[Mapping[type[BaseException], ErrorRule]] = {
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"
     ),
     PreconditionRequired: ErrorRule(HTTPStatus.PRECONDITION_REQUIRED, "precondition_required"),
-    # Idempotency-Key (Powertools idempotency).
-    IdempotencyValidationError: ErrorRule(
-        HTTPStatus.UNPROCESSABLE_ENTITY, "idempotency_key_reused"
-    ),
-    IdempotencyAlreadyInProgressError: ErrorRule(HTTPStatus.CONFLICT, "idempotency_in_progress"),
     # Infrastructure (service ports).
     StoreUnavailable: ErrorRule(HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable"),
     StoreFailure: ErrorRule(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error"),
@@ -155,13 +148,6 @@ INTERNAL_ERROR: Final = ErrorRule(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_er
 
 _FIXED_MESSAGES: Final[Mapping[str, str]] = {
     "validation_error": "the request is not valid",
-    "idempotency_key_reused": (
-        "this Idempotency-Key was already used with a different request body; "
-        "use a new key for a new request"
-    ),
-    "idempotency_in_progress": (
-        "a request with this Idempotency-Key is still being processed; retry shortly"
-    ),
 }
 
 

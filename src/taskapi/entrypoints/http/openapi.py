@@ -137,7 +137,8 @@ IdempotencyKeyHeader = Annotated[
         max_length=255,
         pattern=r"^[\x21-\x7e]+$",
         description="Any unique string (a UUID is ideal), at most 255 visible ASCII "
-        "characters. Remembered for 24 hours.",
+        "characters, remembered for 24 hours per caller: a retry with the same key and body "
+        "gets the first response and creates nothing.",
     ),
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=100, description="Page size, 1-100.")]
@@ -197,7 +198,6 @@ HEALTH_RESPONSES: dict[int, OpenAPIResponse] = {
 CREATE_RESPONSES: dict[int, OpenAPIResponse] = {
     201: task_response("Created.", created=True),
     400: error_response("Invalid body, unknown dependencies, or a rule violated."),
-    409: error_response("A request with this Idempotency-Key is still in progress."),
     422: error_response("This Idempotency-Key was used with a different body."),
     **BODY_ERRORS,
     **COMMON_ERRORS,

@@ -23,12 +23,7 @@ from taskapi.entrypoints.http.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
-from taskapi.entrypoints.http.idempotency import (
-    REPLAYED_HEADER,
-    StoredResponse,
-    caller_of,
-    respond_once,
-)
+from taskapi.entrypoints.http.idempotency import REPLAYED_HEADER, caller_of
 from taskapi.entrypoints.http.openapi import (
     CREATE_RESPONSES,
     DELETE_RESPONSES,
@@ -50,8 +45,8 @@ from taskapi.entrypoints.http.openapi import (
 )
 from taskapi.entrypoints.http.schemas import DependentTasks, Health, Pagination, TaskList
 from taskapi.entrypoints.observability import SERVICE_NAME, logger, metrics
-from taskapi.service.commands import CreateTask, ListTasks
-from taskapi.service.tasks import TaskService
+from taskapi.service.commands import IdempotencyKey, ListTasks
+from taskapi.service.tasks import Created, TaskService
 
 # -- operations ---------------------------------------------------------------------------
 
@@ -89,21 +84,21 @@ def _openapi_json() -> str:
 def create_task(
     command: CreateTaskBody, idempotency_key: IdempotencyKeyHeader = None
 ) -> Response[Task]:
-    runtime = bootstrap.get_runtime()
+    service = _service()
     if idempotency_key is None:
-        return _stored_task_response(_create(runtime.service, command))
-    event = app.current_event
-    stored = respond_once(
-        runtime.idempotency,
-        key=idempotency_key,
-        caller=caller_of(event.raw_event),
-        body=event.json_body,
-        context=app.lambda_context,
-        respond=lambda: _create(runtime.service, command),
-    )
-    if stored.replayed:
+        created = Created(service.create(command), replayed=False)
+    else:
+        caller = caller_of(app.current_event.raw_event)
+        created = service.create_once(command, IdempotencyKey(caller, idempotency_key))
+    task = created.task
+    headers = {"Location": f"{_base_path()}/tasks/{task.task_id}", "ETag": task.etag}
+    if created.replayed:
+        headers[REPLAYED_HEADER] = "true"
         metrics.add_metric(name="IdempotentReplay", unit=MetricUnit.Count, value=1)
-    return _stored_task_response(stored)
+    else:
+        metrics.add_metric(name="TaskCreated", unit=MetricUnit.Count, value=1)
+        logger.info("task created", extra={"task_id": str(task.task_id)})
+    return Response(HTTPStatus.CREATED, content_types.APPLICATION_JSON, task, headers)
 
 
 @app.get(
@@ -207,24 +202,8 @@ def _service() -> TaskService:
     return bootstrap.get_task_service()
 
 
-def _create(service: TaskService, command: CreateTask) -> StoredResponse:
-    task = service.create(command)
-    metrics.add_metric(name="TaskCreated", unit=MetricUnit.Count, value=1)
-    logger.info("task created", extra={"task_id": str(task.task_id)})
-    headers = {"Location": f"{_base_path()}/tasks/{task.task_id}", "ETag": task.etag}
-    return StoredResponse(HTTPStatus.CREATED, headers, task.model_dump(mode="json"))
-
-
 def _task_response(task: Task) -> Response[Task]:
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, task, {"ETag": task.etag})
-
-
-def _stored_task_response(stored: StoredResponse) -> Response[Task]:
-    headers = dict(stored.headers)
-    if stored.replayed:
-        headers[REPLAYED_HEADER] = "true"
-    body = Task.model_validate(stored.body)
-    return Response(stored.status_code, content_types.APPLICATION_JSON, body, headers)
 
 
 def _expected_version(service: TaskService, task_id: UUID, condition: IfMatch) -> int:
