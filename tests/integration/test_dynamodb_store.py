@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 import pytest
 
-from taskapi.adapters.aws.eventbridge import EventEntryTooLarge
+from taskapi.adapters.aws.eventbridge import EventEntryBuilder, EventEntryTooLarge
 from taskapi.adapters.dynamodb.items import TENTATIVE
+from taskapi.adapters.dynamodb.repository import STALE_TENTATIVE_EDGE
 from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
 from taskapi.domain.errors import (
     DependenciesNotFound,
@@ -32,6 +34,7 @@ from taskapi.service.tasks import TaskService
 from tests.contract.test_eventbridge_entries import event_of_size
 from tests.fakes.builders import created_event, make_task
 from tests.integration.dynamodb_store import counting, service, store
+from tests.moto_server import EVENT_SOURCE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -176,6 +179,54 @@ def test_a_large_write_that_fails_leaves_no_edge_a_reader_believes(
     # ...but no reader believes them: the dependent's own item does not list the dependency.
     assert all(dependents(uow_factory, d.task_id) == [] for d in sample(deps))
     tasks.delete(deps[0].task_id)
+
+
+def test_tentative_edges_a_write_left_behind_are_settled_by_the_first_reader_after_it(
+    tasks: TaskService,
+    uow_factory: DynamoDbUnitOfWorkFactory,
+    dynamodb_client: DynamoDBClient,
+    tasks_table: str,
+) -> None:
+    # A failed large write leaves tentative edges that are false; one interrupted after its
+    # commit (before settling) leaves tentative edges that are true.
+    deps = seed(uow_factory, MAX_DEPENDENCIES - 1)
+    vanished = make_task()
+    failed = make_task(dependencies=(*(d.task_id for d in deps), vanished.task_id))
+    with uow_factory() as uow:
+        uow.tasks.add(failed)
+        uow.outbox.add(created_event(failed))
+        with pytest.raises(DependenciesNotFound):
+            uow.commit()
+    real = tasks.create(CreateTask(title="real", dependencies=[deps[0].task_id]))
+    dynamodb_client.update_item(
+        TableName=tasks_table,
+        Key={"PK": {"S": f"TASK#{deps[0].task_id}"}, "SK": {"S": f"DEPENDENT#{real.task_id}"}},
+        UpdateExpression="SET tentative = :token, tentative_since = :since",
+        ExpressionAttributeValues={":token": {"S": "interrupted"}, ":since": {"N": "0"}},
+    )
+    left = reverse_edges(dynamodb_client, tasks_table)
+    assert left[(deps[0].task_id, real.task_id)] is True
+    assert any(dependent == failed.task_id for _, dependent in left)
+
+    # Read within the stale window: answered right, nothing settled yet (a write may be in
+    # flight)...
+    assert dependents(uow_factory, deps[0].task_id) == [real.task_id]
+    assert reverse_edges(dynamodb_client, tasks_table).get((deps[0].task_id, failed.task_id))
+    # ...and once no write can be in flight any more, the reader settles them for good.
+    later = datetime.now(UTC) + STALE_TENTATIVE_EDGE + timedelta(minutes=1)
+    reader = DynamoDbUnitOfWorkFactory(
+        dynamodb_client,
+        tasks_table,
+        EventEntryBuilder(source=EVENT_SOURCE, event_bus_name="taskapi-test"),
+        outbox_mode="polling",
+        now=lambda: later,
+    )
+    assert dependents(reader, deps[0].task_id) == [real.task_id]
+
+    settled = reverse_edges(dynamodb_client, tasks_table)
+    assert settled[(deps[0].task_id, real.task_id)] is False  # confirmed: no longer tentative
+    assert (deps[0].task_id, failed.task_id) not in settled  # false: deleted
+    assert dependents(uow_factory, deps[0].task_id) == [real.task_id]
 
 
 # -- races decided by conditions --------------------------------------------------------------

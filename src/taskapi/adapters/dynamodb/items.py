@@ -44,6 +44,7 @@ DEPENDENTS_GENERATION: Final = "dependents_generation"
 GRAPH_GENERATION: Final = "generation"
 DEPENDENT_ID: Final = "dependent_id"
 TENTATIVE: Final = "tentative"
+TENTATIVE_SINCE: Final = "tentative_since"
 # On a task item: the commit that wrote it (its first event id), for retried commits.
 COMMIT_ID: Final = "commit_id"
 

@@ -12,15 +12,21 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from taskapi.adapters.dynamodb.client import (
     MAX_TRANSACTION_ITEMS,
     ConditionsFailed,
     DynamoDbTable,
 )
-from taskapi.adapters.dynamodb.items import TENTATIVE, edge_key, string
-from taskapi.adapters.dynamodb.writes import CommitPlan, Operation, chunk_groups, edge_put
+from taskapi.adapters.dynamodb.writes import (
+    CommitPlan,
+    Operation,
+    chunk_groups,
+    edge_put,
+    settle_edge,
+)
 from taskapi.service.ports import StoreFailure, StoreUnavailable
 
 if TYPE_CHECKING:
@@ -30,7 +36,10 @@ logger = logging.getLogger(__name__)
 
 
 def commit_in_steps(
-    table: DynamoDbTable, plan: CommitPlan, transact: Callable[[list[Operation]], None]
+    table: DynamoDbTable,
+    plan: CommitPlan,
+    transact: Callable[[list[Operation]], None],
+    now: datetime,
 ) -> None:
     """Commit ``plan`` (graph-guarded, its core within one transaction) in the steps above.
     ``transact`` commits a list of operations, raising the domain error of a failed one."""
@@ -39,8 +48,11 @@ def commit_in_steps(
     room = MAX_TRANSACTION_ITEMS - len(plan.core)
     removed_now, removed_later = plan.removed_edges[:room], plan.removed_edges[room:]
     added = [group[0] for group in plan.added_edges]  # each group: the edge, then its claim
-    ahead = [[_tentative(table.name, group[0], token), *group[1:]] for group in plan.added_edges]
-    ahead += [[_tentative(table.name, edge, token)] for edge in removed_later]
+    since = int(now.timestamp())
+    ahead = [
+        [_tentative(table.name, group[0], token, since), *group[1:]] for group in plan.added_edges
+    ]
+    ahead += [[_tentative(table.name, edge, token, since)] for edge in removed_later]
     for chunk in chunk_groups(ahead, MAX_TRANSACTION_ITEMS):
         transact(chunk)
     transact([*plan.core, *removed_now])
@@ -54,25 +66,16 @@ def commit_in_steps(
             return
 
 
-def _tentative(table: str, edge: Operation, token: str) -> Operation:
+def _tentative(table: str, edge: Operation, token: str, since: int) -> Operation:
     """The same edge, put and marked tentative with the writer's token."""
     assert edge.dependency is not None
     assert edge.dependent is not None
-    return edge_put(table, edge.dependency, edge.dependent, tentative_token=token)
+    return edge_put(
+        table, edge.dependency, edge.dependent, tentative_token=token, tentative_since=since
+    )
 
 
 def _settle(table: str, edge: Operation, token: str, *, keep: bool) -> TransactWriteItemTypeDef:
-    """Confirm (``keep``) or delete a tentative edge, if it is still the one this writer put:
-    a later writer's edge carries another token, or none."""
     assert edge.dependency is not None
     assert edge.dependent is not None
-    condition: dict[str, Any] = {
-        "TableName": table,
-        "Key": edge_key(edge.dependency, edge.dependent),
-        "ConditionExpression": "#tentative = :token",
-        "ExpressionAttributeNames": {"#tentative": TENTATIVE},
-        "ExpressionAttributeValues": {":token": string(token)},
-    }
-    if keep:
-        return {"Update": {**condition, "UpdateExpression": "REMOVE #tentative"}}  # type: ignore[typeddict-item]
-    return {"Delete": condition}  # type: ignore[typeddict-item]
+    return settle_edge(table, edge.dependency, edge.dependent, token, keep=keep)

@@ -9,13 +9,14 @@ the dependent's own item lists the dependency. See docs/aws.md#writes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import logging
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
 
-from taskapi.adapters.dynamodb.client import DynamoDbTable
+from taskapi.adapters.dynamodb.client import MAX_TRANSACTION_ITEMS, ConditionsFailed, DynamoDbTable
 from taskapi.adapters.dynamodb.items import (
     ALL_TASKS,
     ASSIGNEE_PREFIX,
@@ -27,6 +28,7 @@ from taskapi.adapters.dynamodb.items import (
     TASK_PREFIX,
     TASK_SK,
     TENTATIVE,
+    TENTATIVE_SINCE,
     list_sort_key,
     string,
     task_from_record,
@@ -41,9 +43,18 @@ from taskapi.adapters.dynamodb.table import (
     PK,
     SK,
 )
+from taskapi.adapters.dynamodb.writes import settle_edge
 from taskapi.adapters.unit_of_work import StagedWrite, StagedWrites, parse_position, position_after
 from taskapi.domain.model import Task
-from taskapi.service.ports import Position, TaskFilter, TaskSlice
+from taskapi.service.ports import (
+    Position,
+    StoreFailure,
+    StoreUnavailable,
+    TaskFilter,
+    TaskSlice,
+)
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
@@ -61,10 +72,18 @@ class Observed:
     dependents_generation: int
 
 
+# A tentative edge older than this belongs to no write in flight (no function runs longer than
+# Lambda's 15 minutes): a reader that verified it settles it for good.
+STALE_TENTATIVE_EDGE = timedelta(minutes=15)
+
+
 class DynamoDbTaskRepository(StagedWrites):
-    def __init__(self, table: DynamoDbTable) -> None:
+    def __init__(
+        self, table: DynamoDbTable, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         super().__init__()
         self._table = table
+        self._now = now
         self.observed: dict[UUID, Observed] = {}
         # The GRAPH generation, read before this unit of work's first graph read...
         self.graph_generation: int | None = None
@@ -139,6 +158,8 @@ class DynamoDbTaskRepository(StagedWrites):
             self.get(task_id)
         confirmed: list[UUID] = []
         tentative: list[UUID] = []
+        stale: dict[UUID, str] = {}  # dependent -> the token of a tentative edge to settle
+        stale_before = int((self._now() - STALE_TENTATIVE_EDGE).timestamp())
         request: QueryInputTypeDef = {
             "TableName": self._table.name,
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
@@ -153,9 +174,30 @@ class DynamoDbTaskRepository(StagedWrites):
             for edge in page:
                 dependent = UUID(edge[DEPENDENT_ID])
                 (tentative if edge.get(TENTATIVE) else confirmed).append(dependent)
+                if edge.get(TENTATIVE) and int(edge.get(TENTATIVE_SINCE, 0)) < stale_before:
+                    stale[dependent] = str(edge[TENTATIVE])
         if tentative:
-            confirmed += self._verified_dependents(task_id, tentative)
+            verified = self._verified_dependents(task_id, tentative)
+            confirmed += verified
+            self._settle_stale(task_id, stale, set(verified))
         return sorted(set(confirmed), key=str)
+
+    def _settle_stale(self, task_id: UUID, stale: dict[UUID, str], real: set[UUID]) -> None:
+        """Confirm or delete, as verified, the tentative edges a failed or interrupted large
+        write left behind, so none stays tentative for good. Best effort: a reader that cannot
+        settle them answers correctly all the same."""
+        items = [
+            settle_edge(self._table.name, task_id, dependent, token, keep=dependent in real)
+            for dependent, token in stale.items()
+        ]
+        for start in range(0, len(items), MAX_TRANSACTION_ITEMS):
+            try:
+                self._table.transact(items[start : start + MAX_TRANSACTION_ITEMS])
+            except (ConditionsFailed, StoreUnavailable, StoreFailure):
+                logger.warning("stale tentative edges left unsettled", exc_info=True)
+                return
+        if items:
+            logger.info("settled stale tentative edges", extra={"edges": len(items)})
 
     def _verified_dependents(self, task_id: UUID, candidates: list[UUID]) -> list[UUID]:
         """The candidates whose task item really lists ``task_id`` as a dependency. A

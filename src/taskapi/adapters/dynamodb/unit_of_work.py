@@ -120,7 +120,7 @@ class DynamoDbUnitOfWork(StagingUnitOfWork):
         self._table = table
         self._outbox_mode = outbox_mode
         self._now = now
-        self.tasks = DynamoDbTaskRepository(table)
+        self.tasks = DynamoDbTaskRepository(table, now)
         self.outbox = DynamoDbOutboxWriter(entries)
         self.requests = DynamoDbRequestLog(table)
 
@@ -142,7 +142,7 @@ class DynamoDbUnitOfWork(StagingUnitOfWork):
             raise UnitOfWorkTooLarge(len(writes), len(events))
         if not plan.graph_guarded:
             plan.core.append(graph_update(self._table.name, self.tasks.observe_graph()))
-        commit_in_steps(self._table, plan, self._transact)
+        commit_in_steps(self._table, plan, self._transact, self._now())
 
     # -- planning ---------------------------------------------------------------------------
 

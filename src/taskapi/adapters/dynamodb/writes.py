@@ -22,9 +22,11 @@ from taskapi.adapters.dynamodb.items import (
     GRAPH_KEY,
     TASK_PREFIX,
     TENTATIVE,
+    TENTATIVE_SINCE,
     edge_key,
     encode,
     number,
+    string,
     task_key,
     task_values,
 )
@@ -153,8 +155,15 @@ def _task_item(
 
 
 def edge_put(
-    table: str, dependency: UUID, dependent: UUID, *, tentative_token: str | None = None
+    table: str,
+    dependency: UUID,
+    dependent: UUID,
+    *,
+    tentative_token: str | None = None,
+    tentative_since: int = 0,
 ) -> Operation:
+    """A reverse edge; a tentative one carries its writer's token and when it was written
+    (epoch seconds), so a reader can settle it once no write can still be in flight."""
     values: dict[str, Any] = {
         PK: f"{TASK_PREFIX}{dependency}",
         SK: f"{DEPENDENT_PREFIX}{dependent}",
@@ -162,6 +171,7 @@ def edge_put(
     }
     if tentative_token is not None:
         values[TENTATIVE] = tentative_token
+        values[TENTATIVE_SINCE] = tentative_since
     item: TransactWriteItemTypeDef = {"Put": {"TableName": table, "Item": encode(values)}}
     return Operation(item, "edge", dependency=dependency, dependent=dependent)
 
@@ -187,6 +197,25 @@ def claim_dependency(table: str, dependency: UUID) -> Operation:
         }
     }
     return Operation(item, "dependency", dependency=dependency)
+
+
+def settle_edge(
+    table: str, dependency: UUID, dependent: UUID, token: str, *, keep: bool
+) -> TransactWriteItemTypeDef:
+    """Confirm (``keep``) or delete a tentative edge, if it still carries ``token``: a later
+    writer's edge carries another token, or none."""
+    condition: dict[str, Any] = {
+        "TableName": table,
+        "Key": edge_key(dependency, dependent),
+        "ConditionExpression": "#tentative = :token",
+        "ExpressionAttributeNames": {"#tentative": TENTATIVE, "#since": TENTATIVE_SINCE},
+        "ExpressionAttributeValues": {":token": string(token)},
+    }
+    if keep:
+        update = {**condition, "UpdateExpression": "REMOVE #tentative, #since"}
+        return {"Update": update}  # type: ignore[typeddict-item]
+    condition["ExpressionAttributeNames"] = {"#tentative": TENTATIVE}
+    return {"Delete": condition}  # type: ignore[typeddict-item]
 
 
 # -- the graph counter ------------------------------------------------------------------------
