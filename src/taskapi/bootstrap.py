@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from taskapi.adapters.aws.clients import AwsClients, AwsClientSettings
 from taskapi.adapters.aws.eventbridge import EventBridgePublisher, EventEntryBuilder
+from taskapi.adapters.aws.secrets import SecretsManagerSigningKeys
 from taskapi.adapters.aws.ses import SesNotifier
 from taskapi.adapters.dynamodb.items import outbox_event_from_image
 from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
@@ -138,7 +139,7 @@ def build_runtime(settings: Settings) -> Runtime:
         uow_factory=store.uow_factory,
         clock=utc_now,
         new_id=uuid.uuid4,
-        page_tokens=PageTokenCodec(settings.page_token_secret.get_secret_value().encode()),
+        page_tokens=build_page_tokens(settings),
         on_commit=outbox_signal.set,
     )
     dispatcher = notifications = None
@@ -151,6 +152,16 @@ def build_runtime(settings: Settings) -> Runtime:
         dispatcher=dispatcher,
         outbox_signal=outbox_signal,
         notifications=notifications,
+    )
+
+
+def build_page_tokens(settings: Settings) -> PageTokenCodec:
+    """Page tokens signed with keys from Secrets Manager in AWS, the configured one locally."""
+    if settings.page_token_secret_id is None:
+        return PageTokenCodec(settings.page_token_secret.get_secret_value().encode())
+    clients = get_aws_clients(settings)
+    return PageTokenCodec(
+        SecretsManagerSigningKeys(settings.page_token_secret_id, lambda: clients.secretsmanager)
     )
 
 

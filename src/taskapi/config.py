@@ -32,7 +32,12 @@ class Settings(BaseSettings):
     # -- API ----------------------------------------------------------------------------
     page_token_secret: SecretStr = Field(
         default=SecretStr("taskapi-local-development-only"),
-        description="HMAC key for list page tokens. Set a random value in every deployment.",
+        description="HMAC key for list page tokens, when no secret id is set (local runs).",
+    )
+    page_token_secret_id: str | None = Field(
+        default=None,
+        description='Secrets Manager secret {"current", "previous"} with the page-token keys, '
+        "read at run time (AWS).",
     )
 
     # -- AWS (store=dynamodb) -----------------------------------------------------------

@@ -11,6 +11,7 @@ template sets.
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -149,10 +150,21 @@ def test_only_known_settings_are_set() -> None:
     assert unknown == set()
 
 
-def test_the_page_token_key_is_the_generated_secret() -> None:
-    value = _environment("ApiFunction")["TASKAPI_PAGE_TOKEN_SECRET"]
+def test_the_page_token_keys_are_read_at_run_time_from_the_generated_secret() -> None:
+    assert _environment("ApiFunction")["TASKAPI_PAGE_TOKEN_SECRET_ID"] == {"Ref": "PageTokenSecret"}
+    secret = source_template()["Resources"]["PageTokenSecret"]["Properties"]
+    assert secret["GenerateSecretString"]["GenerateStringKey"] == "current"
 
-    assert value == {"Fn::Sub": "{{resolve:secretsmanager:${PageTokenSecret}:SecretString}}"}
+
+def test_no_function_holds_a_secret_in_its_configuration() -> None:
+    # Anyone with lambda:GetFunctionConfiguration could read it there.
+    leaks = {
+        f"{function}: {name}"
+        for function in _functions()
+        for name, value in _environment(function).items()
+        if name == "TASKAPI_PAGE_TOKEN_SECRET" or "resolve:secretsmanager" in json.dumps(value)
+    }
+    assert leaks == set()
 
 
 def test_the_relay_filter_lets_every_outbox_insert_through() -> None:

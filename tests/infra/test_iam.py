@@ -31,6 +31,7 @@ EXPECTED_FUNCTION_ACTIONS: dict[str, set[str]] = {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:ConditionCheckItem",
+        "secretsmanager:GetSecretValue",
     },
     "RelayFunction": {
         "events:PutEvents",
@@ -153,6 +154,19 @@ def test_each_function_may_do_exactly_what_its_code_does(function: str) -> None:
     }
 
     assert actions == EXPECTED_FUNCTION_ACTIONS[function]
+
+
+def test_only_the_api_reads_the_page_token_secret_and_only_that_secret() -> None:
+    template = deployed()
+    readers = {
+        function: statement["Resource"]
+        for function in EXPECTED_FUNCTION_ACTIONS
+        for policy in _role_of(template, function)["Properties"].get("Policies", [])
+        for statement in _as_list(policy["PolicyDocument"]["Statement"])
+        if "secretsmanager:GetSecretValue" in _as_list(statement["Action"])
+    }
+
+    assert readers == {"ApiFunction": {"Ref": "PageTokenSecret"}}
 
 
 def test_each_function_has_its_own_role() -> None:

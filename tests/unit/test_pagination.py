@@ -8,7 +8,7 @@ import pytest
 
 from taskapi.domain.errors import InvalidPageToken
 from taskapi.domain.model import Priority, Status
-from taskapi.service.pagination import PageTokenCodec
+from taskapi.service.pagination import PageTokenCodec, SigningKeys
 from taskapi.service.ports import Position, TaskFilter
 
 POSITION: Position = {
@@ -100,3 +100,25 @@ def test_the_invalid_token_error_points_at_the_parameter(codec: PageTokenCodec) 
 def test_an_empty_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="secret"):
         PageTokenCodec(b"")
+
+
+def test_a_rotated_key_keeps_tokens_in_flight_valid_for_one_rotation() -> None:
+    keys = [SigningKeys(b"key-a")]
+    codec = PageTokenCodec(lambda: keys[-1])
+    token = codec.encode(POSITION, FILTER)
+
+    keys.append(SigningKeys(b"key-b", previous=(b"key-a",)))  # rotated once
+    assert codec.decode(token, FILTER) == POSITION
+    new_token = codec.encode(POSITION, FILTER)
+    assert new_token != token  # signed with the new key
+
+    keys.append(SigningKeys(b"key-c", previous=(b"key-b",)))  # rotated again: A retired
+    with pytest.raises(InvalidPageToken):
+        codec.decode(token, FILTER)
+    assert codec.decode(new_token, FILTER) == POSITION
+
+
+def test_an_empty_signing_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        SigningKeys(b"")
+    assert SigningKeys(b"k", previous=(b"",)).accepted == (b"k",)

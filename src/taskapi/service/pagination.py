@@ -1,9 +1,9 @@
 """Opaque, tamper-evident page tokens.
 
-A token is the store's resume position plus the filter it was issued for, serialised and
-signed with HMAC-SHA256 (signed, not encrypted: the base64 payload is readable, but it is not
-part of the API). A client can pass it back but cannot alter, forge or reuse it with a
-different filter: any of those is a 400, never a 500 or a silently wrong page.
+A token is the store's resume position plus the filter it was issued for, signed with
+HMAC-SHA256 (signed, not encrypted). Altered, forged or reused with other filters, it is a 400.
+Tokens are signed with the current key and accepted with the previous one too, so a key can
+rotate without breaking the pages clients are walking. See docs/api.md#pagination.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import binascii
 import hashlib
 import hmac
 import json
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from taskapi.domain.errors import InvalidPageToken
@@ -23,11 +24,34 @@ _SIGNATURE_BYTES = 16
 _MAX_TOKEN_LENGTH = 2048
 
 
-class PageTokenCodec:
-    def __init__(self, secret: bytes) -> None:
-        if not secret:
+@dataclass(frozen=True, slots=True)
+class SigningKeys:
+    """The key new tokens are signed with, and the ones still accepted (after a rotation)."""
+
+    current: bytes
+    previous: tuple[bytes, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.current:
             raise ValueError("the page-token secret must not be empty")
-        self._secret = secret
+
+    @property
+    def accepted(self) -> tuple[bytes, ...]:
+        return (self.current, *(key for key in self.previous if key))
+
+
+class PageTokenCodec:
+    """``keys``: one secret, fixed keys, or where to get them now (a secret store that may
+    rotate them; it is asked on every use and is expected to cache)."""
+
+    def __init__(self, keys: bytes | SigningKeys | Callable[[], SigningKeys]) -> None:
+        if isinstance(keys, bytes):
+            keys = SigningKeys(keys)
+        if isinstance(keys, SigningKeys):
+            fixed = keys
+            self._keys: Callable[[], SigningKeys] = lambda: fixed
+        else:
+            self._keys = keys
 
     def encode(self, position: Position, task_filter: TaskFilter) -> str:
         payload = json.dumps(
@@ -35,7 +59,7 @@ class PageTokenCodec:
             separators=(",", ":"),
             sort_keys=True,
         ).encode()
-        token = self._sign(payload) + payload
+        token = _sign(self._keys().current, payload) + payload
         return base64.urlsafe_b64encode(token).rstrip(b"=").decode("ascii")
 
     def decode(self, token: str, task_filter: TaskFilter) -> Position:
@@ -46,7 +70,9 @@ class PageTokenCodec:
         except (binascii.Error, ValueError) as exc:
             raise InvalidPageToken("not a token issued by this API") from exc
         signature, payload = raw[:_SIGNATURE_BYTES], raw[_SIGNATURE_BYTES:]
-        if not hmac.compare_digest(signature, self._sign(payload)):
+        if not any(
+            hmac.compare_digest(signature, _sign(key, payload)) for key in self._keys().accepted
+        ):
             raise InvalidPageToken("not a token issued by this API")
         data: Any = json.loads(payload)
         if data.get("f") != _filter_fingerprint(task_filter):
@@ -56,8 +82,9 @@ class PageTokenCodec:
             raise InvalidPageToken("not a token issued by this API")
         return position
 
-    def _sign(self, payload: bytes) -> bytes:
-        return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+
+def _sign(key: bytes, payload: bytes) -> bytes:
+    return hmac.new(key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 
 
 def _filter_fingerprint(task_filter: TaskFilter) -> dict[str, str | None]:

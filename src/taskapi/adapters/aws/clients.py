@@ -69,6 +69,10 @@ class AwsClients:
     def sesv2(self) -> SESV2Client:
         return cast("SESV2Client", self._client("sesv2"))
 
+    @property
+    def secretsmanager(self) -> Any:  # no type stubs installed for it: one call, by Powertools
+        return self._client("secretsmanager")
+
     def _client(self, service: str) -> Any:
         with self._lock:
             client = self._clients.get(service)
