@@ -23,8 +23,8 @@ SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_ENV ?= default
 SAM_PARAMS ?=
 
-# The Lambda artifact builder (a typed script run with .venv).
-BUILD_TOOLS := tools/package.py
+# The Lambda artifact builder and the deploy preflight (typed scripts run with .venv).
+BUILD_TOOLS := tools/package.py tools/preflight.py
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -111,9 +111,11 @@ package: $(STAMP) ## build each function's artifact in build/lambda/: its module
 package-check: $(STAMP) ## build the artifacts in a temporary directory and check them (tests/package)
 	$(PYTEST) tests/package
 
-# The artifacts are rebuilt and `sam deploy` zips and uploads them. --template-file: SAM would
+# The preflight stops with one line when SAM would find no credentials or no region; then the
+# artifacts are rebuilt and `sam deploy` zips and uploads them. --template-file: SAM would
 # otherwise prefer a stale .aws-sam/build/template.yaml left by an earlier `sam build`.
 deploy: $(STAMP) $(SAM_STAMP) ## package, then sam deploy (SAM_ENV=e2e: test stack; GUIDED=1 the first time)
+	@$(RUN) python tools/preflight.py --config-env $(SAM_ENV) $(if $(GUIDED),--guided)
 	$(RUN) python tools/package.py --uv $(UV)
 	$(SAM) deploy --template-file template.yaml --config-env $(SAM_ENV) $(if $(GUIDED),--guided) $(if $(SAM_PARAMS),--parameter-overrides "$(SAM_PARAMS)")
 
