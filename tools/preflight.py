@@ -9,10 +9,12 @@ Resolved the way the SAM CLI (1.170) resolves them, which is botocore's way plus
 - **profile**: ``profile`` in samconfig (``[<env>.deploy.parameters]``, then
   ``[<env>.global.parameters]``), else ``AWS_DEFAULT_PROFILE``, else ``AWS_PROFILE``, else
   ``default``; a named profile must exist in ``~/.aws/config`` or ``~/.aws/credentials``
-  (``AWS_CONFIG_FILE``, ``AWS_SHARED_CREDENTIALS_FILE``).
+  (``AWS_CONFIG_FILE``, ``AWS_SHARED_CREDENTIALS_FILE``). A samconfig profile is explicit,
+  so keys in the environment are then ignored; with a profile from the environment they win.
 - **region**: ``region`` in samconfig, else ``AWS_DEFAULT_REGION``, else the profile's
   ``region`` in ``~/.aws/config``. Not ``AWS_REGION``: botocore outside Lambda ignores it.
-  With ``--guided`` a missing region is fine (SAM asks for it).
+  With ``--guided`` a missing region is fine (SAM asks for it). An ``AWS_REGION`` that differs
+  from the region SAM will use gets a warning (the aws CLI v2 prefers it).
 - **credentials**: botocore's default chain for that profile: environment
   (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``), assume-role and
   web-identity settings, SSO, ``credential_process``, ``~/.aws/credentials``,
@@ -71,17 +73,16 @@ def samconfig_value(config: Mapping[str, Any], environment: str, key: str) -> st
 def resolve(samconfig: Mapping[str, Any], environment: str, env: Mapping[str, str]) -> Found:
     """Find the profile, region and credentials SAM would use. Raises botocore's errors for a
     profile that does not exist and for unreadable or partial settings."""
-    profile = samconfig_value(samconfig, environment, "profile")
-    profile_source = f"samconfig [{environment}]"
-    if profile is None:
-        for variable in ("AWS_DEFAULT_PROFILE", "AWS_PROFILE"):
-            if env.get(variable):
-                profile, profile_source = env[variable], variable
-                break
-    session = botocore.session.Session(profile=profile)
+    # A profile SAM passes on (from samconfig) is explicit: botocore then skips the keys in the
+    # environment. AWS_DEFAULT_PROFILE / AWS_PROFILE are read by botocore itself and are not.
+    configured = samconfig_value(samconfig, environment, "profile")
+    session = botocore.session.Session(profile=configured)
     profile_name: str = session.profile or "default"
-    if profile is None:
-        profile_source = DEFAULT_PROFILE_SOURCE
+    if configured is not None:
+        profile_source = f"samconfig [{environment}]"
+    else:
+        variables = [name for name in ("AWS_DEFAULT_PROFILE", "AWS_PROFILE") if env.get(name)]
+        profile_source = variables[0] if variables else DEFAULT_PROFILE_SOURCE
 
     region = samconfig_value(samconfig, environment, "region")
     region_source = f"samconfig [{environment}]" if region else None
@@ -156,6 +157,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         print(f"make deploy: {'; '.join(missing)}", file=sys.stderr)
         return 1
+    other = env.get("AWS_REGION")
+    if found.region and other and other != found.region:
+        # Not a refusal: the deploy is fine, but the aws CLI (v2 prefers AWS_REGION) would
+        # then look for the stack in another region.
+        print(
+            f"make deploy: warning: SAM deploys to {found.region}, but AWS_REGION={other} "
+            "(read by the aws CLI, not by SAM)",
+            file=sys.stderr,
+        )
     region = f"{found.region} (from {found.region_source})" if found.region else "asked by SAM"
     print(f"AWS credentials: {found.credentials}, {describe_profile(found)}; region {region}")
     return 0

@@ -138,6 +138,45 @@ def test_a_named_profile_supplies_credentials_and_region(run_preflight: Prefligh
     assert "region eu-central-1 (from profile dev)" in result.stdout
 
 
+def test_keys_in_the_environment_win_over_aws_profile(run_preflight: Preflight) -> None:
+    result = run_preflight(
+        config="[profile dev]\nregion = eu-central-1\n", AWS_PROFILE="dev", **KEYS
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "AWS credentials: env, profile 'dev' (from AWS_PROFILE)" in result.stdout
+
+
+def test_a_samconfig_profile_is_explicit_and_ignores_keys_in_the_environment(
+    run_preflight: Preflight, tmp_path: Path
+) -> None:
+    samconfig = tmp_path / "samconfig.toml"
+    samconfig.write_text(
+        'version = 0.1\n[default.deploy.parameters]\nprofile = "ops"\n', encoding="utf-8"
+    )
+
+    line = _refusal(
+        run_preflight(
+            samconfig=samconfig,
+            config="[profile ops]\nregion = eu-west-1\n",
+            AWS_DEFAULT_REGION="eu-west-1",
+            **KEYS,
+        )
+    )
+
+    assert "no AWS credentials for profile 'ops' (from samconfig [default])" in line
+
+
+def test_an_aws_region_sam_will_not_use_is_pointed_out(run_preflight: Preflight) -> None:
+    result = run_preflight(AWS_DEFAULT_REGION="eu-west-1", AWS_REGION="us-east-1", **KEYS)
+
+    assert result.returncode == 0
+    assert result.stderr.strip() == (
+        "make deploy: warning: SAM deploys to eu-west-1, but AWS_REGION=us-east-1 "
+        "(read by the aws CLI, not by SAM)"
+    )
+
+
 def test_samconfig_region_and_profile_win_as_they_do_for_sam(
     run_preflight: Preflight, tmp_path: Path
 ) -> None:
