@@ -260,30 +260,26 @@ def build(
     version = project_version()
     artifacts = {function.name: function.artifact_dir(root) for function in functions}
     with tempfile.TemporaryDirectory(prefix="taskapi-package-") as scratch:
-        staged: dict[tuple[str, str], Path] = {}
+        requirements = Path(scratch) / "requirements.txt"
         if uv is not None:
-            requirements = Path(scratch) / "requirements.txt"
             export_requirements(uv, requirements)
-            for target in sorted({(f.python_version, f.python_platform) for f in functions}):
-                started = time.perf_counter()
-                staged[target] = Path(scratch) / "-".join(target)
-                install_dependencies(uv, requirements, staged[target], *target)
-                log(
-                    f"dependencies for CPython {target[0]} on {target[1]}: "
-                    f"{time.perf_counter() - started:.1f} s"
-                )
         for function in functions:
+            started = time.perf_counter()
             destination = artifacts[function.name]
             shutil.rmtree(destination, ignore_errors=True)
             destination.mkdir(parents=True)
-            modules = import_closure(graph, function.handler_module)
             if uv is not None:
-                key = (function.python_version, function.python_platform)
-                shutil.copytree(staged[key], destination, dirs_exist_ok=True)
+                # Straight into the artifact: uv hard-links the files from its cache (nothing
+                # edits an artifact), so four copies cost no copying.
+                install_dependencies(
+                    uv, requirements, destination, function.python_version, function.python_platform
+                )
+            modules = import_closure(graph, function.handler_module)
             write_code(modules, destination, version)
+            wheels = "" if uv is None else f" + wheels for {function.python_platform}"
             log(
-                f"{function.name}: {len(modules)} {PACKAGE} modules"
-                f"{'' if uv is None else ' + dependencies'} -> {destination}"
+                f"{function.name}: {len(modules)} {PACKAGE} modules{wheels} -> {destination} "
+                f"({time.perf_counter() - started:.1f} s)"
             )
     return artifacts
 
