@@ -22,13 +22,16 @@ SAM_STAMP := $(SAM_VENV)/.synced
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_ENV ?= default
 SAM_PARAMS ?=
-LAMBDA_REQUIREMENTS := build/lambda-requirements.txt
+
+# The Lambda artifact builder and the deploy preflight (typed scripts run with .venv).
+BUILD_TOOLS := tools/package.py tools/preflight.py
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help setup run test test-unit test-property test-contract test-integration test-e2e \
-        test-fuzz lint format bench risk-demo clean iac-setup iac-check deploy destroy logs
+        test-fuzz lint format bench risk-demo clean iac-setup iac-check package package-check \
+        deploy destroy logs
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -46,9 +49,13 @@ setup: $(STAMP) ## create .venv from uv.lock (all make targets do this for you)
 run: $(STAMP) ## start the API on http://$(HOST):$(PORT) with the embedded SQLite store
 	$(RUN) taskapi serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(IAC_STAMP) ## the whole suite: architecture contracts, then every test suite
+# The wheel checks of the Lambda artifacts (they install the locked runtime wheels for every
+# function) run in `make package-check`, which CI runs after this, to keep this under 3 minutes.
+WHEEL_CHECKS := tests/package/test_dependency_wheels.py
+
+test: $(STAMP) $(IAC_STAMP) ## the whole suite but the artifacts' wheel checks (make package-check)
 	$(RUN) lint-imports
-	$(PYTEST) -n auto
+	$(PYTEST) -n auto --ignore=$(WHEEL_CHECKS)
 
 test-unit: $(STAMP) ## unit tests only (seconds)
 	$(PYTEST) tests/unit
@@ -68,10 +75,11 @@ test-e2e: $(STAMP) ## end-to-end over HTTP (TASKAPI_API_URL for a deployed stack
 test-fuzz: $(STAMP) ## schemathesis against the generated OpenAPI of a live local server
 	$(PYTEST) tests/contract/test_openapi_fuzz.py
 
-lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict on src
+lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict on src and the build tools
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
+	$(RUN) mypy --strict $(BUILD_TOOLS)
 
 format: $(STAMP) ## apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
@@ -93,19 +101,27 @@ $(SAM_STAMP): $(IAC)/uv.lock $(IAC)/pyproject.toml | $(UV)
 	UV_PROJECT_ENVIRONMENT=$(SAM_VENV) $(UV) sync --frozen --project $(IAC) --no-default-groups --group deploy
 	@touch $(SAM_STAMP)
 
-# Runtime dependencies only, exactly as locked (no dev group, no CLI extras, not the project).
-$(LAMBDA_REQUIREMENTS): uv.lock pyproject.toml | $(UV)
-	@mkdir -p $(dir $@)
-	$(UV) export --frozen --no-dev --no-hashes --no-emit-project --format requirements-txt --output-file $@ >/dev/null
-
 iac-setup: $(IAC_STAMP) ## create tools/iac/.venv (checkov, SAM translator) from its lock
 
 iac-check: $(STAMP) $(IAC_STAMP) ## cfn-lint, checkov, SAM transform and template cross-checks
 	$(PYTEST) tests/infra
 
-deploy: $(SAM_STAMP) $(LAMBDA_REQUIREMENTS) ## sam build + deploy (SAM_ENV=e2e: test stack; GUIDED=1 the first time)
-	$(SAM) build --config-env $(SAM_ENV)
-	$(SAM) deploy --config-env $(SAM_ENV) $(if $(GUIDED),--guided) $(if $(SAM_PARAMS),--parameter-overrides "$(SAM_PARAMS)")
+# Every function's artifact (its CodeUri under build/lambda/): the modules its handler imports
+# and the locked runtime wheels for the template's Runtime and Architectures. No Docker, no
+# python3.13, no `sam build` (docs/deployment.md, "How the functions are packaged").
+package: $(STAMP) ## build each function's artifact in build/lambda/: its modules + wheels for its runtime
+	$(RUN) python tools/package.py --uv $(UV)
+
+package-check: $(STAMP) ## build the artifacts, wheels included, in a temporary directory and check them
+	$(PYTEST) tests/package
+
+# The preflight stops with one line when SAM would find no credentials or no region; then the
+# artifacts are rebuilt and `sam deploy` zips and uploads them. --template-file: SAM would
+# otherwise prefer a stale .aws-sam/build/template.yaml left by an earlier `sam build`.
+deploy: $(STAMP) $(SAM_STAMP) ## package, then sam deploy (SAM_ENV=e2e: test stack; GUIDED=1 the first time)
+	@$(RUN) python tools/preflight.py --config-env $(SAM_ENV) $(if $(GUIDED),--guided)
+	$(RUN) python tools/package.py --uv $(UV)
+	$(SAM) deploy --template-file template.yaml --config-env $(SAM_ENV) $(if $(GUIDED),--guided) $(if $(SAM_PARAMS),--parameter-overrides "$(SAM_PARAMS)")
 
 destroy: $(SAM_STAMP) ## delete the deployed stack (SAM_ENV=e2e for the test stack); asks first
 	$(SAM) delete --config-env $(SAM_ENV)
