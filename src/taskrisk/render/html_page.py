@@ -12,6 +12,7 @@ from taskrisk.render.layout import (
     Table,
     headline,
     heat_colours,
+    printable,
     report_sections,
 )
 from taskrisk.report import Report
@@ -44,7 +45,7 @@ def render_html(report: Report, options: RenderOptions) -> str:
         "</head>",
         "<body>",
         "<h1>Bug risk report</h1>",
-        *(f"<p>{escape(line)}</p>" for line in headline(report)),
+        *(f"<p>{_html(line)}</p>" for line in headline(report)),
     ]
     for section in report_sections(report, options.top):
         parts += _section(section)
@@ -52,26 +53,32 @@ def render_html(report: Report, options: RenderOptions) -> str:
     return "\n".join(parts) + "\n"
 
 
+def _html(text: str) -> str:
+    """Everything from the report goes through here: escaped, and without control characters
+    (see `printable`), which HTML forbids and a copied line would carry to a terminal."""
+    return escape(printable(text))
+
+
 def _section(section: Section) -> list[str]:
-    parts = [f"<section>\n<h2>{escape(section.title)}</h2>"]
-    parts += [f'<p class="note">{escape(note)}</p>' for note in section.notes]
+    parts = [f"<section>\n<h2>{_html(section.title)}</h2>"]
+    parts += [f'<p class="note">{_html(note)}</p>' for note in section.notes]
     if section.steps:
         parts.append("<ol>")
         parts += [
-            f"<li><strong>{escape(step.summary)}</strong><br>{escape(step.reason)}</li>"
+            f"<li><strong>{_html(step.summary)}</strong><br>{_html(step.reason)}</li>"
             for step in section.steps
         ]
         parts.append("</ol>")
     if section.table is not None:
         parts += _table(section.table)
-    parts += [f'<p class="note">{escape(note)}</p>' for note in section.footnotes]
+    parts += [f'<p class="note">{_html(note)}</p>' for note in section.footnotes]
     parts.append("</section>")
     return parts
 
 
 def _table(table: Table) -> list[str]:
     header = "".join(
-        f'<th class="{align}">{escape(column)}</th>'
+        f'<th class="{align}">{_html(column)}</th>'
         for column, align in zip(table.columns, table.align, strict=True)
     )
     rows = [
@@ -91,7 +98,7 @@ def _table(table: Table) -> list[str]:
 
 
 def _cell(cell: Cell, align: str) -> str:
-    text = escape(cell.text)
+    text = _html(cell.text)
     if cell.heat is not None:
         background, foreground = heat_colours(cell.heat if cell.text else 0.0)
         style = f"background:{background};color:{foreground}"

@@ -6,6 +6,7 @@ numbers; this module decides them once, and each renderer only decides the look.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -82,6 +83,30 @@ def heat_colours(heat: float) -> tuple[str, str]:
     rgb = [round(a + (b - a) * position) for a, b in zip(low_rgb, high_rgb, strict=True)]
     background = "#{:02x}{:02x}{:02x}".format(*rgb)
     return background, ("#ffffff" if heat > 0.6 else "#1f1f1f")
+
+
+# Line and paragraph breaks of any kind: a table row or a list item must stay on its line.
+_LINE_BREAKS = "\t\n\v\f\r\x85\u2028\u2029"
+_BREAK_RUN = re.compile(f"[ {_LINE_BREAKS}]*[{_LINE_BREAKS}][ {_LINE_BREAKS}]*")
+# Other C0 and C1 controls (ESC starts terminal escape sequences, CSI is one on its own, CR and
+# backspace overwrite what was printed) and the bidirectional overrides that reorder text.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def printable(text: str) -> str:
+    """Bug data as one line of visible characters, for every human-readable format: breaks
+    become one space, other control characters their escape (`\\x1b`), shown, not obeyed."""
+    if text.isprintable():
+        return text
+    one_line = _BREAK_RUN.sub(" ", text)
+    return _INVISIBLE.sub(_escape_invisible, one_line)
+
+
+def _escape_invisible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def churn_text(lines_changed: int, commits: int) -> str:

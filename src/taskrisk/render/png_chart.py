@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from taskrisk.errors import OutputError
 from taskrisk.render import RenderOptions
-from taskrisk.render.layout import cut_heatmap, heat_colours
+from taskrisk.render.layout import cut_heatmap, heat_colours, printable
 from taskrisk.report import HeatMap, Hotspot, Report, format_score, plural
 
 if TYPE_CHECKING:
@@ -65,7 +65,9 @@ def render_png(report: Report, options: RenderOptions) -> bytes:
 
 
 def _short(label: str) -> str:
-    """Keep the end of long labels: for paths the file name is what identifies them."""
+    """One line of visible text; of a long label its end: for paths the file name is what
+    identifies them."""
+    label = printable(label)
     return label if len(label) <= _MAX_LABEL else "..." + label[-(_MAX_LABEL - 3) :]
 
 
