@@ -101,6 +101,21 @@ class TrendPoint(_Frozen):
     open_at_month_end: int
 
 
+class TrendWindow(_Frozen):
+    """The months between the first and the last date, and the dates the trend leaves out when
+    that span is longer than it may show (see `analysis.MAX_TREND_MONTHS`)."""
+
+    first_month: str
+    last_month: str
+    months: int
+    opened_outside: int = 0
+    closed_outside: int = 0
+
+    @property
+    def cut(self) -> bool:
+        return bool(self.opened_outside or self.closed_outside)
+
+
 class Enrichment(_Frozen):
     """Which optional data fed the risk score, and how many hotspot files it matched."""
 
@@ -127,4 +142,5 @@ class Report(_Frozen):
     hotspots: list[Hotspot]
     actions: list[Action]
     trend: list[TrendPoint]
+    trend_window: TrendWindow | None = None  # None when no bug has a date
     enrichment: Enrichment

@@ -159,3 +159,27 @@ def test_png_of_long_and_non_latin_names_draws_without_warnings(
         image = render(analyse(bugs), OutputFormat.PNG)
     assert isinstance(image, bytes)
     assert image.startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("output_format", list(OutputFormat))
+def test_sentinel_dates_give_a_bounded_trend_in_every_format(
+    make_bug: Callable[..., BugRecord], output_format: OutputFormat
+) -> None:
+    bugs = [
+        make_bug(opened_at="0001-01-01"),
+        make_bug(opened_at="2025-03-04", closed_at="9999-12-31"),
+    ]
+    content = render(analyse(bugs), output_format)
+
+    if output_format is OutputFormat.PNG:
+        assert isinstance(content, bytes)
+        return
+    text = as_text(content)
+    assert len(text) < 100_000
+    if output_format is OutputFormat.JSON:
+        assert len(json.loads(text)["trend"]) == 120
+    else:
+        words = " ".join(text.split())  # the terminal wraps the note
+        assert "The dates span 0001-01 to 9999-12 (119,988 months)" in words
+        assert "with the most dates, 2025-03 to 2035-02." in words
+        assert "2035-03" not in text

@@ -319,4 +319,14 @@ def _trend_section(report: Report) -> Section:
         rows,
     )
     notes = ["Open at month end counts the bugs with an opening date not closed by then."]
+    window = report.trend_window
+    if window is not None and window.cut:
+        notes.append(
+            f"The dates span {window.first_month} to {window.last_month} "
+            f"({window.months:,} months); shown are the {len(report.trend)} consecutive months "
+            f"with the most dates, {report.trend[0].month} to {report.trend[-1].month}. Left "
+            f"out: {plural(window.opened_outside, 'opening')} and "
+            f"{plural(window.closed_outside, 'closing')} outside them (open at month end "
+            "still counts the bugs opened before)."
+        )
     return Section("Monthly trend", notes=notes, table=table)
