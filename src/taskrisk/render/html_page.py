@@ -7,7 +7,10 @@ from html import escape
 
 from taskrisk.render import RenderOptions
 from taskrisk.render.layout import (
+    EMPTY_CELL_COLOUR,
+    EMPTY_CELL_HATCH,
     Cell,
+    HeatChart,
     Section,
     Table,
     headline,
@@ -15,6 +18,7 @@ from taskrisk.render.layout import (
     printable,
     report_sections,
 )
+from taskrisk.render.svg import heatmap_svg, trend_svg
 from taskrisk.report import Report
 
 _STYLE = """
@@ -28,9 +32,12 @@ th, td { padding: .28rem .6rem; border-bottom: 1px solid #eee; vertical-align: t
 th { text-align: left; background: #f6f6f6; }
 .right { text-align: right; font-variant-numeric: tabular-nums; }
 td.heat { text-align: center; min-width: 3rem; }
+td.empty { background: repeating-linear-gradient(45deg, {empty} 0 3px, {hatch} 3px 4px); }
+figure { margin: .8rem 0; }
+svg.chart { max-width: 100%; height: auto; }
 code { font-size: .88rem; }
 ol li { margin-bottom: .5rem; }
-"""
+""".replace("{empty}", EMPTY_CELL_COLOUR).replace("{hatch}", EMPTY_CELL_HATCH)
 
 
 def render_html(report: Report, options: RenderOptions) -> str:
@@ -47,8 +54,8 @@ def render_html(report: Report, options: RenderOptions) -> str:
         "<h1>Bug risk report</h1>",
         *(f"<p>{_html(line)}</p>" for line in headline(report)),
     ]
-    for section in report_sections(report, options.top):
-        parts += _section(section)
+    for number, section in enumerate(report_sections(report, options.top), start=1):
+        parts += _section(section, f"chart-{number}")
     parts += ["</body>", "</html>"]
     return "\n".join(parts) + "\n"
 
@@ -59,7 +66,7 @@ def _html(text: str) -> str:
     return escape(printable(text))
 
 
-def _section(section: Section) -> list[str]:
+def _section(section: Section, chart_id: str) -> list[str]:
     parts = [f"<section>\n<h2>{_html(section.title)}</h2>"]
     parts += [f'<p class="note">{_html(note)}</p>' for note in section.notes]
     if section.steps:
@@ -69,6 +76,14 @@ def _section(section: Section) -> list[str]:
             for step in section.steps
         ]
         parts.append("</ol>")
+    if section.chart is not None:
+        chart = section.chart
+        svg = (
+            heatmap_svg(chart, section.title, chart_id)
+            if isinstance(chart, HeatChart)
+            else trend_svg(chart, section.title, chart_id)
+        )
+        parts.append(f"<figure>\n{svg}\n</figure>")
     if section.table is not None:
         parts += _table(section.table)
     parts += [f'<p class="note">{_html(note)}</p>' for note in section.footnotes]
@@ -99,8 +114,10 @@ def _table(table: Table) -> list[str]:
 
 def _cell(cell: Cell, align: str) -> str:
     text = _html(cell.text)
+    if cell.heat is not None and not cell.text:
+        return '<td class="heat empty" title="no bugs"></td>'
     if cell.heat is not None:
-        background, foreground = heat_colours(cell.heat if cell.text else 0.0)
+        background, foreground = heat_colours(cell.heat)
         style = f"background:{background};color:{foreground}"
         return f'<td class="heat" style="{style}">{text}</td>'
     if cell.path and text:

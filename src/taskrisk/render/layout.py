@@ -13,7 +13,15 @@ from itertools import pairwise
 from typing import Literal
 
 from taskrisk.model import Severity
-from taskrisk.report import Breakdown, HeatMap, Hotspot, Report, format_score, plural
+from taskrisk.report import (
+    Breakdown,
+    HeatMap,
+    Hotspot,
+    Report,
+    TrendPoint,
+    format_score,
+    plural,
+)
 
 Align = Literal["left", "right"]
 
@@ -47,12 +55,32 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class HeatChart:
+    """A heat map to draw, cut like its table; `highest` is the score drawn at full heat (the
+    largest cell of the whole heat map, so that cutting it does not change the colours)."""
+
+    heatmap: HeatMap
+    highest: float
+
+    def heat(self, score: float) -> float:
+        return min(score / self.highest, 1.0) if self.highest else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TrendChart:
+    points: list[TrendPoint]
+
+
+@dataclass(frozen=True, slots=True)
 class Section:
+    """`chart` is the section's table as a picture, for the formats that draw one."""
+
     title: str
     notes: list[str] = field(default_factory=list)
     table: Table | None = None
     steps: list[Step] = field(default_factory=list)
     footnotes: list[str] = field(default_factory=list)
+    chart: HeatChart | TrendChart | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +99,12 @@ _HEAT_STOPS: tuple[tuple[float, tuple[int, int, int]], ...] = (
     (0.5, (246, 150, 60)),
     (1.0, (165, 20, 30)),
 )
+
+
+# A heat map cell without bugs: grey and hatched where the format can hatch, never a heat
+# colour, so that it cannot pass for a low score.
+EMPTY_CELL_COLOUR = "#e2e2e2"
+EMPTY_CELL_HATCH = "#a9a9a9"
 
 
 def heat_colours(heat: float) -> tuple[str, str]:
@@ -255,13 +289,12 @@ def _hotspot_row(
 def _heatmap_section(heatmap: HeatMap, top: int, title: str) -> Section:
     view = cut_heatmap(heatmap, top)
     cut = view.heatmap
-    highest = heatmap.max_score
+    chart = HeatChart(cut, highest=heatmap.max_score)
     rows = []
     for name, scores, counts in zip(cut.rows, cut.scores, cut.counts, strict=True):
         cells = [Cell(name)]
         for score, count in zip(scores, counts, strict=True):
-            heat = min(score / highest, 1.0) if highest else 0.0
-            cells.append(Cell(format_score(score) if count else "", heat=heat))
+            cells.append(Cell(format_score(score) if count else "", heat=chart.heat(score)))
         cells.append(Cell(format_score(sum(scores))))
         rows.append(cells)
     notes = [
@@ -281,7 +314,8 @@ def _heatmap_section(heatmap: HeatMap, top: int, title: str) -> Section:
         )
     columns = [cut.row_axis.capitalize(), *cut.columns, "Total"]
     align: list[Align] = ["left" if index == 0 else "right" for index in range(len(columns))]
-    return Section(title, notes=notes, table=Table(columns, align, rows), footnotes=footnotes)
+    table = Table(columns, align, rows)
+    return Section(title, notes=notes, table=table, footnotes=footnotes, chart=chart)
 
 
 def _breakdown_section(
@@ -329,4 +363,4 @@ def _trend_section(report: Report) -> Section:
             f"{plural(window.closed_outside, 'closing')} outside them (open at month end "
             "still counts the bugs opened before)."
         )
-    return Section("Monthly trend", notes=notes, table=table)
+    return Section("Monthly trend", notes=notes, table=table, chart=TrendChart(report.trend))
