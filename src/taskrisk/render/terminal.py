@@ -107,6 +107,8 @@ def _rich_table(table: Table, *, color: bool) -> RichTable:
 
 
 def _rich_cell(cell: Cell, *, color: bool) -> Text:
+    if cell.heat is not None and color and not cell.text:
+        return _text("·", style="dim")  # no bugs: no heat colour, which a low score would have
     if cell.heat is not None and color:
         background, foreground = heat_colours(cell.heat)
         return _text(f" {cell.text} ", style=Style(color=foreground, bgcolor=background))
