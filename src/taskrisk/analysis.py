@@ -1,7 +1,7 @@
 """Bug records in, a ranked `Report` out. Pure: no files, no clock, no terminal.
 
 Every ranking orders by score (descending) and then by name (ascending), so the same bugs in
-any order give the same report.
+any order give the same report. See docs/operations.md ("Scoring", "What the report contains").
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """`taskrisk` (also `taskapi risk`): turn a bug export into a risk heat map.
 
-`taskapi --help` imports this module, so it imports only argparse and the standard library at
-the top; the analysis is imported when the command actually runs. See docs/operations.md.
+Only argparse and the standard library are imported at the top; the rest when the command
+runs. Why, and every option: docs/operations.md ("How the code is organised", "Command line
+reference").
 """
 
 from __future__ import annotations

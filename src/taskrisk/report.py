@@ -1,8 +1,8 @@
 """What the analysis produces and every renderer consumes.
 
-Pydantic models, so the JSON output is the report itself (`Report.model_dump_json`) and can be
-read back with `Report.model_validate_json`. Lists are complete and already ranked; renderers
-only decide how many rows to show.
+Pydantic models: the JSON output is the report itself (`Report.model_dump_json`, read back with
+`Report.model_validate_json`). Lists are complete and ranked; renderers only decide how many
+rows to show. See docs/operations.md ("What the report contains", "Output formats").
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""One self-contained HTML page: inline CSS, no scripts, no fonts or images from elsewhere,
-so it can be attached to a ticket or opened offline."""
+"""One self-contained HTML page: inline CSS and SVG charts, no scripts, no fonts or images from
+elsewhere, so it can be attached to a ticket or opened offline. See docs/operations.md
+("Output formats").
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""What a human-readable report says, independent of how it is drawn.
+"""What a human-readable report says, independent of how it is drawn: the sections, their
+order, the numbers, the charts' content, and `printable`, the one-line form of bug data.
 
-Markdown, HTML and the terminal show the same sections in the same order with the same
-numbers; this module decides them once, and each renderer only decides the look.
+Markdown, HTML and the terminal only decide the look. See docs/operations.md ("How the code is
+organised", "Output formats").
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""GitHub-flavoured Markdown: for pull requests, wikis and the golden test."""
+"""GitHub-flavoured Markdown: for pull requests, wikis and the golden test. What is escaped and
+why: docs/operations.md ("Output formats").
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """A PNG picture of the risk: both heat maps and the hotspots ranked by risk score.
 
-matplotlib is an optional extra, imported only here and only when a PNG is asked for. The
-object-oriented API with the Agg canvas is used instead of pyplot: no global figure state, no
-display needed, safe in servers and parallel tests.
+matplotlib is an optional extra, imported only here and only when a PNG is asked for, and used
+without pyplot: docs/operations.md ("Output formats", "How the code is organised").
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The default output: rich tables, with a coloured heat map when the terminal takes colour."""
+"""The default output: rich tables, with a coloured heat map when the terminal takes colour.
+Bug data is printed as text, never as markup or control codes: docs/operations.md ("Output
+formats").
+"""
 
 from __future__ import annotations
 
