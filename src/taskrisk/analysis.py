@@ -1,15 +1,17 @@
 """Bug records in, a ranked `Report` out. Pure: no files, no clock, no terminal.
 
 Every ranking orders by score (descending) and then by name (ascending), so the same bugs in
-any order give the same report.
+any order give the same report. See docs/operations.md ("Scoring", "What the report contains").
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import accumulate
 from typing import Generic, TypeVar
 
 from taskrisk.layers import LayerMap
@@ -33,6 +35,7 @@ from taskrisk.report import (
     Hotspot,
     Report,
     TrendPoint,
+    TrendWindow,
     format_score,
     plural,
 )
@@ -44,6 +47,9 @@ from taskrisk.scoring import (
 )
 
 DEFAULT_MAX_ACTIONS = 6
+# Ten years of months. Dates a tracker uses for "none" (0001-01-01, 9999-12-31) or a mistyped
+# year would otherwise make the trend thousands of empty months long.
+MAX_TREND_MONTHS = 120
 
 _Value = TypeVar("_Value")
 
@@ -228,6 +234,7 @@ def analyse(
     hotspots = _hotspots(files, churn, coverage)
     categories = by_category.breakdowns(total)
     testing_gaps = by_testing_gap.breakdowns(total)
+    trend, trend_window = _monthly_trend(bugs, MAX_TREND_MONTHS)
     return Report(
         total_bugs=total,
         skipped_records=skipped_records,
@@ -250,7 +257,8 @@ def analyse(
             testing_gap_files=testing_gap_files,
             limit=max_actions,
         ),
-        trend=_monthly_trend(bugs),
+        trend=trend,
+        trend_window=trend_window,
         enrichment=Enrichment(
             churn_since_days=churn.since_days if churn else None,
             files_with_churn=sum(hotspot.churn is not None for hotspot in hotspots),
@@ -384,39 +392,87 @@ def _testing_gap_action(gap: Breakdown, files: _Grid) -> tuple[ActionKind, str, 
     return ActionKind.TESTING_GAP, gap.name, f"Close the testing gap: {gap.name}", reason
 
 
-def _month(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
+def _month_number(day: date) -> int:
+    """Months since year 0: consecutive months are consecutive numbers."""
+    return day.year * 12 + day.month - 1
 
 
-def _months_between(first: str, last: str) -> Iterator[str]:
-    year, month = int(first[:4]), int(first[5:])
-    while (current := f"{year:04d}-{month:02d}") <= last:
-        yield current
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+def _month_name(number: int) -> str:
+    year, month = divmod(number, 12)
+    return f"{year:04d}-{month + 1:02d}"
 
 
-def _monthly_trend(bugs: Sequence[BugRecord]) -> list[TrendPoint]:
-    opened: Counter[str] = Counter()
-    closed: Counter[str] = Counter()
+def _monthly_trend(
+    bugs: Sequence[BugRecord], max_months: int
+) -> tuple[list[TrendPoint], TrendWindow | None]:
+    opened: Counter[int] = Counter()
+    closed: Counter[int] = Counter()
     # The backlog only counts bugs whose opening is known, so it can never go negative.
-    backlog_change: Counter[str] = Counter()
+    backlog_change: Counter[int] = Counter()
     for bug in bugs:
         if bug.opened_at is not None:
-            opened[_month(bug.opened_at)] += 1
-            backlog_change[_month(bug.opened_at)] += 1
+            opened[_month_number(bug.opened_at)] += 1
+            backlog_change[_month_number(bug.opened_at)] += 1
             if bug.closed_at is not None:
-                backlog_change[_month(bug.closed_at)] -= 1
+                backlog_change[_month_number(bug.closed_at)] -= 1
         if bug.closed_at is not None:
-            closed[_month(bug.closed_at)] += 1
-    months = opened.keys() | closed.keys()
-    if not months:
-        return []
-    trend, open_bugs = [], 0
-    for month in _months_between(min(months), max(months)):
+            closed[_month_number(bug.closed_at)] += 1
+    dated = sorted(opened.keys() | closed.keys())
+    if not dated:
+        return [], None
+    first, last = _busiest_window(dated, opened + closed, max_months)
+    # Bugs opened (and closed) before the window still count in its backlog.
+    open_bugs = sum(change for month, change in backlog_change.items() if month < first)
+    trend = []
+    for month in range(first, last + 1):
         open_bugs += backlog_change[month]
         trend.append(
             TrendPoint(
-                month=month, opened=opened[month], closed=closed[month], open_at_month_end=open_bugs
+                month=_month_name(month),
+                opened=opened[month],
+                closed=closed[month],
+                open_at_month_end=open_bugs,
             )
         )
-    return trend
+    window = TrendWindow(
+        first_month=_month_name(dated[0]),
+        last_month=_month_name(dated[-1]),
+        months=dated[-1] - dated[0] + 1,
+        opened_outside=sum(n for month, n in opened.items() if not first <= month <= last),
+        closed_outside=sum(n for month, n in closed.items() if not first <= month <= last),
+    )
+    return trend, window
+
+
+def _busiest_window(months: Sequence[int], dates: Counter[int], size: int) -> tuple[int, int]:
+    """First and last month of the trend: every month from the first date to the last when
+    they fit in `size`, else the `size` consecutive months holding the most dates; on a tie,
+    the one centred nearest the median date (then the later one), so that a lone sentinel date
+    at either end never wins. `months` are the sorted months with a date."""
+    if months[-1] - months[0] < size:
+        return months[0], months[-1]
+    # A best window can always start at a month with a date (moving its start forward to the
+    # next such month loses nothing), or end at the last one.
+    before = [0, *accumulate(dates[month] for month in months)]
+    starts = {min(month, months[-1] - size + 1) for month in months}
+    counts = {
+        start: before[bisect_right(months, start + size - 1)] - before[bisect_left(months, start)]
+        for start in starts
+    }
+    median = _median_month(months, dates, before[-1])
+    most = max(counts.values())
+    best = min(
+        (start for start, count in counts.items() if count == most),
+        key=lambda start: (abs(2 * start + size - 1 - 2 * median), -start),
+    )
+    return best, best + size - 1
+
+
+def _median_month(months: Sequence[int], dates: Counter[int], total: int) -> int:
+    """The (lower) median month of all dates."""
+    seen = 0
+    for month in months:
+        seen += dates[month]
+        if 2 * seen >= total:
+            return month
+    return months[-1]

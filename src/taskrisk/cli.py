@@ -1,7 +1,8 @@
 """`taskrisk` (also `taskapi risk`): turn a bug export into a risk heat map.
 
-`taskapi --help` imports this module, so it imports only argparse and the standard library at
-the top; the analysis is imported when the command actually runs. See docs/operations.md.
+Only argparse and the standard library are imported at the top; the rest when the command
+runs. Why, and every option: docs/operations.md ("How the code is organised", "Command line
+reference").
 """
 
 from __future__ import annotations
@@ -27,13 +28,17 @@ DEFAULT_SINCE_DAYS = 90
 _SHOWN_RECORD_ERRORS = 5
 
 _EXAMPLES = """\
-examples:
+examples (run from the repository root, on the files in examples/; gh needs a GitHub login):
   taskapi risk examples/bugs.json
-  taskapi risk bugs.csv --format markdown --top 5
-  taskapi risk bugs.json --git . --coverage coverage.xml --format html --out risk.html
-  taskapi risk bugs.json --weights critical=8,high=4 --layers layers.toml --format png -o r.png
+  taskapi risk examples/bugs.csv --format markdown --top 5
+  taskapi risk examples/bugs.json --git . --coverage examples/coverage.xml \\
+    --format html --out risk.html
+  taskapi risk examples/bugs.json --weights critical=8,high=4 \\
+    --layers examples/layers.toml --format png -o risk.png
+  taskapi risk examples/jira.csv --layers examples/jira.toml --lenient
+  jq -f examples/map.jq examples/github-issues.json | taskapi risk - --format markdown
   gh issue list --label bug --state all --json number,title,body,labels,state,createdAt,closedAt \\
-    | jq -f map.jq | taskapi risk -          (map.jq is in docs/operations.md)
+    | jq -f examples/map.jq | taskapi risk -
 
 See docs/operations.md for the data format, the layer rules and the scoring formulas.
 """

@@ -1,7 +1,5 @@
-"""Errors the risk map reports to its user.
-
-Every failure a user can fix (a bad file, a bad field, a missing optional extra) is a
-`RiskMapError` whose message is one complete sentence: the CLI prints it as is and exits 2.
+"""Errors the risk map reports to its user: one complete sentence each, printed as is by the
+CLI, which exits 2. See docs/operations.md ("How the code is organised").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""From raw rows (JSON objects, CSV rows) to validated bug records, with errors a person can act
-on: each names the record's position, its id when it has one, and the field at fault.
+"""From raw rows (JSON objects, CSV rows) to validated bug records, with one error per bad record
+naming its position, its id when it has one, and the field at fault.
 
-Pure: `sources` reads the files and hands the rows over.
+Pure: `sources` reads the files and hands the rows over. See docs/operations.md ("Input data").
 """
 
 from __future__ import annotations

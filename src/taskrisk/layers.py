@@ -1,9 +1,7 @@
-"""Which hexagonal layer a file belongs to, guessed from its path.
+"""Which hexagonal layer a file belongs to, guessed from its path by rules checked in order.
 
-A rule is a pattern and a layer. Patterns are shell globs (`*`, `?`, `[...]`, where `*` also
-crosses `/`) matched case-insensitively against the whole path; a pattern without glob
-characters matches anywhere in the path. The first matching rule wins, so the order of
-`DEFAULT_RULES` is part of its meaning: it is commented where it matters.
+The pattern syntax and why `DEFAULT_RULES` is ordered as it is: docs/operations.md ("Layers");
+the order is also commented where it matters.
 """
 
 from __future__ import annotations

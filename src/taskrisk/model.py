@@ -1,8 +1,7 @@
 """The risk map's vocabulary: a validated bug record and the per-file facts that enrich it.
 
-Bug exports come from many trackers, so validation is forgiving about spelling (case, spaces,
-camelCase categories, ISO datetimes where a date is expected) and strict about meaning (an
-unknown severity or a closing date before the opening date is an error, never a guess).
+Forgiving about spelling, strict about meaning: docs/operations.md ("Input data", "How the code
+is organised").
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """What the analysis produces and every renderer consumes.
 
-Pydantic models, so the JSON output is the report itself (`Report.model_dump_json`) and can be
-read back with `Report.model_validate_json`. Lists are complete and already ranked; renderers
-only decide how many rows to show.
+Pydantic models: the JSON output is the report itself (`Report.model_dump_json`, read back with
+`Report.model_validate_json`). Lists are complete and ranked; renderers only decide how many
+rows to show. See docs/operations.md ("What the report contains", "Output formats").
 """
 
 from __future__ import annotations
@@ -101,6 +101,21 @@ class TrendPoint(_Frozen):
     open_at_month_end: int
 
 
+class TrendWindow(_Frozen):
+    """The months between the first and the last date, and the dates the trend leaves out when
+    that span is longer than it may show (see `analysis.MAX_TREND_MONTHS`)."""
+
+    first_month: str
+    last_month: str
+    months: int
+    opened_outside: int = 0
+    closed_outside: int = 0
+
+    @property
+    def cut(self) -> bool:
+        return bool(self.opened_outside or self.closed_outside)
+
+
 class Enrichment(_Frozen):
     """Which optional data fed the risk score, and how many hotspot files it matched."""
 
@@ -127,4 +142,5 @@ class Report(_Frozen):
     hotspots: list[Hotspot]
     actions: list[Action]
     trend: list[TrendPoint]
+    trend_window: TrendWindow | None = None  # None when no bug has a date
     enrichment: Enrichment

@@ -1,16 +1,8 @@
-"""How much a bug weighs, and how churn and coverage raise a file's risk.
+"""How much a bug weighs, and how churn and coverage raise a file's risk:
 
-The formulas are documented in docs/operations.md ("Scoring"); keep the two in step.
+    risk = bug_score * (1 + churn / max_churn) * (1 + (1 - line_rate))
 
-* A bug's weight is the weight of its severity (default critical 10, high 5, medium 2, low 1).
-* A score (heat map cell, component, file...) is the sum of the weights of its bugs.
-* A file's risk score multiplies its bug score by two factors, each between 1 and 2:
-
-      risk = bug_score * (1 + churn / max_churn) * (1 + (1 - line_rate))
-
-  where `churn` is the lines added plus deleted in the git window, `max_churn` the largest
-  churn among the files that have bugs, and `line_rate` the file's line coverage. A factor
-  whose data is missing (no --git, no --coverage, file absent from either) is 1.
+The formulas and their reasons are in docs/operations.md ("Scoring"); keep the two in step.
 """
 
 from __future__ import annotations

@@ -1,21 +1,8 @@
-"""The optional TOML settings file (`--layers FILE`): layer rules, and whatever else a team
-needs to feed its own tracker export as is.
+"""The optional TOML settings file (`--layers FILE`): layer rules, weights, column names and
+severity aliases, so that a team's tracker export can be read as is.
 
-    replace_default_layers = false     # true: only the rules below, no built-in rules
-
-    [layers]                           # pattern = layer, checked first, top to bottom
-    "*/functions/*" = "entrypoint"
-
-    [weights]                          # any subset; --weights on the command line wins
-    critical = 8
-
-    [columns]                          # export column or key = bug record field
-    "Issue key" = "id"
-
-    [severity_aliases]                 # tracker value = severity
-    blocker = "critical"
-
-Reading the file is I/O and lives in `sources.load_settings`; this module only validates.
+This module only validates; `sources.load_settings` reads the file. The format, with an example
+(`examples/layers.toml`): docs/operations.md ("Overriding them: the settings file").
 """
 
 from __future__ import annotations

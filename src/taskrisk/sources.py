@@ -1,8 +1,8 @@
 """Everything the risk map reads from the outside world: bug exports (JSON, CSV), the TOML
 settings file, churn from `git log`, and a Cobertura coverage report.
 
-Each reader turns every failure into an `InputError` with one clear sentence, so the CLI never
-shows a traceback for a problem the user can fix.
+Each reader turns its failures into one `InputError` sentence. See docs/operations.md ("Input
+data", "Risk score of a file").
 """
 
 from __future__ import annotations

@@ -40,4 +40,4 @@ def examples_bugs() -> Path:
 
 @pytest.fixture
 def coverage_fixture() -> Path:
-    return Path(__file__).parent / "data" / "coverage.xml"
+    return REPOSITORY_ROOT / "examples" / "coverage.xml"

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from taskrisk.analysis import CATEGORY_PLAYBOOK, analyse
+from taskrisk.analysis import CATEGORY_PLAYBOOK, MAX_TREND_MONTHS, analyse
 from taskrisk.layers import LayerMap, LayerRule
 from taskrisk.model import (
     BugRecord,
@@ -18,7 +18,7 @@ from taskrisk.model import (
     Layer,
     Severity,
 )
-from taskrisk.report import ActionKind, Breakdown, TrendPoint
+from taskrisk.report import ActionKind, Breakdown, TrendPoint, TrendWindow
 from taskrisk.scoring import SeverityWeights, parse_weights
 
 BugFactory = Callable[..., BugRecord]  # the make_bug fixture in conftest.py
@@ -280,6 +280,73 @@ def test_the_trend_fills_empty_months_across_a_year_end(make_bug: BugFactory) ->
     assert [point.open_at_month_end for point in trend] == [1, 1, 1, 2]
 
 
+def test_sentinel_dates_leave_the_trend_bounded_and_on_the_real_months(
+    make_bug: BugFactory,
+) -> None:
+    bugs = [
+        make_bug(opened_at=date(1, 1, 1)),  # .NET's and Go's "no date"
+        make_bug(opened_at=date(2025, 3, 3), closed_at=date(9999, 12, 31)),  # "never closed"
+        *(make_bug(opened_at=date(2025, month, 1)) for month in (1, 2, 3)),
+    ]
+
+    report = analyse(bugs)
+
+    assert len(report.trend) == MAX_TREND_MONTHS
+    assert report.trend_window == TrendWindow(
+        first_month="0001-01",
+        last_month="9999-12",
+        months=119_988,
+        opened_outside=1,
+        closed_outside=1,
+    )
+    # The window holds the four 2025 openings; the latest such window ends in 2034-12.
+    by_month = {point.month: point for point in report.trend}
+    assert (report.trend[0].month, report.trend[-1].month) == ("2025-01", "2034-12")
+    assert sum(point.opened for point in report.trend) == 4
+    # The bug opened in year 1 was never closed: every month of the window counts it.
+    assert by_month["2025-01"].open_at_month_end == 2
+    assert report.trend[-1].open_at_month_end == 5
+
+
+def test_the_last_month_of_the_calendar_ends_the_trend(make_bug: BugFactory) -> None:
+    trend = analyse([make_bug(opened_at=date(9999, 11, 30), closed_at=date(9999, 12, 31))]).trend
+    assert [point.month for point in trend] == ["9999-11", "9999-12"]
+
+
+@pytest.mark.parametrize(
+    ("months", "cut"), [(MAX_TREND_MONTHS, False), (MAX_TREND_MONTHS + 1, True)]
+)
+def test_the_trend_shows_every_month_up_to_the_cap(
+    make_bug: BugFactory, months: int, cut: bool
+) -> None:
+    last = date(2000 + (months - 1) // 12, (months - 1) % 12 + 1, 1)
+    report = analyse([make_bug(opened_at=date(2000, 1, 1)), make_bug(opened_at=last)])
+
+    assert len(report.trend) == min(months, MAX_TREND_MONTHS)
+    assert report.trend_window is not None
+    assert report.trend_window.cut is cut
+    assert report.trend[0].month == "2000-01"
+
+
+def test_on_a_tie_the_window_nearest_the_median_date_wins(make_bug: BugFactory) -> None:
+    # One date in each candidate window: neither sentinel end may take the trend.
+    bugs = [
+        make_bug(opened_at=date(1, 1, 1)),
+        make_bug(opened_at=date(2025, 3, 4), closed_at=date(9999, 12, 31)),
+    ]
+    trend = analyse(bugs).trend
+    assert (trend[0].month, trend[-1].month) == ("2025-03", "2035-02")
+
+
+def test_the_busiest_window_wins_over_the_latest(make_bug: BugFactory) -> None:
+    busy = [make_bug(opened_at=date(2010, 6, day)) for day in (1, 2, 3)]
+    report = analyse([*busy, make_bug(opened_at=date(2030, 1, 1))])
+
+    assert report.trend[0].month == "2010-06"
+    assert report.trend_window is not None
+    assert (report.trend_window.opened_outside, report.trend_window.closed_outside) == (1, 0)
+
+
 def test_no_bugs_gives_an_empty_but_complete_report() -> None:
     report = analyse([], skipped_records=3)
 
@@ -291,6 +358,7 @@ def test_no_bugs_gives_an_empty_but_complete_report() -> None:
         ("low", 0, 0.0),
     ]
     assert report.hotspots == report.actions == report.trend == []
+    assert report.trend_window is None
     assert report.component_heatmap.rows == []
 
 

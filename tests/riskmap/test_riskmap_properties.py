@@ -8,7 +8,7 @@ from datetime import date
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from taskrisk.analysis import analyse
+from taskrisk.analysis import MAX_TREND_MONTHS, analyse
 from taskrisk.model import BugRecord, Severity
 from taskrisk.report import Breakdown, Report
 from taskrisk.scoring import SeverityWeights
@@ -33,7 +33,7 @@ bug_records = st.builds(
     ),
     category=st.sampled_from(["validation", "concurrency", "performance", "error_handling"]),
     testing_gap=st.none() | st.sampled_from(["no fuzz test", "no failure injection"]),
-    opened_at=st.none() | st.dates(date(2024, 1, 1), date(2025, 12, 31)),
+    opened_at=st.none() | st.dates(date(2024, 1, 1), date(2025, 12, 31)) | st.dates(),
 )
 bug_lists = st.lists(bug_records, max_size=30)
 
@@ -78,7 +78,9 @@ def test_every_breakdown_accounts_for_every_bug(
         assert sum(map(sum, heatmap.counts)) == len(bugs)
         assert math.isclose(sum(map(sum, heatmap.scores)), report.total_score)
     assert sum(hotspot.bugs for hotspot in report.hotspots) == len(bugs)
-    assert sum(point.opened for point in report.trend) == sum(
+    assert len(report.trend) <= MAX_TREND_MONTHS
+    outside = report.trend_window.opened_outside if report.trend_window else 0
+    assert sum(point.opened for point in report.trend) + outside == sum(
         bug.opened_at is not None for bug in bugs
     )
 

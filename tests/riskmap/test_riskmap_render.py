@@ -22,7 +22,7 @@ from matplotlib.image import imread
 from taskrisk.analysis import analyse
 from taskrisk.model import BugRecord, ChurnSnapshot, FileChurn
 from taskrisk.render import OutputFormat, RenderOptions, render
-from taskrisk.render.layout import heat_colours
+from taskrisk.render.layout import EMPTY_CELL_COLOUR, heat_colours
 from taskrisk.report import Report
 from taskrisk.sources import load_bugs, read_coverage
 
@@ -159,3 +159,46 @@ def test_png_of_long_and_non_latin_names_draws_without_warnings(
         image = render(analyse(bugs), OutputFormat.PNG)
     assert isinstance(image, bytes)
     assert image.startswith(PNG_SIGNATURE)
+
+
+@pytest.mark.parametrize("output_format", list(OutputFormat))
+def test_sentinel_dates_give_a_bounded_trend_in_every_format(
+    make_bug: Callable[..., BugRecord], output_format: OutputFormat
+) -> None:
+    bugs = [
+        make_bug(opened_at="0001-01-01"),
+        make_bug(opened_at="2025-03-04", closed_at="9999-12-31"),
+    ]
+    content = render(analyse(bugs), output_format)
+
+    if output_format is OutputFormat.PNG:
+        assert isinstance(content, bytes)
+        return
+    text = as_text(content)
+    assert len(text) < 100_000
+    if output_format is OutputFormat.JSON:
+        assert len(json.loads(text)["trend"]) == 120
+    else:
+        words = " ".join(text.split())  # the terminal wraps the note
+        assert "The dates span 0001-01 to 9999-12 (119,988 months)" in words
+        assert "with the most dates, 2025-03 to 2035-02." in words
+        assert "2035-03" not in text
+
+
+def test_empty_heat_map_cells_are_not_drawn_in_a_heat_colour(
+    make_bug: Callable[..., BugRecord],
+) -> None:
+    # Two components, two categories, two bugs: two cells of each heat map have no bug.
+    bugs = [make_bug(component="a", category="x"), make_bug(component="b", category="y")]
+    report = analyse(bugs)
+
+    text = as_text(render(report, OutputFormat.TEXT, RenderOptions(color=True, width=160)))
+    palest = heat_colours(0.0)[0]
+    red, green, blue = (int(palest[i : i + 2], 16) for i in (1, 3, 5))
+    assert f"48;2;{red};{green};{blue}m" not in text  # no cell wears the lowest score's colour
+    assert "·" in text
+
+    pixels = imread(io.BytesIO(render(report, OutputFormat.PNG)), format="png")
+    grey = [int(EMPTY_CELL_COLOUR[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    empty_pixels = (abs(pixels[:, :, :3] - grey) < 2 / 255).all(axis=2).sum()
+    assert empty_pixels > 5_000  # hatched grey cells, not pale ones

@@ -1,5 +1,6 @@
-"""Report renderers. Each output format lives in its own module and is imported only when
-asked for, so that markdown and JSON work without rich or matplotlib installed."""
+"""Report renderers, one module per output format, each imported only when its format is asked
+for. See docs/operations.md ("Output formats", "How the code is organised").
+"""
 
 from __future__ import annotations
 

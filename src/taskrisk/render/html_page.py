@@ -1,5 +1,7 @@
-"""One self-contained HTML page: inline CSS, no scripts, no fonts or images from elsewhere,
-so it can be attached to a ticket or opened offline."""
+"""One self-contained HTML page: inline CSS and SVG charts, no scripts, no fonts or images from
+elsewhere, so it can be attached to a ticket or opened offline. See docs/operations.md
+("Output formats").
+"""
 
 from __future__ import annotations
 
@@ -7,13 +9,18 @@ from html import escape
 
 from taskrisk.render import RenderOptions
 from taskrisk.render.layout import (
+    EMPTY_CELL_COLOUR,
+    EMPTY_CELL_HATCH,
     Cell,
+    HeatChart,
     Section,
     Table,
     headline,
     heat_colours,
+    printable,
     report_sections,
 )
+from taskrisk.render.svg import heatmap_svg, trend_svg
 from taskrisk.report import Report
 
 _STYLE = """
@@ -27,9 +34,12 @@ th, td { padding: .28rem .6rem; border-bottom: 1px solid #eee; vertical-align: t
 th { text-align: left; background: #f6f6f6; }
 .right { text-align: right; font-variant-numeric: tabular-nums; }
 td.heat { text-align: center; min-width: 3rem; }
+td.empty { background: repeating-linear-gradient(45deg, {empty} 0 3px, {hatch} 3px 4px); }
+figure { margin: .8rem 0; }
+svg.chart { max-width: 100%; height: auto; }
 code { font-size: .88rem; }
 ol li { margin-bottom: .5rem; }
-"""
+""".replace("{empty}", EMPTY_CELL_COLOUR).replace("{hatch}", EMPTY_CELL_HATCH)
 
 
 def render_html(report: Report, options: RenderOptions) -> str:
@@ -44,34 +54,48 @@ def render_html(report: Report, options: RenderOptions) -> str:
         "</head>",
         "<body>",
         "<h1>Bug risk report</h1>",
-        *(f"<p>{escape(line)}</p>" for line in headline(report)),
+        *(f"<p>{_html(line)}</p>" for line in headline(report)),
     ]
-    for section in report_sections(report, options.top):
-        parts += _section(section)
+    for number, section in enumerate(report_sections(report, options.top), start=1):
+        parts += _section(section, f"chart-{number}")
     parts += ["</body>", "</html>"]
     return "\n".join(parts) + "\n"
 
 
-def _section(section: Section) -> list[str]:
-    parts = [f"<section>\n<h2>{escape(section.title)}</h2>"]
-    parts += [f'<p class="note">{escape(note)}</p>' for note in section.notes]
+def _html(text: str) -> str:
+    """Everything from the report goes through here: escaped, and without control characters
+    (see `printable`), which HTML forbids and a copied line would carry to a terminal."""
+    return escape(printable(text))
+
+
+def _section(section: Section, chart_id: str) -> list[str]:
+    parts = [f"<section>\n<h2>{_html(section.title)}</h2>"]
+    parts += [f'<p class="note">{_html(note)}</p>' for note in section.notes]
     if section.steps:
         parts.append("<ol>")
         parts += [
-            f"<li><strong>{escape(step.summary)}</strong><br>{escape(step.reason)}</li>"
+            f"<li><strong>{_html(step.summary)}</strong><br>{_html(step.reason)}</li>"
             for step in section.steps
         ]
         parts.append("</ol>")
+    if section.chart is not None:
+        chart = section.chart
+        svg = (
+            heatmap_svg(chart, section.title, chart_id)
+            if isinstance(chart, HeatChart)
+            else trend_svg(chart, section.title, chart_id)
+        )
+        parts.append(f"<figure>\n{svg}\n</figure>")
     if section.table is not None:
         parts += _table(section.table)
-    parts += [f'<p class="note">{escape(note)}</p>' for note in section.footnotes]
+    parts += [f'<p class="note">{_html(note)}</p>' for note in section.footnotes]
     parts.append("</section>")
     return parts
 
 
 def _table(table: Table) -> list[str]:
     header = "".join(
-        f'<th class="{align}">{escape(column)}</th>'
+        f'<th class="{align}">{_html(column)}</th>'
         for column, align in zip(table.columns, table.align, strict=True)
     )
     rows = [
@@ -91,9 +115,11 @@ def _table(table: Table) -> list[str]:
 
 
 def _cell(cell: Cell, align: str) -> str:
-    text = escape(cell.text)
+    text = _html(cell.text)
+    if cell.heat is not None and not cell.text:
+        return '<td class="heat empty" title="no bugs"></td>'
     if cell.heat is not None:
-        background, foreground = heat_colours(cell.heat if cell.text else 0.0)
+        background, foreground = heat_colours(cell.heat)
         style = f"background:{background};color:{foreground}"
         return f'<td class="heat" style="{style}">{text}</td>'
     if cell.path and text:

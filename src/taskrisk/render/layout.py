@@ -1,18 +1,28 @@
-"""What a human-readable report says, independent of how it is drawn.
+"""What a human-readable report says, independent of how it is drawn: the sections, their
+order, the numbers, the charts' content, and `printable`, the one-line form of bug data.
 
-Markdown, HTML and the terminal show the same sections in the same order with the same
-numbers; this module decides them once, and each renderer only decides the look.
+Markdown, HTML and the terminal only decide the look. See docs/operations.md ("How the code is
+organised", "Output formats").
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Literal
 
 from taskrisk.model import Severity
-from taskrisk.report import Breakdown, HeatMap, Hotspot, Report, format_score, plural
+from taskrisk.report import (
+    Breakdown,
+    HeatMap,
+    Hotspot,
+    Report,
+    TrendPoint,
+    format_score,
+    plural,
+)
 
 Align = Literal["left", "right"]
 
@@ -46,12 +56,32 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
+class HeatChart:
+    """A heat map to draw, cut like its table; `highest` is the score drawn at full heat (the
+    largest cell of the whole heat map, so that cutting it does not change the colours)."""
+
+    heatmap: HeatMap
+    highest: float
+
+    def heat(self, score: float) -> float:
+        return min(score / self.highest, 1.0) if self.highest else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TrendChart:
+    points: list[TrendPoint]
+
+
+@dataclass(frozen=True, slots=True)
 class Section:
+    """`chart` is the section's table as a picture, for the formats that draw one."""
+
     title: str
     notes: list[str] = field(default_factory=list)
     table: Table | None = None
     steps: list[Step] = field(default_factory=list)
     footnotes: list[str] = field(default_factory=list)
+    chart: HeatChart | TrendChart | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +102,12 @@ _HEAT_STOPS: tuple[tuple[float, tuple[int, int, int]], ...] = (
 )
 
 
+# A heat map cell without bugs: grey and hatched where the format can hatch, never a heat
+# colour, so that it cannot pass for a low score.
+EMPTY_CELL_COLOUR = "#e2e2e2"
+EMPTY_CELL_HATCH = "#a9a9a9"
+
+
 def heat_colours(heat: float) -> tuple[str, str]:
     """Background and a readable text colour, as `#rrggbb`, for a heat between 0 and 1."""
     heat = min(max(heat, 0.0), 1.0)
@@ -82,6 +118,30 @@ def heat_colours(heat: float) -> tuple[str, str]:
     rgb = [round(a + (b - a) * position) for a, b in zip(low_rgb, high_rgb, strict=True)]
     background = "#{:02x}{:02x}{:02x}".format(*rgb)
     return background, ("#ffffff" if heat > 0.6 else "#1f1f1f")
+
+
+# Line and paragraph breaks of any kind: a table row or a list item must stay on its line.
+_LINE_BREAKS = "\t\n\v\f\r\x85\u2028\u2029"
+_BREAK_RUN = re.compile(f"[ {_LINE_BREAKS}]*[{_LINE_BREAKS}][ {_LINE_BREAKS}]*")
+# Other C0 and C1 controls (ESC starts terminal escape sequences, CSI is one on its own, CR and
+# backspace overwrite what was printed) and the bidirectional overrides that reorder text.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def printable(text: str) -> str:
+    """Bug data as one line of visible characters, for every human-readable format: breaks
+    become one space, other control characters their escape (`\\x1b`), shown, not obeyed."""
+    if text.isprintable():
+        return text
+    one_line = _BREAK_RUN.sub(" ", text)
+    return _INVISIBLE.sub(_escape_invisible, one_line)
+
+
+def _escape_invisible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def churn_text(lines_changed: int, commits: int) -> str:
@@ -230,13 +290,12 @@ def _hotspot_row(
 def _heatmap_section(heatmap: HeatMap, top: int, title: str) -> Section:
     view = cut_heatmap(heatmap, top)
     cut = view.heatmap
-    highest = heatmap.max_score
+    chart = HeatChart(cut, highest=heatmap.max_score)
     rows = []
     for name, scores, counts in zip(cut.rows, cut.scores, cut.counts, strict=True):
         cells = [Cell(name)]
         for score, count in zip(scores, counts, strict=True):
-            heat = min(score / highest, 1.0) if highest else 0.0
-            cells.append(Cell(format_score(score) if count else "", heat=heat))
+            cells.append(Cell(format_score(score) if count else "", heat=chart.heat(score)))
         cells.append(Cell(format_score(sum(scores))))
         rows.append(cells)
     notes = [
@@ -256,7 +315,8 @@ def _heatmap_section(heatmap: HeatMap, top: int, title: str) -> Section:
         )
     columns = [cut.row_axis.capitalize(), *cut.columns, "Total"]
     align: list[Align] = ["left" if index == 0 else "right" for index in range(len(columns))]
-    return Section(title, notes=notes, table=Table(columns, align, rows), footnotes=footnotes)
+    table = Table(columns, align, rows)
+    return Section(title, notes=notes, table=table, footnotes=footnotes, chart=chart)
 
 
 def _breakdown_section(
@@ -294,4 +354,14 @@ def _trend_section(report: Report) -> Section:
         rows,
     )
     notes = ["Open at month end counts the bugs with an opening date not closed by then."]
-    return Section("Monthly trend", notes=notes, table=table)
+    window = report.trend_window
+    if window is not None and window.cut:
+        notes.append(
+            f"The dates span {window.first_month} to {window.last_month} "
+            f"({window.months:,} months); shown are the {len(report.trend)} consecutive months "
+            f"with the most dates, {report.trend[0].month} to {report.trend[-1].month}. Left "
+            f"out: {plural(window.opened_outside, 'opening')} and "
+            f"{plural(window.closed_outside, 'closing')} outside them (open at month end "
+            "still counts the bugs opened before)."
+        )
+    return Section("Monthly trend", notes=notes, table=table, chart=TrendChart(report.trend))

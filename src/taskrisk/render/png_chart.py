@@ -1,20 +1,26 @@
 """A PNG picture of the risk: both heat maps and the hotspots ranked by risk score.
 
-matplotlib is an optional extra, imported only here and only when a PNG is asked for. The
-object-oriented API with the Agg canvas is used instead of pyplot: no global figure state, no
-display needed, safe in servers and parallel tests.
+matplotlib is an optional extra, imported only here and only when a PNG is asked for, and used
+without pyplot: docs/operations.md ("Output formats", "How the code is organised").
 """
 
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from taskrisk.errors import OutputError
 from taskrisk.render import RenderOptions
-from taskrisk.render.layout import cut_heatmap, heat_colours
+from taskrisk.render.layout import (
+    EMPTY_CELL_COLOUR,
+    EMPTY_CELL_HATCH,
+    cut_heatmap,
+    heat_colours,
+    printable,
+)
 from taskrisk.report import HeatMap, Hotspot, Report, format_score, plural
 
 if TYPE_CHECKING:
@@ -65,7 +71,9 @@ def render_png(report: Report, options: RenderOptions) -> bytes:
 
 
 def _short(label: str) -> str:
-    """Keep the end of long labels: for paths the file name is what identifies them."""
+    """One line of visible text; of a long label its end: for paths the file name is what
+    identifies them."""
+    label = printable(label)
     return label if len(label) <= _MAX_LABEL else "..." + label[-(_MAX_LABEL - 3) :]
 
 
@@ -75,8 +83,21 @@ def _draw_heatmap(axes: Axes, heatmap: HeatMap, colormap: Colormap, title: str) 
         axes.text(0.5, 0.5, "no bugs", ha="center", va="center")
         axes.set_axis_off()
         return
+    from matplotlib.patches import Rectangle  # noqa: PLC0415
+
     highest = max(heatmap.max_score, 1e-9)
-    axes.imshow(heatmap.scores, cmap=colormap, vmin=0, vmax=highest, aspect="auto")
+    # Cells without bugs are left out of the colour scale and hatched grey instead.
+    coloured = [
+        [score if count else math.nan for score, count in zip(row, counts, strict=True)]
+        for row, counts in zip(heatmap.scores, heatmap.counts, strict=True)
+    ]
+    axes.imshow(
+        coloured,
+        cmap=colormap.with_extremes(bad=EMPTY_CELL_COLOUR),
+        vmin=0,
+        vmax=highest,
+        aspect="auto",
+    )
     axes.set_xticks(range(len(heatmap.columns)), [_short(c) for c in heatmap.columns])
     axes.set_yticks(range(len(heatmap.rows)), [_short(r) for r in heatmap.rows])
     axes.tick_params(axis="x", labelrotation=35)
@@ -84,7 +105,11 @@ def _draw_heatmap(axes: Axes, heatmap: HeatMap, colormap: Colormap, title: str) 
         label.set_horizontalalignment("right")
     for row, (scores, counts) in enumerate(zip(heatmap.scores, heatmap.counts, strict=True)):
         for column, (score, count) in enumerate(zip(scores, counts, strict=True)):
-            if count:
+            if not count:
+                hatch = Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, linewidth=0)
+                hatch.set(hatch="///", edgecolor=EMPTY_CELL_HATCH)
+                axes.add_patch(hatch)
+            else:
                 _, text_colour = heat_colours(min(score / highest, 1.0))
                 axes.text(
                     column,

@@ -1,4 +1,7 @@
-"""The default output: rich tables, with a coloured heat map when the terminal takes colour."""
+"""The default output: rich tables, with a coloured heat map when the terminal takes colour.
+Bug data is printed as text, never as markup or control codes: docs/operations.md ("Output
+formats").
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from taskrisk.render.layout import (
     Table,
     headline,
     heat_colours,
+    printable,
     report_sections,
 )
 from taskrisk.report import Report
@@ -38,9 +42,9 @@ def render_text(report: Report, options: RenderOptions) -> str:
         highlight=False,
         emoji=False,
     )
-    console.print(Text("Bug risk report", style="bold"))
+    console.print(_text("Bug risk report", style="bold"))
     for line in headline(report):
-        console.print(Text(line))
+        console.print(_text(line))
     for section in report_sections(report, options.top):
         console.print()
         _print_section(console, section, color=options.color)
@@ -51,19 +55,24 @@ def render_text(report: Report, options: RenderOptions) -> str:
     return "\n".join(line.rstrip() for line in buffer.getvalue().split("\n"))
 
 
+def _text(text: str, style: str | Style = "") -> Text:
+    """Everything printed goes through here. A `Text`, never markup: a "[bold]" in a title is
+    shown as written; and no control character reaches the terminal (see `printable`)."""
+    return Text(printable(text), style=style)
+
+
 def _print_section(console: Console, section: Section, *, color: bool) -> None:
-    # Bug data is printed as Text, never as markup: a "[" in a title must not become a style.
-    console.print(Text(section.title, style="bold underline"))
+    console.print(_text(section.title, style="bold underline"))
     for note in section.notes:
-        console.print(Text(note, style="dim"))
+        console.print(_text(note, style="dim"))
     for number, step in enumerate(section.steps, start=1):
-        console.print(Text(f"{number}. {step.summary}", style="bold"))
-        console.print(Padding(Text(step.reason), (0, 0, 0, 3)))
+        console.print(_text(f"{number}. {step.summary}", style="bold"))
+        console.print(Padding(_text(step.reason), (0, 0, 0, 3)))
     if section.table is not None:
         for table in _split_prose(section.table):
             console.print(_rich_table(table, color=color))
     for note in section.footnotes:
-        console.print(Text(note, style="dim"))
+        console.print(_text(note, style="dim"))
 
 
 def _split_prose(table: Table) -> list[Table]:
@@ -93,7 +102,7 @@ def _rich_table(table: Table, *, color: bool) -> RichTable:
     for index, (column, align) in enumerate(zip(table.columns, table.align, strict=True)):
         prose = index in table.prose
         rich_table.add_column(
-            Text(column), justify=align, overflow="fold", ratio=1 if prose else None
+            _text(column), justify=align, overflow="fold", ratio=1 if prose else None
         )
     for row in table.rows:
         rich_table.add_row(*(_rich_cell(cell, color=color) for cell in row))
@@ -101,7 +110,9 @@ def _rich_table(table: Table, *, color: bool) -> RichTable:
 
 
 def _rich_cell(cell: Cell, *, color: bool) -> Text:
+    if cell.heat is not None and color and not cell.text:
+        return _text("·", style="dim")  # no bugs: no heat colour, which a low score would have
     if cell.heat is not None and color:
         background, foreground = heat_colours(cell.heat)
-        return Text(f" {cell.text} ", style=Style(color=foreground, bgcolor=background))
-    return Text(cell.text, style="cyan" if cell.path and color else "")
+        return _text(f" {cell.text} ", style=Style(color=foreground, bgcolor=background))
+    return _text(cell.text, style="cyan" if cell.path and color else "")
