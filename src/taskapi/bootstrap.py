@@ -15,33 +15,26 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from aws_lambda_powertools.utilities.idempotency import (
-    BasePersistenceLayer,
-    DynamoDBPersistenceLayer,
-)
-
-from taskapi.adapters.aws.clients import AwsClients, AwsClientSettings
-from taskapi.adapters.aws.eventbridge import EventBridgePublisher, EventEntryBuilder
-from taskapi.adapters.aws.secrets import SecretsManagerSigningKeys
-from taskapi.adapters.aws.ses import SesNotifier
-from taskapi.adapters.dynamodb.items import outbox_event_from_image
-from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
-from taskapi.adapters.idempotency import InMemoryPersistenceLayer
-from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
-from taskapi.adapters.mailbox import MAILBOX_FILE_NAME, MailboxNotifier
-from taskapi.adapters.memory import InMemoryUnitOfWorkFactory
-from taskapi.adapters.reminder_log import PersistenceLayerReminderLog
-from taskapi.adapters.sqlite.database import SqliteDatabase
-from taskapi.adapters.sqlite.idempotency import SqlitePersistenceLayer
-from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
 from taskapi.config import Settings, get_settings
 from taskapi.service.dispatch import OutboxDispatcher
 from taskapi.service.notifications import NotificationService
 from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import Event, EventPublisher, Notifier, OutboxReader, UnitOfWorkFactory
 from taskapi.service.tasks import TaskService
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+
+    from taskapi.adapters.aws.clients import AwsClients, AwsClientSettings
+    from taskapi.adapters.aws.eventbridge import EventEntryBuilder
+    from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
+    from taskapi.adapters.mailbox import MailboxNotifier
+
+# Adapters are imported by the builder that needs them, not here: a function loads only what
+# its store and its own wiring use (the cold start of the API on DynamoDB never imports
+# SQLite, the in-memory store or the notification side). docs/performance.md#cold-start.
 
 
 def utc_now() -> datetime:
@@ -116,12 +109,19 @@ class PerContainer(Generic[T]):
 
 def build_task_store(settings: Settings) -> TaskStore:
     if settings.store == "memory":
+        from taskapi.adapters.memory import InMemoryUnitOfWorkFactory
+
         memory = InMemoryUnitOfWorkFactory()
         return TaskStore(memory, outbox=memory.store)
     if settings.store == "sqlite":
+        from taskapi.adapters.sqlite.database import SqliteDatabase
+        from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
+
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         database = SqliteDatabase(settings.sqlite_path)
         return TaskStore(SqliteUnitOfWorkFactory(database), outbox=database)
+    from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
+
     uow_factory = DynamoDbUnitOfWorkFactory(
         get_aws_clients(settings).dynamodb,
         settings.table_name,
@@ -159,6 +159,8 @@ def build_page_tokens(settings: Settings) -> PageTokenCodec:
     """Page tokens signed with keys from Secrets Manager in AWS, the configured one locally."""
     if settings.page_token_secret_id is None:
         return PageTokenCodec(settings.page_token_secret.get_secret_value().encode())
+    from taskapi.adapters.aws.secrets import SecretsManagerSigningKeys
+
     clients = get_aws_clients(settings)
     return PageTokenCodec(
         SecretsManagerSigningKeys(settings.page_token_secret_id, lambda: clients.secretsmanager)
@@ -168,10 +170,15 @@ def build_page_tokens(settings: Settings) -> PageTokenCodec:
 def build_notifications(settings: Settings, uow_factory: UnitOfWorkFactory) -> Notifications:
     """The notification service on the task store: SES in AWS, the mailbox file locally.
     Event de-duplication and reminder marks use idempotency layers of their own (Powertools
-    keeps a layer's first configuration), in the same store as the API's records."""
+    keeps a layer's first configuration), next to the task store."""
+    from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
+    from taskapi.adapters.reminder_log import PersistenceLayerReminderLog
+
     notifier: Notifier
     mailbox: MailboxNotifier | None = None
     if settings.store == "dynamodb":
+        from taskapi.adapters.aws.ses import SesNotifier
+
         clients = get_aws_clients(settings)
         notifier = SesNotifier(lambda: clients.sesv2, sender=settings.sender_email)
     else:
@@ -203,10 +210,16 @@ def build_idempotency_store(settings: Settings) -> BasePersistenceLayer:
     de-duplication, reminder marks): next to the task store. (Idempotency-Key records of the
     API live in the task store itself.)"""
     if settings.store == "memory":
+        from taskapi.adapters.idempotency import InMemoryPersistenceLayer
+
         return InMemoryPersistenceLayer()
     if settings.store == "sqlite":
+        from taskapi.adapters.sqlite.idempotency import SqlitePersistenceLayer
+
         # A file beside the task database, so a different --db never replays another's keys.
         return SqlitePersistenceLayer(settings.sqlite_path.with_suffix(".idempotency.db"))
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
     # Powertools' own layer, on the shared client (timeouts, retries, endpoint override).
     return DynamoDBPersistenceLayer(
         table_name=settings.idempotency_table_name,
@@ -218,6 +231,8 @@ def build_idempotency_store(settings: Settings) -> BasePersistenceLayer:
 
 
 def aws_client_settings(settings: Settings) -> AwsClientSettings:
+    from taskapi.adapters.aws.clients import AwsClientSettings
+
     return AwsClientSettings(
         region=settings.aws_region,
         endpoint_url=settings.aws_endpoint_url,
@@ -229,6 +244,8 @@ def aws_client_settings(settings: Settings) -> AwsClientSettings:
 
 @functools.lru_cache(maxsize=8)
 def _aws_clients(client_settings: AwsClientSettings) -> AwsClients:
+    from taskapi.adapters.aws.clients import AwsClients
+
     return AwsClients(client_settings)
 
 
@@ -238,6 +255,8 @@ def get_aws_clients(settings: Settings) -> AwsClients:
 
 
 def build_event_entries(settings: Settings) -> EventEntryBuilder:
+    from taskapi.adapters.aws.eventbridge import EventEntryBuilder
+
     return EventEntryBuilder(source=settings.event_source, event_bus_name=settings.event_bus_name)
 
 
@@ -251,6 +270,9 @@ class Relay:
 
 
 def build_relay(settings: Settings) -> Relay:
+    from taskapi.adapters.aws.eventbridge import EventBridgePublisher
+    from taskapi.adapters.dynamodb.items import outbox_event_from_image
+
     publisher = EventBridgePublisher(
         get_aws_clients(settings).events, build_event_entries(settings)
     )
@@ -292,6 +314,8 @@ def get_notification_service() -> NotificationService:
 
 def build_mailbox(settings: Settings) -> MailboxNotifier:
     """The local notifier: a file in the data directory."""
+    from taskapi.adapters.mailbox import MAILBOX_FILE_NAME, MailboxNotifier
+
     return MailboxNotifier(settings.data_dir / MAILBOX_FILE_NAME, clock=utc_now)
 
 

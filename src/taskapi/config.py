@@ -1,20 +1,28 @@
 """Configuration from the environment (``TASKAPI_*``), read once by the composition root.
 
-Adapters never read configuration themselves: ``bootstrap`` passes them plain values.
+Adapters never read configuration themselves: ``bootstrap`` passes them plain values. A plain
+Pydantic model converts the variables' text (pydantic-settings would cost every cold start
+some 30 ms for what ``from_environment`` does here). See README.md#configuration.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+ENV_PREFIX = "TASKAPI_"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TASKAPI_", extra="ignore", frozen=True)
+class Settings(BaseModel):
+    """The settings; ``Settings(...)`` takes explicit values only (tests), and
+    ``from_environment`` reads ``TASKAPI_<FIELD>`` variables (case-insensitive)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     # -- runtime mode -------------------------------------------------------------------
     store: Literal["sqlite", "memory", "dynamodb"] = Field(
@@ -63,6 +71,18 @@ class Settings(BaseSettings):
         default=24, ge=1, description="Remind about tasks due within this many hours."
     )
 
+    @classmethod
+    def from_environment(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        variables = os.environ if environ is None else environ
+        values = {
+            name[len(ENV_PREFIX) :].lower(): value
+            for name, value in variables.items()
+            if name.upper().startswith(ENV_PREFIX)
+        }
+        return cls.model_validate({**values, **overrides})
+
     @property
     def sqlite_path(self) -> Path:
         return self.db_path if self.db_path is not None else self.data_dir / "taskapi.db"
@@ -70,4 +90,4 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return Settings.from_environment()

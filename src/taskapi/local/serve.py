@@ -43,7 +43,7 @@ def serve(args: argparse.Namespace) -> int:
 
     _configure_logging()
     overrides: dict[str, Any] = {} if args.db is None else {"db_path": args.db}
-    settings = Settings(**overrides)
+    settings = Settings.from_environment(**overrides)
     runtime = bootstrap.build_runtime(settings)
     server = LocalApiServer((args.host, args.port), lambda_handler)
     pump = None

@@ -46,7 +46,7 @@ app.configure_openapi(
     ),
     tags=["tasks", "operations"],
 )
-app.enable_swagger(path="/swagger")
+# Swagger UI: the /swagger route (routes.py), built on its first request.
 
 
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -4,13 +4,15 @@ need it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 from aws_lambda_powertools.shared.types import AnyCallableT
 
 from taskapi.entrypoints.http.route_table import RouteTable
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 
 
 class TaskApiResolver(APIGatewayRestResolver):
@@ -34,6 +36,11 @@ class TaskApiResolver(APIGatewayRestResolver):
         return super().route(rule, method, *args, **kwargs)
 
     def get_openapi_schema(self, **kwargs: Any) -> OpenAPI:
+        # The OpenAPI models take ~100 ms to import: only /openapi.json and /swagger need them.
+        from aws_lambda_powertools.event_handler.openapi.models import (  # noqa: PLC0415
+            OpenAPI,
+        )
+
         document = super().get_openapi_schema(**kwargs).model_dump(by_alias=True, exclude_none=True)
         for path_item in document.get("paths", {}).values():
             for operation in path_item.values():

@@ -7,6 +7,7 @@ How each route is documented lives in ``openapi``; errors go through the table i
 from __future__ import annotations
 
 import functools
+import json
 from http import HTTPStatus
 from uuid import UUID
 
@@ -44,6 +45,7 @@ from taskapi.entrypoints.http.openapi import (
     UpdateTaskBody,
 )
 from taskapi.entrypoints.http.schemas import DependentTasks, Health, Pagination, TaskList
+from taskapi.entrypoints.http.swagger import swagger_page
 from taskapi.entrypoints.observability import SERVICE_NAME, logger, metrics
 from taskapi.service.commands import IdempotencyKey, ListTasks
 from taskapi.service.tasks import Created, TaskService
@@ -59,6 +61,12 @@ def health() -> Health:
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, _openapi_json())
+
+
+@app.get("/swagger", include_in_schema=False)
+def swagger_ui() -> Response[str]:
+    page = swagger_page(json.loads(_openapi_json()), _base_path())
+    return Response(HTTPStatus.OK, "text/html", page)
 
 
 @functools.cache
