@@ -3,6 +3,7 @@ and the validation the API performs come from one definition."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -28,12 +29,49 @@ def _iso_8601_text(value: object) -> object:
 
 DueAt = Annotated[UtcDateTime, BeforeValidator(_iso_8601_text)]
 
+# Text fields refuse control characters (C0, DEL and C1): NUL and escape sequences have no
+# place in a task, and some stores and terminals mishandle them. A description may keep tab,
+# line feed and carriage return; a title is one line. The OpenAPI pattern says the same.
+_TITLE_CONTROLS = "\\u0000-\\u001f\\u007f-\\u009f"
+_DESCRIPTION_CONTROLS = "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f"
+
+
+class _NoControlCharacters:
+    """A before-validator: refuses a string with any of ``controls`` (a regex class body)."""
+
+    def __init__(self, controls: str, allowed: str = "") -> None:
+        self._forbidden = re.compile(f"[{controls}]")
+        self._allowed = allowed
+
+    def __call__(self, value: object) -> object:
+        found = self._forbidden.search(value) if isinstance(value, str) else None
+        if found is not None:
+            raise ValueError(
+                f"must not contain control characters{self._allowed}; "
+                f"found U+{ord(found.group()):04X} at position {found.start()}"
+            )
+        return value
+
+
+TitleText = Annotated[
+    Title,
+    BeforeValidator(_NoControlCharacters(_TITLE_CONTROLS)),
+    Field(json_schema_extra={"pattern": f"^[^{_TITLE_CONTROLS}]*$"}),
+]
+DescriptionText = Annotated[
+    Description,
+    BeforeValidator(
+        _NoControlCharacters(_DESCRIPTION_CONTROLS, " other than tab, line feed, carriage return")
+    ),
+    Field(json_schema_extra={"pattern": f"^[^{_DESCRIPTION_CONTROLS}]*$"}),
+]
+
 
 class CreateTask(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    title: Title
-    description: Description | None = None
+    title: TitleText
+    description: DescriptionText | None = None
     status: Status = Status.PENDING
     priority: Priority = Priority.MEDIUM
     dependencies: Dependencies = ()
@@ -61,8 +99,8 @@ class UpdateTask(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_document_not_nullable)
 
-    title: Title | None = None
-    description: Description | None = None
+    title: TitleText | None = None
+    description: DescriptionText | None = None
     status: Status | None = None
     priority: Priority | None = None
     dependencies: Dependencies | None = None
