@@ -10,7 +10,7 @@ import pytest
 
 from taskapi.local.proxy import HttpReply
 from tests.fakes.service import ServiceHarness, build_service
-from tests.unit.api_helpers import call, create, installed
+from tests.unit.api_helpers import JSON, call, create, installed
 
 
 @pytest.fixture
@@ -70,3 +70,71 @@ def test_a_description_keeps_tabs_and_line_breaks(harness: ServiceHarness) -> No
     task = create(description=text)
 
     assert task["description"] == text
+
+
+# -- JSON the decoder would choke on ---------------------------------------------------------
+
+HUGE = "9" * 5000  # past Python's 4300-digit limit for int("...")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        f'{{"title": "t", "extra": {HUGE}}}',
+        f'{{"title": {HUGE}}}',
+        f'{{"title": "t", "dependencies": [[{{"deep": -{HUGE}}}]]}}',
+    ],
+)
+def test_an_integer_of_thousands_of_digits_in_a_create_is_a_400(
+    harness: ServiceHarness, raw: str
+) -> None:
+    problems = validation_problems(call("POST", "/tasks", raw.encode(), [JSON]))
+
+    assert "integer" in problems["body"]
+    assert harness.store.tasks == {}
+
+
+def test_a_version_of_thousands_of_digits_is_a_400(harness: ServiceHarness) -> None:
+    task = create()
+
+    reply = call("PUT", f"/tasks/{task['task_id']}", f'{{"version": {HUGE}}}'.encode(), [JSON])
+
+    assert "integer" in validation_problems(reply)["body"]
+    assert call("GET", f"/tasks/{task['task_id']}").json() == task
+
+
+def test_a_limit_of_thousands_of_digits_is_a_400(harness: ServiceHarness) -> None:
+    assert "query.limit" in validation_problems(call("GET", f"/tasks?limit={HUGE}"))
+
+
+def test_a_version_beyond_64_bits_is_a_400(harness: ServiceHarness) -> None:
+    task = create()
+
+    reply = call("PUT", f"/tasks/{task['task_id']}", {"title": "x", "version": 2**63})
+
+    assert "body.version" in validation_problems(reply)
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ('{"title": "a", "title": "b"}', "title"),
+        ('{"title": "t", "description": "x", "description": null}', "description"),
+        ('{"title": "t", "owner": {"id": 1, "id": 2}}', "id"),
+    ],
+)
+def test_a_repeated_key_is_a_400_naming_it(harness: ServiceHarness, raw: str, key: str) -> None:
+    problems = validation_problems(call("POST", "/tasks", raw.encode(), [JSON]))
+
+    assert f'duplicate key "{key}"' in problems["body"]
+    assert harness.store.tasks == {}
+
+
+def test_a_repeated_key_in_an_update_changes_nothing(harness: ServiceHarness) -> None:
+    task = create()
+    raw = b'{"version": 1, "status": "completed", "status": "in_progress"}'
+
+    problems = validation_problems(call("PUT", f"/tasks/{task['task_id']}", raw, [JSON]))
+
+    assert 'duplicate key "status"' in problems["body"]
+    assert call("GET", f"/tasks/{task['task_id']}").json() == task

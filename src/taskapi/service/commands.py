@@ -79,6 +79,9 @@ class CreateTask(BaseModel):
     assignee: Assignee | None = None
 
 
+# A signed 64-bit integer: what SQLite and DynamoDB numbers both hold exactly.
+MAX_VERSION = 2**63 - 1
+
 # Optional in a partial update, but a task always has them: an explicit null is an error.
 _NOT_NULLABLE = ("title", "status", "priority", "dependencies")
 
@@ -106,8 +109,8 @@ class UpdateTask(BaseModel):
     dependencies: Dependencies | None = None
     due_at: DueAt | None = None
     assignee: Assignee | None = None
-    # strict: the version is a JSON integer, not "3" or true.
-    version: int | None = Field(default=None, ge=1, strict=True)
+    # strict: the version is a JSON integer, not "3" or true; at most what every store holds.
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION, strict=True)
 
     @model_validator(mode="after")
     def _required_fields_are_not_null(self) -> Self:
