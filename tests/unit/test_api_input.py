@@ -138,3 +138,51 @@ def test_a_repeated_key_in_an_update_changes_nothing(harness: ServiceHarness) ->
 
     assert 'duplicate key "status"' in problems["body"]
     assert call("GET", f"/tasks/{task['task_id']}").json() == task
+
+
+# -- due_at: an RFC 3339 date-time, with its offset ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("due_at", "words"),
+    [
+        ("1700000000", "date-time"),  # epoch seconds in a string
+        ("1700000000.5", "date-time"),
+        ("2030-05-01", "date-time"),  # a date is not a deadline
+        ("2030-05-01T17:00:00", "no UTC offset"),
+        ("2030-05-01T17:00:00.250", "no UTC offset"),
+        ("2030-05-01 17:00:00Z", "date-time"),
+        ("2030-05-01T17:00Z", "date-time"),
+        ("20300501T170000Z", "date-time"),
+    ],
+)
+def test_a_due_at_that_is_not_an_rfc_3339_date_time_is_refused(
+    harness: ServiceHarness, due_at: str, words: str
+) -> None:
+    problems = validation_problems(call("POST", "/tasks", {"title": "t", "due_at": due_at}))
+
+    assert words in problems["body.due_at"]
+    assert harness.store.tasks == {}
+
+
+def test_an_update_to_a_naive_due_at_changes_nothing(harness: ServiceHarness) -> None:
+    task = create(due_at="2030-05-01T17:00:00Z")
+
+    reply = call("PUT", f"/tasks/{task['task_id']}", {"due_at": "2031-01-01T09:00", "version": 1})
+
+    assert "body.due_at" in validation_problems(reply)
+    assert call("GET", f"/tasks/{task['task_id']}").json() == task
+
+
+@pytest.mark.parametrize(
+    ("due_at", "stored"),
+    [
+        ("2030-05-01T19:00:00+02:00", "2030-05-01T17:00:00Z"),
+        ("2030-05-01t17:00:00z", "2030-05-01T17:00:00Z"),
+        ("2030-05-01T17:00:00.5-00:00", "2030-05-01T17:00:00.500000Z"),
+    ],
+)
+def test_an_rfc_3339_due_at_is_stored_in_utc(
+    harness: ServiceHarness, due_at: str, stored: str
+) -> None:
+    assert create(due_at=due_at)["due_at"] == stored

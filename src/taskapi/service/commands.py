@@ -4,6 +4,7 @@ and the validation the API performs come from one definition."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -18,16 +19,29 @@ from taskapi.domain.model import (
     UtcDateTime,
 )
 
+# RFC 3339 (what OpenAPI's "date-time" means): date, "T", time with seconds, and an offset.
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
+_DATE_TIME_EXAMPLE = "e.g. 2030-01-31T17:00:00Z or 2030-01-31T19:00:00+02:00"
 
-def _iso_8601_text(value: object) -> object:
-    # JSON has no date type: the contract says an ISO 8601 string. Pydantic would also read a
-    # number as seconds since the epoch; refuse it instead of guessing what the client meant.
-    if isinstance(value, int | float):
-        raise ValueError("must be an ISO 8601 date-time string, e.g. 2030-01-31T17:00:00Z")
+
+def _rfc_3339_text(value: object) -> object:
+    # JSON has no date type: the contract says an RFC 3339 string. Pydantic would also read a
+    # number (or a string of digits) as seconds since the epoch, a bare date as midnight, and
+    # a time without an offset as UTC; refuse them instead of guessing what the client meant.
+    if isinstance(value, datetime):  # from Python callers, not from JSON
+        return value
+    match = _DATE_TIME.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(f"must be an RFC 3339 date-time string, {_DATE_TIME_EXAMPLE}")
+    if match["offset"] is None:
+        raise ValueError(f"has no UTC offset: end it with Z or +hh:mm, {_DATE_TIME_EXAMPLE}")
     return value
 
 
-DueAt = Annotated[UtcDateTime, BeforeValidator(_iso_8601_text)]
+DueAt = Annotated[UtcDateTime, BeforeValidator(_rfc_3339_text)]
 
 # Text fields refuse control characters (C0, DEL and C1): NUL and escape sequences have no
 # place in a task, and some stores and terminals mishandle them. A description may keep tab,
