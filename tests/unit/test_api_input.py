@@ -3,14 +3,18 @@ body, changes nothing, and is never a 500 (docs/api.md#errors)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from taskapi.local.proxy import HttpReply
-from tests.fakes.service import ServiceHarness, build_service
+from tests.fakes.page_tokens import signed_token
+from tests.fakes.service import PAGE_TOKEN_SECRET, ServiceHarness, build_service
 from tests.unit.api_helpers import JSON, call, create, installed
+
+MISSING = "00000000-0000-4000-8000-000000000999"
 
 
 @pytest.fixture
@@ -186,3 +190,30 @@ def test_an_rfc_3339_due_at_is_stored_in_utc(
     harness: ServiceHarness, due_at: str, stored: str
 ) -> None:
     assert create(due_at=due_at)["due_at"] == stored
+
+
+# -- page tokens: signed, yet not what this release issues ------------------------------------
+
+NO_FILTER = {"assignee": None, "priority": None, "status": None}
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [],
+        {"f": NO_FILTER, "p": None},
+        {"f": NO_FILTER, "p": {"created_at": 5, "task_id": "x"}},
+        {"f": NO_FILTER, "p": {"created_at": "2025-01-01T00:00:00+00:00", "task_id": "nope"}},
+        {"f": NO_FILTER, "p": {"created_at": "0001-01-01T00:00:00+05:00", "task_id": MISSING}},
+        {"f": NO_FILTER, "p": {"task_id": MISSING}},
+    ],
+)
+def test_a_signed_page_token_of_another_shape_is_a_400(
+    harness: ServiceHarness, payload: object
+) -> None:
+    token = signed_token(json.dumps(payload).encode(), PAGE_TOKEN_SECRET)
+
+    reply = call("GET", f"/tasks?next_token={token}")
+
+    assert reply.status == 400, reply.body
+    assert reply.json()["error"] == "invalid_next_token"

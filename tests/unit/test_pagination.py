@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 
@@ -10,6 +11,7 @@ from taskapi.domain.errors import InvalidPageToken
 from taskapi.domain.model import Priority, Status
 from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import Position, TaskFilter
+from tests.fakes.page_tokens import signed_token
 
 POSITION: Position = {
     "created_at": "2025-01-15T09:30:00+00:00",
@@ -18,9 +20,17 @@ POSITION: Position = {
 FILTER = TaskFilter(status=Status.PENDING, priority=Priority.HIGH, assignee="ana@example.com")
 
 
+SECRET = b"a-secret-for-tests"
+FINGERPRINT = {"status": "pending", "priority": "high", "assignee": "ana@example.com"}
+
+
 @pytest.fixture
 def codec() -> PageTokenCodec:
-    return PageTokenCodec(b"a-secret-for-tests")
+    return PageTokenCodec(SECRET)
+
+
+def signed(payload: bytes) -> str:
+    return signed_token(payload, SECRET)
 
 
 def flip_one_character(token: str, index: int) -> str:
@@ -100,3 +110,33 @@ def test_the_invalid_token_error_points_at_the_parameter(codec: PageTokenCodec) 
 def test_an_empty_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="secret"):
         PageTokenCodec(b"")
+
+
+def test_the_helper_signs_as_the_codec_does(codec: PageTokenCodec) -> None:
+    payload = json.dumps({"f": FINGERPRINT, "p": POSITION}, separators=(",", ":"), sort_keys=True)
+    assert signed(payload.encode()) == codec.encode(POSITION, FILTER)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"[]",
+        b"null",
+        b"5",
+        b'"p"',
+        b"not json",
+        b"\xff\xfe\x00",
+        b"{}",
+        json.dumps({"f": FINGERPRINT}).encode(),  # no position
+        json.dumps({"f": FINGERPRINT, "p": []}).encode(),
+        json.dumps({"f": FINGERPRINT, "p": "2025-01-15"}).encode(),
+        json.dumps({"f": [FINGERPRINT], "p": POSITION}).encode(),
+        json.dumps({"f": FINGERPRINT, "p": POSITION, "extra": 1}).encode(),
+    ],
+    ids=lambda payload: payload.decode("utf-8", "replace")[:30],
+)
+def test_a_signed_token_of_any_other_shape_is_invalid(
+    codec: PageTokenCodec, payload: bytes
+) -> None:
+    with pytest.raises(InvalidPageToken):
+        codec.decode(signed(payload), FILTER)

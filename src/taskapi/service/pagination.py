@@ -48,10 +48,17 @@ class PageTokenCodec:
         signature, payload = raw[:_SIGNATURE_BYTES], raw[_SIGNATURE_BYTES:]
         if not hmac.compare_digest(signature, self._sign(payload)):
             raise InvalidPageToken("not a token issued by this API")
-        data: Any = json.loads(payload)
-        if data.get("f") != _filter_fingerprint(task_filter):
+        # Signed by us, but perhaps by another release, or with a leaked secret: trust nothing
+        # about its shape. (The store checks the position's own shape.)
+        try:
+            data: Any = json.loads(payload)
+        except ValueError as exc:  # not UTF-8, not JSON
+            raise InvalidPageToken("not a token issued by this API") from exc
+        if not isinstance(data, dict) or set(data) != {"f", "p"}:
+            raise InvalidPageToken("not a token issued by this API")
+        if data["f"] != _filter_fingerprint(task_filter):
             raise InvalidPageToken("it was issued for different filters")
-        position = data.get("p")
+        position = data["p"]
         if not isinstance(position, dict):
             raise InvalidPageToken("not a token issued by this API")
         return position
