@@ -217,3 +217,26 @@ def test_a_signed_page_token_of_another_shape_is_a_400(
 
     assert reply.status == 400, reply.body
     assert reply.json()["error"] == "invalid_next_token"
+
+
+# -- the assignee filter: an address, normalised as the stored one is --------------------------
+
+
+def test_the_assignee_filter_finds_the_address_however_its_domain_is_cased(
+    harness: ServiceHarness,
+) -> None:
+    task = create(assignee="Ana@Example.COM")
+    create(assignee="bo@example.com")
+
+    for spelling in ("Ana@Example.COM", "Ana@example.com", "Ana@EXAMPLE.com"):
+        listed = call("GET", f"/tasks?assignee={spelling}").json()["tasks"]
+        assert [t["task_id"] for t in listed] == [task["task_id"]], spelling
+
+
+@pytest.mark.parametrize(
+    "assignee", ["not-an-email", "ana@", "ana@example.test", "a b@example.com"]
+)
+def test_an_assignee_filter_that_is_not_an_address_is_a_400(
+    harness: ServiceHarness, assignee: str
+) -> None:
+    assert "query.assignee" in validation_problems(call("GET", f"/tasks?assignee={assignee}"))

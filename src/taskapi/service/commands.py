@@ -150,4 +150,5 @@ class ListTasks(BaseModel):
     next_token: str | None = None
     status: Status | None = None
     priority: Priority | None = None
-    assignee: str | None = None
+    # Validated and normalised as a task's assignee is, so the filter matches the stored form.
+    assignee: Assignee | None = None

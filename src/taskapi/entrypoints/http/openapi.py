@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.types import (
 )
 from pydantic import BaseModel
 
-from taskapi.domain.model import Priority, Status, Task
+from taskapi.domain.model import Assignee, Priority, Status, Task
 from taskapi.entrypoints.http.conditions import IF_MATCH_PATTERN
 from taskapi.entrypoints.http.schemas import (
     DeleteConflictBody,
@@ -152,7 +152,11 @@ NextTokenQuery = Annotated[
 StatusQuery = Annotated[Status | None, Query(description="Only tasks in this status.")]
 PriorityQuery = Annotated[Priority | None, Query(description="Only this priority.")]
 AssigneeQuery = Annotated[
-    str | None, Query(max_length=320, description="Only tasks assigned to this email.")
+    Assignee | None,
+    Query(
+        description="Only tasks assigned to this email address (its domain is compared "
+        "case-insensitively, as a task's assignee is stored with its domain in lower case)."
+    ),
 ]
 
 # -- request bodies ------------------------------------------------------------------------
