@@ -240,3 +240,59 @@ def test_an_assignee_filter_that_is_not_an_address_is_a_400(
     harness: ServiceHarness, assignee: str
 ) -> None:
     assert "query.assignee" in validation_problems(call("GET", f"/tasks?assignee={assignee}"))
+
+
+# -- ids: a UUID in its 8-4-4-4-12 spelling, or a 400 (never a 404 "no route") ---------------
+
+TASK_ID = "0b7e3f9a-5d0c-4c61-9a57-3f4f2b1f8e21"
+NOT_CANONICAL = {
+    "NUL": "%00",
+    "NUL inside": "0b7e3f9a-5d0c-4c61-9a57-3f4f2b1f%008e21",
+    "zero-width space": "%E2%80%8B",
+    "trailing zero-width space": f"{TASK_ID}%E2%80%8B",
+    "U+2010 hyphen": TASK_ID.replace("-", "%E2%80%90"),
+    "U+2011 non-breaking hyphen": TASK_ID.replace("-", "%E2%80%91"),
+    "U+2212 minus sign": TASK_ID.replace("-", "%E2%88%92"),
+    "no hyphens": TASK_ID.replace("-", ""),
+    "braces": f"%7B{TASK_ID}%7D",
+    "urn": f"urn:uuid:{TASK_ID}",
+    "padded": f"%20{TASK_ID}",
+    "fullwidth digits": "%EF%BC%90" + TASK_ID[1:],
+}
+
+
+@pytest.mark.parametrize("spelling", NOT_CANONICAL.values(), ids=NOT_CANONICAL.keys())
+@pytest.mark.parametrize(
+    ("method", "template", "body"),
+    [
+        ("GET", "/tasks/{}", None),
+        ("GET", "/tasks/{}/dependents", None),
+        ("PUT", "/tasks/{}", {"title": "t", "version": 1}),
+        ("DELETE", "/tasks/{}", None),
+    ],
+)
+def test_an_id_not_spelled_as_a_uuid_is_a_400_on_every_route(
+    harness: ServiceHarness, method: str, template: str, body: object, spelling: str
+) -> None:
+    reply = call(method, template.format(spelling), body)
+
+    assert "uuid" in validation_problems(reply)["path.task_id"].lower()
+
+
+def test_an_upper_case_id_names_the_same_task(harness: ServiceHarness) -> None:
+    task = create()
+
+    reply = call("GET", f"/tasks/{task['task_id'].upper()}")
+
+    assert reply.status == 200
+    assert reply.json() == task
+
+
+def test_a_dependency_not_spelled_as_a_uuid_is_a_400(harness: ServiceHarness) -> None:
+    dependency = create()["task_id"]
+
+    for spelling in (dependency.replace("-", ""), f"{{{dependency}}}", f"urn:uuid:{dependency}"):
+        reply = call("POST", "/tasks", {"title": "t", "dependencies": [spelling]})
+        assert "uuid" in validation_problems(reply)["body.dependencies.0"].lower()
+    upper = create(dependencies=[dependency.upper()])
+    assert upper["dependencies"] == [dependency]

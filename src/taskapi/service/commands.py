@@ -6,18 +6,43 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Annotated, Any, Self
+from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from taskapi.domain.model import (
+    MAX_DEPENDENCIES,
     Assignee,
-    Dependencies,
     Description,
     Priority,
     Status,
     Title,
     UtcDateTime,
+    unique_ids,
 )
+
+# An id as the API writes it: 8-4-4-4-12 hexadecimal digits, in either case (RFC 9562 reads
+# UUIDs case-insensitively). Python's UUID() also reads braces, "urn:uuid:", no hyphens and
+# surrounding whitespace; the API refuses those, so one task has one spelling (up to case).
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_UUID_TEXT = re.compile(UUID_PATTERN.strip("^$"))
+
+
+def _uuid_text(value: object) -> object:
+    if isinstance(value, str) and not _UUID_TEXT.fullmatch(value):
+        raise ValueError(
+            "must be a UUID written as 8-4-4-4-12 hexadecimal digits, "
+            "e.g. 0b7e3f9a-5d0c-4c61-9a57-3f4f2b1f8e21"
+        )
+    return value
+
+
+TaskId = Annotated[
+    UUID, BeforeValidator(_uuid_text), Field(json_schema_extra={"pattern": UUID_PATTERN})
+]
+Dependencies = Annotated[
+    tuple[TaskId, ...], Field(max_length=MAX_DEPENDENCIES), AfterValidator(unique_ids)
+]
 
 # RFC 3339 (what OpenAPI's "date-time" means): date, "T", time with seconds, and an offset.
 _DATE_TIME = re.compile(

@@ -89,8 +89,8 @@ def handle_not_found(_exc: NotFoundError) -> Response[dict[str, Any]]:
     method = app.current_event.http_method.upper()
     path = app.current_event.path
     allowed = app.route_table.allowed_methods(path)
-    # (A method in ``allowed`` means the path only looks like a route: e.g. an id with
-    # characters the resolver does not accept in a path parameter. That is a 404.)
+    # The route table and the resolver match paths alike (a parameter is any segment), so a
+    # path the table knows reached here only with a method none of its routes take.
     if allowed and method not in allowed:
         return handle_error(MethodNotAllowed(method, allowed))
     return handle_error(RouteNotFound(path))

@@ -7,7 +7,6 @@ tests hold the implementation to. See docs/api.md.
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import (
@@ -26,7 +25,7 @@ from taskapi.entrypoints.http.schemas import (
     TaskList,
     VersionConflictBody,
 )
-from taskapi.service.commands import CreateTask, UpdateTask
+from taskapi.service.commands import CreateTask, TaskId, UpdateTask
 
 EXAMPLE_TASK: dict[str, Any] = {
     "task_id": "0b7e3f9a-5d0c-4c61-9a57-3f4f2b1f8e21",
@@ -117,7 +116,9 @@ BODY_ERRORS: dict[int, OpenAPIResponse] = {
 
 # -- parameters ----------------------------------------------------------------------------
 
-TaskIdPath = Annotated[UUID, Path(description="The task's id (a UUID).")]
+TaskIdPath = Annotated[
+    TaskId, Path(description="The task's id: a UUID, 8-4-4-4-12 hexadecimal digits.")
+]
 IfMatchHeader = Annotated[
     str | None,
     Header(
