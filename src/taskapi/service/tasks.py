@@ -130,6 +130,7 @@ class TaskService:
                     updated,
                     # Removing edges cannot close a cycle: walk the graph only for added ones.
                     check_cycle=bool(set(updated.dependencies) - set(current.dependencies)),
+                    stays_completed=not completes,
                 )
             uow.tasks.update(updated, expected_version)
             uow.outbox.add(
@@ -161,14 +162,19 @@ def _load(tasks: TaskRepository, task_id: UUID) -> Task:
     return task
 
 
-def _check_dependencies(tasks: TaskRepository, task: Task, *, check_cycle: bool) -> None:
+def _check_dependencies(
+    tasks: TaskRepository, task: Task, *, check_cycle: bool, stays_completed: bool = False
+) -> None:
     """Every dependency exists; a completed task has only completed dependencies; and the
-    edges close no cycle."""
+    edges close no cycle. (``stays_completed``: the write changes the dependencies of a task
+    that was completed already, rather than completing it.)"""
     if not task.dependencies:
         return
     found = tasks.get_many(task.dependencies)
     rules.check_dependencies_exist(task.dependencies, found)
     if task.status == Status.COMPLETED:
-        rules.check_can_complete({dep: found[dep].status for dep in task.dependencies})
+        rules.check_can_complete(
+            {dep: found[dep].status for dep in task.dependencies}, stays_completed=stays_completed
+        )
     if check_cycle:
         rules.check_no_cycle(task.task_id, task.dependencies, tasks.dependencies_of)
