@@ -296,3 +296,30 @@ def test_a_dependency_not_spelled_as_a_uuid_is_a_400(harness: ServiceHarness) ->
         assert "uuid" in validation_problems(reply)["body.dependencies.0"].lower()
     upper = create(dependencies=[dependency.upper()])
     assert upper["dependencies"] == [dependency]
+
+
+# -- validation messages in plain words -------------------------------------------------------
+
+
+def test_validation_messages_are_plain_words(harness: ServiceHarness) -> None:
+    deps = [f"00000000-0000-4000-8000-{n:012d}" for n in range(101)]
+    cases: list[tuple[str, str, object, str, str]] = [
+        ("POST", "/tasks", {"title": "t", "dependencies": deps}, "body.dependencies",
+         "at most 100 dependencies, not 101"),
+        ("POST", "/tasks", {}, "body.title", "required"),
+        ("POST", "/tasks", {"title": "t", "owner": "me"}, "body.owner",
+         "unknown field: not part of this request"),
+        ("POST", "/tasks", {"title": ""}, "body.title", "must not be empty"),
+        ("POST", "/tasks", {"title": "x" * 201}, "body.title", "at most 200 characters"),
+        ("POST", "/tasks", {"title": 5}, "body.title", "must be a valid string"),
+        ("POST", "/tasks", {"title": "t", "dependencies": [deps[0], deps[0]]},
+         "body.dependencies", f"dependencies must be unique; repeated: {deps[0]}"),
+        ("PUT", f"/tasks/{MISSING}", {"title": None, "version": 1}, "body",
+         "these fields cannot be null: title"),
+        ("PUT", f"/tasks/{MISSING}", {"version": 0}, "body.version", "must be at least 1"),
+        ("GET", "/tasks?limit=101", None, "query.limit", "must be at most 100"),
+    ]  # fmt: skip
+    for method, target, body, field, message in cases:
+        problems = validation_problems(call(method, target, body))
+
+        assert problems[field] == message, (field, problems)
