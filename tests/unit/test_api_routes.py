@@ -210,6 +210,18 @@ def test_dependents_lists_the_tasks_that_depend_on_a_task(harness: ServiceHarnes
     assert call("GET", f"/tasks/{first['task_id']}/dependents").json() == {"tasks": []}
 
 
+def test_head_is_answered_as_get_by_the_api_itself(harness: ServiceHarness) -> None:
+    # In AWS the function gets HEAD too: the API answers it, the HTTP front drops the content.
+    task = create()
+    for target in ("/health", "/tasks?limit=1", f"/tasks/{task['task_id']}"):
+        got, head = call("GET", target), call("HEAD", target)
+
+        assert (head.status, head.header("ETag")) == (got.status, got.header("ETag")), target
+        assert head.header("Content-Type") == got.header("Content-Type")
+    missing = call("HEAD", "/tasks/00000000-0000-4000-8000-000000000999")
+    assert (missing.status, missing.json()["error"]) == (404, "task_not_found")
+
+
 def test_health(harness: ServiceHarness) -> None:
     reply = call("GET", "/health")
 

@@ -189,6 +189,35 @@ def test_connections_beyond_the_limit_are_refused_with_a_503_until_one_closes(
             assert response_to(sock).status == 200
 
 
+# -- HEAD: the GET answer without its content --------------------------------------------------
+
+
+def test_head_answers_the_headers_of_get_without_the_content(start: ServerFactory) -> None:
+    with start() as server:
+        host, port = server.server_address[:2]
+        connection = http.client.HTTPConnection(str(host), int(port), timeout=PROMPTLY)
+        connection.request(
+            "POST", "/tasks", b'{"title": "t"}', {"Content-Type": "application/json"}
+        )
+        task = json.loads(connection.getresponse().read())
+        for target in ("/health", "/tasks", f"/tasks/{task['task_id']}"):
+            connection.request("GET", target)
+            got = connection.getresponse()
+            content = got.read()
+            connection.request("HEAD", target)
+            head = connection.getresponse()
+
+            assert head.status == got.status == 200
+            assert head.read() == b""
+            assert head.getheader("Content-Length") == str(len(content))
+            assert head.getheader("Content-Type") == got.getheader("Content-Type")
+            assert head.getheader("ETag") == got.getheader("ETag")
+        # The connection is still in step: the next request gets its own answer.
+        connection.request("GET", "/health")
+        assert json.loads(connection.getresponse().read())["status"] == "ok"
+        connection.close()
+
+
 # -- a client that goes away ----------------------------------------------------------------
 
 

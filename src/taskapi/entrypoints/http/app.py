@@ -51,8 +51,13 @@ app.enable_swagger(path="/swagger")
 
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """One API Gateway proxy event -> its proxy response."""
+    method, path = str(event.get("httpMethod", "")).upper(), str(event.get("path"))
+    if method == "HEAD" and "GET" in app.route_table.allowed_methods(path):
+        # HEAD is GET without the content (RFC 9110, 9.3.2): answer it as GET; the HTTP front
+        # (API Gateway, the local gateway) sends the headers and drops the content.
+        event = {**event, "httpMethod": "GET"}
     try:
-        if app.route_table.takes_body(str(event.get("httpMethod", "")), str(event.get("path"))):
+        if app.route_table.takes_body(method, path):
             event = checked_body(event)
     except RequestRejected as exc:
         # Refused before routing: the resolver never sees the request (see body.py).
