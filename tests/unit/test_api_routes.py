@@ -207,7 +207,10 @@ def test_dependents_lists_the_tasks_that_depend_on_a_task(harness: ServiceHarnes
     assert reply.status == 200
     titles = sorted(task["title"] for task in reply.json()["tasks"])
     assert titles == sorted([first["title"], second["title"]])
-    assert call("GET", f"/tasks/{first['task_id']}/dependents").json() == {"tasks": []}
+    assert call("GET", f"/tasks/{first['task_id']}/dependents").json() == {
+        "tasks": [],
+        "pagination": {"limit": 50, "next_token": None},
+    }
 
 
 def test_head_is_answered_as_get_by_the_api_itself(harness: ServiceHarness) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from uuid import UUID
 
 import pytest
 
 from taskapi.domain.errors import InvalidPageToken
 from taskapi.domain.model import Priority, Status
-from taskapi.service.pagination import PageTokenCodec
+from taskapi.service.pagination import DependentsOf, PageTokenCodec
 from taskapi.service.ports import Position, TaskFilter
 from tests.fakes.page_tokens import signed_token
 
@@ -140,3 +141,19 @@ def test_a_signed_token_of_any_other_shape_is_invalid(
 ) -> None:
     with pytest.raises(InvalidPageToken):
         codec.decode(signed(payload), FILTER)
+
+
+def test_a_dependents_token_is_bound_to_its_task_and_to_that_kind_of_listing(
+    codec: PageTokenCodec,
+) -> None:
+    of_a, of_b = DependentsOf(UUID(int=1)), DependentsOf(UUID(int=2))
+    position: Position = {"dependent_id": str(UUID(int=7))}
+    token = codec.encode(position, of_a)
+
+    assert codec.decode(token, of_a) == position
+    with pytest.raises(InvalidPageToken, match="the dependents of another task"):
+        codec.decode(token, of_b)
+    with pytest.raises(InvalidPageToken, match="another listing"):
+        codec.decode(token, TaskFilter())
+    with pytest.raises(InvalidPageToken, match="another listing"):
+        codec.decode(codec.encode(POSITION, TaskFilter()), of_a)

@@ -194,8 +194,8 @@ def test_changing_dependencies_moves_the_reverse_edges(harness: ServiceHarness) 
     a, b = create(harness, "a"), create(harness, "b")
     task = create(harness, dependencies=[a.task_id])
     harness.service.update(task.task_id, UpdateTask(dependencies=[b.task_id]), 1)
-    assert harness.service.dependents(a.task_id) == []
-    assert [t.task_id for t in harness.service.dependents(b.task_id)] == [task.task_id]
+    assert harness.service.dependents(a.task_id).tasks == []
+    assert [t.task_id for t in harness.service.dependents(b.task_id).tasks] == [task.task_id]
 
 
 @pytest.mark.parametrize("field", ["title", "status", "priority", "dependencies"])

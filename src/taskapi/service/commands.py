@@ -177,3 +177,12 @@ class ListTasks(BaseModel):
     priority: Priority | None = None
     # Validated and normalised as a task's assignee is, so the filter matches the stored form.
     assignee: Assignee | None = None
+
+
+class ListDependents(BaseModel):
+    """A page of the tasks that depend on a task."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: int = Field(default=50, ge=1, le=100)
+    next_token: str | None = None

@@ -1,9 +1,10 @@
 """Opaque, tamper-evident page tokens.
 
-A token is the store's resume position plus the filter it was issued for, serialised and
-signed with HMAC-SHA256 (signed, not encrypted: the base64 payload is readable, but it is not
-part of the API). A client can pass it back but cannot alter, forge or reuse it with a
-different filter: any of those is a 400, never a 500 or a silently wrong page.
+A token is the store's resume position plus the listing it was issued for (the task filter,
+or whose dependents), serialised and signed with HMAC-SHA256 (signed, not encrypted: the base64
+payload is readable, but it is not part of the API). A client can pass it back but cannot
+alter, forge or reuse it with another listing: any of those is a 400, never a 500 or a
+silently wrong page.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import binascii
 import hashlib
 import hmac
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
+from uuid import UUID
 
 from taskapi.domain.errors import InvalidPageToken
 from taskapi.service.ports import Position, TaskFilter
@@ -23,22 +25,33 @@ _SIGNATURE_BYTES = 16
 _MAX_TOKEN_LENGTH = 2048
 
 
+@dataclass(frozen=True, slots=True)
+class DependentsOf:
+    """The listing of the tasks that depend on ``task_id``."""
+
+    task_id: UUID
+
+
+# What a token is bound to: a filtered listing of every task, or one task's dependents.
+Listing = TaskFilter | DependentsOf
+
+
 class PageTokenCodec:
     def __init__(self, secret: bytes) -> None:
         if not secret:
             raise ValueError("the page-token secret must not be empty")
         self._secret = secret
 
-    def encode(self, position: Position, task_filter: TaskFilter) -> str:
+    def encode(self, position: Position, listing: Listing) -> str:
         payload = json.dumps(
-            {"p": position, "f": _filter_fingerprint(task_filter)},
+            {"p": position, "f": _fingerprint(listing)},
             separators=(",", ":"),
             sort_keys=True,
         ).encode()
         token = self._sign(payload) + payload
         return base64.urlsafe_b64encode(token).rstrip(b"=").decode("ascii")
 
-    def decode(self, token: str, task_filter: TaskFilter) -> Position:
+    def decode(self, token: str, listing: Listing) -> Position:
         if len(token) > _MAX_TOKEN_LENGTH:
             raise InvalidPageToken("too long")
         try:
@@ -56,8 +69,10 @@ class PageTokenCodec:
             raise InvalidPageToken("not a token issued by this API") from exc
         if not isinstance(data, dict) or set(data) != {"f", "p"}:
             raise InvalidPageToken("not a token issued by this API")
-        if data["f"] != _filter_fingerprint(task_filter):
-            raise InvalidPageToken("it was issued for different filters")
+        expected = _fingerprint(listing)
+        if data["f"] != expected:
+            same_kind = isinstance(data["f"], dict) and set(data["f"]) == set(expected)
+            raise InvalidPageToken(_OTHER_LISTING[same_kind, isinstance(listing, DependentsOf)])
         position = data["p"]
         if not isinstance(position, dict):
             raise InvalidPageToken("not a token issued by this API")
@@ -67,5 +82,15 @@ class PageTokenCodec:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 
 
-def _filter_fingerprint(task_filter: TaskFilter) -> dict[str, str | None]:
-    return {k: (None if v is None else str(v)) for k, v in asdict(task_filter).items()}
+_OTHER_LISTING = {
+    (True, False): "it was issued for different filters",
+    (True, True): "it was issued for the dependents of another task",
+    (False, False): "it was issued for another listing",
+    (False, True): "it was issued for another listing",
+}
+
+
+def _fingerprint(listing: Listing) -> dict[str, str | None]:
+    if isinstance(listing, DependentsOf):
+        return {"dependents_of": str(listing.task_id)}
+    return {k: (None if v is None else str(v)) for k, v in asdict(listing).items()}

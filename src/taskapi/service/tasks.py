@@ -10,8 +10,8 @@ from taskapi.domain import rules
 from taskapi.domain.errors import DependencyCycle, HasDependents, TaskNotFound, VersionConflict
 from taskapi.domain.events import TaskCreated, TaskDeleted, TaskUpdated, diff, new_event_fields
 from taskapi.domain.model import MUTABLE_FIELDS, Status, Task
-from taskapi.service.commands import CreateTask, ListTasks, UpdateTask
-from taskapi.service.pagination import PageTokenCodec
+from taskapi.service.commands import CreateTask, ListDependents, ListTasks, UpdateTask
+from taskapi.service.pagination import DependentsOf, PageTokenCodec
 from taskapi.service.ports import (
     Clock,
     IdSource,
@@ -72,12 +72,24 @@ class TaskService:
         )
         return TaskPage(tasks=found.tasks, limit=query.limit, next_token=token)
 
-    def dependents(self, task_id: UUID) -> list[Task]:
+    def dependents(self, task_id: UUID, query: ListDependents | None = None) -> TaskPage:
+        """A page of the tasks that depend on ``task_id``, in id order."""
+        query = query or ListDependents()
+        listing = DependentsOf(task_id)
+        after = (
+            None
+            if query.next_token is None
+            else self._page_tokens.decode(query.next_token, listing)
+        )
         with self._uow_factory() as uow:
             _load(uow.tasks, task_id)
-            ids = uow.tasks.dependents_of(task_id)
-            found = uow.tasks.get_many(ids)
-        return [found[i] for i in ids if i in found]
+            found = uow.tasks.find_dependents(task_id, query.limit, after)
+        token = (
+            None
+            if found.next_position is None
+            else self._page_tokens.encode(found.next_position, listing)
+        )
+        return TaskPage(tasks=found.tasks, limit=query.limit, next_token=token)
 
     # -- commands -----------------------------------------------------------------------
 

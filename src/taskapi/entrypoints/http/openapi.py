@@ -153,8 +153,12 @@ _ERRORS: dict[str, tuple[str, Exception]] = {
     ),
     "invalid_precondition": ("If-Match is malformed", _raised(lambda: IfMatch.parse("3"))),
     "invalid_next_token": (
-        "next_token was not issued for this listing",
+        "next_token was not issued for these filters",
         InvalidPageToken("it was issued for different filters"),
+    ),
+    "invalid_dependents_token": (
+        "next_token was not issued for this task's dependents",
+        InvalidPageToken("it was issued for the dependents of another task"),
     ),
     "task_not_found": ("No such task", TaskNotFound(_EXAMPLE_ID)),
     "version_conflict": ("The version is stale", VersionConflict(_EXAMPLE_CURRENT, 1)),
@@ -404,8 +408,13 @@ DELETE_RESPONSES: dict[int, OpenAPIResponse] = {
     **COMMON_ERRORS,
 }
 DEPENDENTS_RESPONSES: dict[int, OpenAPIResponse] = {
-    200: body_response("The tasks whose dependencies include this one.", DependentTasks),
-    400: error_response("The id is not a UUID.", "invalid_id"),
+    200: body_response("A page of the tasks whose dependencies include this one.", DependentTasks),
+    400: error_response(
+        "The id is not a UUID, a bad limit, or a next_token not issued for this listing.",
+        "invalid_id",
+        "invalid_query",
+        "invalid_dependents_token",
+    ),
     404: error_response("No such task.", "task_not_found"),
     **COMMON_ERRORS,
 }
