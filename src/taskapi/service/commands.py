@@ -40,6 +40,7 @@ def _uuid_text(value: object) -> object:
 TaskId = Annotated[
     UUID, BeforeValidator(_uuid_text), Field(json_schema_extra={"pattern": UUID_PATTERN})
 ]
+# The domain's dependencies (at most 100, no repeats), each id spelled as above.
 Dependencies = Annotated[
     tuple[TaskId, ...], Field(max_length=MAX_DEPENDENCIES), AfterValidator(unique_ids)
 ]
