@@ -214,6 +214,97 @@ def test_reverse_edges_follow_deletes(uow_factory: UnitOfWorkFactory) -> None:
         assert uow.tasks.dependencies_of([b.task_id]) == {}
 
 
+# -- find_dependents: the reverse edges, a page at a time ------------------------------------
+
+
+def dependents_pages(uow_factory: UnitOfWorkFactory, task_id: UUID, limit: int) -> list[list[Task]]:
+    pages: list[list[Task]] = []
+    after: Position | None = None
+    while True:
+        with uow_factory() as uow:
+            found = uow.tasks.find_dependents(task_id, limit, after)
+        pages.append(found.tasks)
+        if found.next_position is None:
+            return pages
+        assert len(pages) <= 1000, "find_dependents never returned a last page"
+        after = json.loads(json.dumps(found.next_position))  # it travels in a JSON token
+
+
+def test_find_dependents_pages_through_the_dependents_in_id_order(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    target, other = make_task(title="target"), make_task(title="other")
+    waiting = [
+        make_task(
+            title=f"waits {i}",
+            dependencies=(target.task_id,) if i % 4 else (other.task_id, target.task_id),
+        )
+        for i in range(23)
+    ]
+    unrelated = [make_task(title="waits for the other", dependencies=(other.task_id,))]
+    save(uow_factory, target, other, *waiting, *unrelated)
+
+    pages = dependents_pages(uow_factory, target.task_id, limit=5)
+
+    assert [len(p) for p in pages] == [5, 5, 5, 5, 3]
+    assert [t for p in pages for t in p] == sorted(waiting, key=lambda t: str(t.task_id))
+    assert [len(p) for p in dependents_pages(uow_factory, target.task_id, limit=23)] == [23]
+    assert dependents_pages(uow_factory, waiting[0].task_id, limit=5) == [[]]
+    assert dependents_pages(uow_factory, uuid4(), limit=5) == [[]]
+
+
+def test_find_dependents_follows_updates_and_deletes(uow_factory: UnitOfWorkFactory) -> None:
+    target = make_task(title="target")
+    a, b, c = (
+        make_task(task_id=UUID(int=n), title=f"t{n}", dependencies=(target.task_id,))
+        for n in (1, 2, 3)
+    )
+    save(uow_factory, target, a, b, c)
+    with uow_factory() as uow:
+        first = uow.tasks.find_dependents(target.task_id, 1, None)
+    assert first.tasks == [a]
+    # Between two pages, the next one lets go and the one after is deleted.
+    write(uow_factory, lambda uow: uow.tasks.update(next_version(b, dependencies=()), 1))
+    write(uow_factory, lambda uow: uow.tasks.remove(c))
+    with uow_factory() as uow:
+        rest = uow.tasks.find_dependents(target.task_id, 1, first.next_position)
+    assert rest.tasks == []
+    assert rest.next_position is None
+
+
+def test_find_dependents_resumes_after_a_dependent_that_is_gone(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    target = make_task(title="target")
+    a, b, c = (
+        make_task(task_id=UUID(int=n), title=f"t{n}", dependencies=(target.task_id,))
+        for n in (1, 2, 3)
+    )
+    save(uow_factory, target, a, b, c)
+    with uow_factory() as uow:
+        first = uow.tasks.find_dependents(target.task_id, 2, None)
+    assert first.tasks == [a, b]
+    write(uow_factory, lambda uow: uow.tasks.remove(b))  # the position's own task
+    with uow_factory() as uow:
+        rest = uow.tasks.find_dependents(target.task_id, 2, first.next_position)
+    assert (rest.tasks, rest.next_position) == ([c], None)
+
+
+def test_find_dependents_refuses_a_position_it_did_not_issue(
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    target = make_task(title="target")
+    save(uow_factory, target, make_task(dependencies=(target.task_id,)))
+    for foreign in (
+        {"created_at": BASE.isoformat(), "task_id": str(uuid4())},  # a listing position
+        {"task_id": "not-a-uuid"},
+        {"task_id": 7},
+        {},
+    ):
+        with uow_factory() as uow, pytest.raises(InvalidPageToken):
+            uow.tasks.find_dependents(target.task_id, 10, foreign)
+
+
 # -- find -----------------------------------------------------------------------------------
 
 

@@ -460,3 +460,50 @@ def test_dependents_are_one_read_and_one_query(
         found = uow.tasks.dependents_of(dep.task_id)
     assert found == sorted((t.task_id for t in waiting), key=str)
     assert round_trips.calls == {"GetItem": 1, "Query": 1}
+
+
+def test_a_page_of_dependents_is_one_query_and_one_batch_read(
+    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory, dynamodb_client: DynamoDBClient
+) -> None:
+    dep = tasks.create(CreateTask(title="dep"))
+    waiting = [tasks.create(CreateTask(title="w", dependencies=[dep.task_id])) for _ in range(5)]
+    with uow_factory() as uow, counting(dynamodb_client) as round_trips:
+        page = uow.tasks.find_dependents(dep.task_id, 3, None)
+    assert page.tasks == sorted(waiting, key=lambda t: str(t.task_id))[:3]
+    assert page.next_position is not None
+    assert round_trips.calls == {"Query": 1, "BatchGetItem": 1}
+
+
+def test_a_page_of_dependents_believes_a_tentative_edge_only_when_it_holds(
+    tasks: TaskService,
+    uow_factory: DynamoDbUnitOfWorkFactory,
+    dynamodb_client: DynamoDBClient,
+    tasks_table: str,
+) -> None:
+    dep = tasks.create(CreateTask(title="dep"))
+    real = [tasks.create(CreateTask(title="w", dependencies=[dep.task_id])) for _ in range(3)]
+    phantoms = [make_task() for _ in range(4)]  # large writes in flight: not stored (yet)
+    for dependent in [*phantoms, real[0]]:  # real[0]'s edge too, as a write confirming it
+        dynamodb_client.put_item(
+            TableName=tasks_table,
+            Item={
+                "PK": {"S": f"TASK#{dep.task_id}"},
+                "SK": {"S": f"DEPENDENT#{dependent.task_id}"},
+                "dependent_id": {"S": str(dependent.task_id)},
+                TENTATIVE: {"S": "token-of-a-large-write"},
+            },
+        )
+
+    pages: list[list[Task]] = []
+    after = None
+    while True:
+        with uow_factory() as uow:
+            page = uow.tasks.find_dependents(dep.task_id, 2, after)
+        pages.append(page.tasks)
+        after = page.next_position
+        if after is None:
+            break
+
+    # Full pages although phantom edges sit between the real ones; only the real tasks.
+    assert [len(p) for p in pages] == [2, 1]
+    assert [t for p in pages for t in p] == sorted(real, key=lambda t: str(t.task_id))

@@ -21,7 +21,10 @@ from taskapi.service.commands import CreateTask
 # Characters a person types into a title. Control characters are left out on purpose:
 # Pydantic's strip (Rust ``trim``) and ``str.strip`` disagree on U+001C..U+001F.
 printable = st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"))
-padding = st.text(alphabet=" \t\n\r\x0b\x0c\xa0\u2028\u3000", max_size=5)
+# Whitespace that is trimmed; tab, line breaks and the other control characters are refused
+# anywhere in a title, surrounding ones included (a title is one line).
+padding = st.text(alphabet=" \xa0\u2028\u3000", max_size=5)
+control_padding = st.text(alphabet="\t\n\r\x0b\x0c\x1f\x85", min_size=1, max_size=3)
 titles = st.text(printable, min_size=1, max_size=MAX_TITLE_LENGTH).filter(lambda t: t.strip())
 # Timestamps whose UTC equivalent exists for any offset (year 1 at +05:00 does not).
 instants = st.datetimes(
@@ -93,3 +96,11 @@ def test_a_title_is_stored_trimmed(before: str, title: str, after: str) -> None:
 def test_a_blank_title_is_refused(blank: str) -> None:
     with pytest.raises(ValidationError):
         CreateTask(title=blank)
+
+
+@given(control_padding, titles)
+def test_a_title_with_a_control_character_is_refused_even_at_the_edge(
+    control: str, title: str
+) -> None:
+    with pytest.raises(ValidationError, match="control characters"):
+        CreateTask(title=title + control)

@@ -12,7 +12,10 @@ from uuid import UUID
 
 import pytest
 
+from taskapi.domain.errors import DomainError
 from taskapi.entrypoints.api import lambda_handler
+from taskapi.entrypoints.http.errors import ERROR_TABLE
+from taskapi.entrypoints.http.schemas import DeleteConflictBody, ErrorBody, VersionConflictBody
 from taskapi.local.proxy import LocalLambdaContext, from_proxy_response
 from tests.fakes.service import ServiceHarness, build_service
 from tests.unit.api_helpers import call, create, installed
@@ -204,7 +207,22 @@ def test_dependents_lists_the_tasks_that_depend_on_a_task(harness: ServiceHarnes
     assert reply.status == 200
     titles = sorted(task["title"] for task in reply.json()["tasks"])
     assert titles == sorted([first["title"], second["title"]])
-    assert call("GET", f"/tasks/{first['task_id']}/dependents").json() == {"tasks": []}
+    assert call("GET", f"/tasks/{first['task_id']}/dependents").json() == {
+        "tasks": [],
+        "pagination": {"limit": 50, "next_token": None},
+    }
+
+
+def test_head_is_answered_as_get_by_the_api_itself(harness: ServiceHarness) -> None:
+    # In AWS the function gets HEAD too: the API answers it, the HTTP front drops the content.
+    task = create()
+    for target in ("/health", "/tasks?limit=1", f"/tasks/{task['task_id']}"):
+        got, head = call("GET", target), call("HEAD", target)
+
+        assert (head.status, head.header("ETag")) == (got.status, got.header("ETag")), target
+        assert head.header("Content-Type") == got.header("Content-Type")
+    missing = call("HEAD", "/tasks/00000000-0000-4000-8000-000000000999")
+    assert (missing.status, missing.json()["error"]) == (404, "task_not_found")
 
 
 def test_health(harness: ServiceHarness) -> None:
@@ -248,6 +266,35 @@ def test_openapi_document_describes_every_route_and_status(harness: ServiceHarne
     # The framework's default 422 "HTTPValidationError" is not this API's contract.
     assert "HTTPValidationError" not in json.dumps(document)
     assert document["info"]["title"] == "taskapi"
+
+
+def test_every_error_response_in_the_document_shows_real_errors(harness: ServiceHarness) -> None:
+    document = call("GET", "/openapi.json").json()
+    codes = {}  # status -> the error codes the table answers it with
+    for rule in ERROR_TABLE.values():
+        codes.setdefault(str(int(rule.status)), set()).add(rule.code)
+    models = {
+        model.__name__: model for model in (ErrorBody, VersionConflictBody, DeleteConflictBody)
+    }
+    shown = set()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if int(status) < 400:
+                    continue
+                content = response["content"]["application/json"]
+                model = models[content["schema"]["$ref"].rsplit("/", 1)[-1]]
+                examples = content.get("examples", {})
+                assert examples, (method, path, status)
+                for example in examples.values():
+                    body = model.model_validate(example["value"])
+                    assert body.error in codes[status], (method, path, status, body.error)
+                    assert body.message not in ("", "string")
+                    shown.add(body.error)
+    # Between them, the examples show every code in the table but routing's, which belong to
+    # no operation, and the fallback of the DomainError base class, which no error carries.
+    unshown = {DomainError.code, "not_found", "method_not_allowed"}
+    assert shown == {rule.code for rule in ERROR_TABLE.values()} - unshown
 
 
 def test_swagger_ui_is_served(harness: ServiceHarness) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
+from uuid import UUID
 
 import pytest
 
 from taskapi.domain.errors import InvalidPageToken
 from taskapi.domain.model import Priority, Status
-from taskapi.service.pagination import PageTokenCodec, SigningKeys
+from taskapi.service.pagination import DependentsOf, PageTokenCodec, SigningKeys
 from taskapi.service.ports import Position, TaskFilter
+from tests.fakes.page_tokens import signed_token
 
 POSITION: Position = {
     "created_at": "2025-01-15T09:30:00+00:00",
@@ -18,9 +21,17 @@ POSITION: Position = {
 FILTER = TaskFilter(status=Status.PENDING, priority=Priority.HIGH, assignee="ana@example.com")
 
 
+SECRET = b"a-secret-for-tests"
+FINGERPRINT = {"status": "pending", "priority": "high", "assignee": "ana@example.com"}
+
+
 @pytest.fixture
 def codec() -> PageTokenCodec:
-    return PageTokenCodec(b"a-secret-for-tests")
+    return PageTokenCodec(SECRET)
+
+
+def signed(payload: bytes) -> str:
+    return signed_token(payload, SECRET)
 
 
 def flip_one_character(token: str, index: int) -> str:
@@ -122,3 +133,49 @@ def test_an_empty_signing_key_is_refused() -> None:
     with pytest.raises(ValueError, match="empty"):
         SigningKeys(b"")
     assert SigningKeys(b"k", previous=(b"",)).accepted == (b"k",)
+
+
+def test_the_helper_signs_as_the_codec_does(codec: PageTokenCodec) -> None:
+    payload = json.dumps({"f": FINGERPRINT, "p": POSITION}, separators=(",", ":"), sort_keys=True)
+    assert signed(payload.encode()) == codec.encode(POSITION, FILTER)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"[]",
+        b"null",
+        b"5",
+        b'"p"',
+        b"not json",
+        b"\xff\xfe\x00",
+        b"{}",
+        json.dumps({"f": FINGERPRINT}).encode(),  # no position
+        json.dumps({"f": FINGERPRINT, "p": []}).encode(),
+        json.dumps({"f": FINGERPRINT, "p": "2025-01-15"}).encode(),
+        json.dumps({"f": [FINGERPRINT], "p": POSITION}).encode(),
+        json.dumps({"f": FINGERPRINT, "p": POSITION, "extra": 1}).encode(),
+    ],
+    ids=lambda payload: payload.decode("utf-8", "replace")[:30],
+)
+def test_a_signed_token_of_any_other_shape_is_invalid(
+    codec: PageTokenCodec, payload: bytes
+) -> None:
+    with pytest.raises(InvalidPageToken):
+        codec.decode(signed(payload), FILTER)
+
+
+def test_a_dependents_token_is_bound_to_its_task_and_to_that_kind_of_listing(
+    codec: PageTokenCodec,
+) -> None:
+    of_a, of_b = DependentsOf(UUID(int=1)), DependentsOf(UUID(int=2))
+    position: Position = {"dependent_id": str(UUID(int=7))}
+    token = codec.encode(position, of_a)
+
+    assert codec.decode(token, of_a) == position
+    with pytest.raises(InvalidPageToken, match="the dependents of another task"):
+        codec.decode(token, of_b)
+    with pytest.raises(InvalidPageToken, match="another listing"):
+        codec.decode(token, TaskFilter())
+    with pytest.raises(InvalidPageToken, match="another listing"):
+        codec.decode(codec.encode(POSITION, TaskFilter()), of_a)

@@ -49,7 +49,7 @@ def test_create_with_existing_dependencies(harness: ServiceHarness) -> None:
         CreateTask(title="after both", dependencies=(second.task_id, first.task_id))
     )
     assert task.dependencies == (second.task_id, first.task_id)
-    assert harness.service.dependents(first.task_id) == [task]
+    assert harness.service.dependents(first.task_id).tasks == [task]
 
 
 def test_missing_dependencies_are_named_and_nothing_is_written(harness: ServiceHarness) -> None:

@@ -101,10 +101,10 @@ def test_dependents_are_the_tasks_sorted_by_id(harness: ServiceHarness) -> None:
         for i in range(3)
     ]
     harness.service.create(CreateTask(title="unrelated"))
-    assert harness.service.dependents(target.task_id) == sorted(
+    assert harness.service.dependents(target.task_id).tasks == sorted(
         dependents, key=lambda t: str(t.task_id)
     )
-    assert harness.service.dependents(dependents[0].task_id) == []
+    assert harness.service.dependents(dependents[0].task_id).tasks == []
 
 
 def test_dependents_of_an_unknown_task_is_not_found(harness: ServiceHarness) -> None:

@@ -194,8 +194,8 @@ def test_changing_dependencies_moves_the_reverse_edges(harness: ServiceHarness) 
     a, b = create(harness, "a"), create(harness, "b")
     task = create(harness, dependencies=[a.task_id])
     harness.service.update(task.task_id, UpdateTask(dependencies=[b.task_id]), 1)
-    assert harness.service.dependents(a.task_id) == []
-    assert [t.task_id for t in harness.service.dependents(b.task_id)] == [task.task_id]
+    assert harness.service.dependents(a.task_id).tasks == []
+    assert [t.task_id for t in harness.service.dependents(b.task_id).tasks] == [task.task_id]
 
 
 @pytest.mark.parametrize("field", ["title", "status", "priority", "dependencies"])
@@ -308,3 +308,31 @@ def test_an_edit_that_neither_completes_nor_changes_dependencies_reads_no_depend
     harness.service.update(task.task_id, UpdateTask(status=Status.IN_PROGRESS), 2)
 
     assert (reads.get_many_calls, reads.calls) == ([], [])
+
+
+def test_removing_a_dependency_of_a_completed_task_says_what_is_refused(
+    harness: ServiceHarness,
+) -> None:
+    # A and B completed; C depends on both and is completed; B is reopened; C drops A.
+    a = create(harness, "A", status="completed")
+    b = create(harness, "B", status="completed")
+    c = create(harness, "C", dependencies=[str(a.task_id), str(b.task_id)], status="completed")
+    harness.service.update(b.task_id, UpdateTask(status=Status.PENDING), 1)
+
+    with pytest.raises(DependenciesNotCompleted) as refused:
+        harness.service.update(c.task_id, UpdateTask(dependencies=(b.task_id,)), 1)
+
+    # Nothing is being completed: what is refused is changing the dependencies of a task that
+    # is completed while one it keeps (B) is not, and the message says so and how to proceed.
+    message = refused.value.message
+    assert "cannot complete" not in message
+    assert "dependencies of a completed task" in message
+    assert "status pending" in message
+    assert message.endswith(str(b.task_id))
+    assert refused.value.details == {"blocking_dependencies": [str(b.task_id)]}
+    assert harness.service.get(c.task_id).version == 1
+    # Reopening it in the same update is allowed, as the message says.
+    reopened = harness.service.update(
+        c.task_id, UpdateTask(dependencies=(b.task_id,), status=Status.PENDING), 1
+    )
+    assert (reopened.status, reopened.dependencies) == (Status.PENDING, (b.task_id,))

@@ -20,7 +20,9 @@ from taskapi.adapters.unit_of_work import (
     StagedWrites,
     StagingUnitOfWork,
     bounded_error,
+    dependent_position_after,
     is_live,
+    parse_dependent_position,
     parse_position,
     position_after,
 )
@@ -87,6 +89,18 @@ class InMemoryTaskRepository(StagedWrites):
 
     def dependents_of(self, task_id: UUID) -> list[UUID]:
         return sorted(self._store.dependents.get(task_id, ()), key=str)
+
+    def find_dependents(self, task_id: UUID, limit: int, after: Position | None) -> TaskSlice:
+        ids = self.dependents_of(task_id)
+        if after is not None:
+            start = str(parse_dependent_position(after))
+            ids = [i for i in ids if str(i) > start]
+        page = ids[:limit]
+        more = len(ids) > limit
+        return TaskSlice(
+            tasks=[self._store.tasks[i] for i in page],
+            next_position=dependent_position_after(page[-1]) if more else None,
+        )
 
     def find(self, task_filter: TaskFilter, limit: int, after: Position | None) -> TaskSlice:
         matching = sorted(

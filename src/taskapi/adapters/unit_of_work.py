@@ -192,3 +192,21 @@ def parse_position(position: Position) -> tuple[datetime, UUID]:
         return to_utc(datetime.fromisoformat(position["created_at"])), UUID(position["task_id"])
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidPageToken("it does not belong to this store") from exc
+
+
+# Dependents are listed in task id order (as strings); a position is the last id of a page.
+
+
+def dependent_position_after(task_id: UUID) -> Position:
+    """The position that resumes a dependents listing after the dependent ``task_id``."""
+    return {"dependent_id": str(task_id)}
+
+
+def parse_dependent_position(position: Position) -> UUID:
+    """The dependent id a dependents listing resumes after; ``InvalidPageToken`` if malformed."""
+    try:
+        if set(position) != {"dependent_id"}:
+            raise ValueError(f"unexpected keys {sorted(position)}")
+        return UUID(position["dependent_id"])
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise InvalidPageToken("it does not belong to this listing") from exc

@@ -46,13 +46,21 @@ class InvalidTransition(DomainError):
 
 
 class DependenciesNotCompleted(DomainError):
+    """A completed task would have dependencies that are not completed: because the write
+    completes it, or because it changes the dependencies of a task that stays completed."""
+
     code = "dependencies_not_completed"
 
-    def __init__(self, blocking: Sequence[UUID]) -> None:
+    def __init__(self, blocking: Sequence[UUID], *, stays_completed: bool = False) -> None:
+        if stays_completed:
+            what = (
+                "cannot change the dependencies of a completed task while ones it keeps are "
+                "not completed (complete them, or reopen it: status pending in this update)"
+            )
+        else:
+            what = "cannot complete the task while dependencies are not completed"
         super().__init__(
-            f"cannot complete the task while dependencies are not completed: "
-            f"{', '.join(_ids(blocking))}",
-            {"blocking_dependencies": _ids(blocking)},
+            f"{what}: {', '.join(_ids(blocking))}", {"blocking_dependencies": _ids(blocking)}
         )
         self.blocking = tuple(blocking)
 

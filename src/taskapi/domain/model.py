@@ -48,7 +48,8 @@ def to_utc(value: datetime) -> datetime:
         raise ValueError("the timestamp is out of range once converted to UTC") from exc
 
 
-def _unique_ids(ids: tuple[UUID, ...]) -> tuple[UUID, ...]:
+def unique_ids(ids: tuple[UUID, ...]) -> tuple[UUID, ...]:
+    """Dependencies are a set: refuse a repeated id (naming it)."""
     duplicates = sorted(str(i) for i, count in Counter(ids).items() if count > 1)
     if duplicates:
         raise ValueError(f"dependencies must be unique; repeated: {', '.join(duplicates)}")
@@ -62,7 +63,7 @@ Title = Annotated[
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_LENGTH)]
 UtcDateTime = Annotated[datetime, AfterValidator(to_utc)]
 Dependencies = Annotated[
-    tuple[UUID, ...], Field(max_length=MAX_DEPENDENCIES), AfterValidator(_unique_ids)
+    tuple[UUID, ...], Field(max_length=MAX_DEPENDENCIES), AfterValidator(unique_ids)
 ]
 
 

@@ -39,11 +39,14 @@ def check_dependencies_exist(requested: Iterable[UUID], found: Collection[UUID])
         raise DependenciesNotFound(missing)
 
 
-def check_can_complete(dependency_statuses: Mapping[UUID, Status]) -> None:
-    """A task may be completed only when every dependency is completed."""
+def check_can_complete(
+    dependency_statuses: Mapping[UUID, Status], *, stays_completed: bool = False
+) -> None:
+    """A task may be completed only when every dependency is completed. (``stays_completed``:
+    the task already was, and the write changes its dependencies; the error says so.)"""
     blocking = [dep for dep, status in dependency_statuses.items() if status != Status.COMPLETED]
     if blocking:
-        raise DependenciesNotCompleted(blocking)
+        raise DependenciesNotCompleted(blocking, stays_completed=stays_completed)
 
 
 def find_cycle(

@@ -1,9 +1,10 @@
 """Opaque, tamper-evident page tokens.
 
-A token is the store's resume position plus the filter it was issued for, signed with
-HMAC-SHA256 (signed, not encrypted). Altered, forged or reused with other filters, it is a 400.
-Tokens are signed with the current key and accepted with the previous one too, so a key can
-rotate without breaking the pages clients are walking. See docs/api.md#pagination.
+A token is the store's resume position plus the listing it was issued for (the task filter,
+or whose dependents), signed with HMAC-SHA256 (signed, not encrypted). Altered, forged or
+reused with another listing, it is a 400, never a 500 or a wrong page. Tokens are signed with
+the current key and accepted with the previous one too, so a key can rotate without breaking
+the pages clients are walking. See docs/api.md#pagination.
 """
 
 from __future__ import annotations
@@ -16,12 +17,24 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
+from uuid import UUID
 
 from taskapi.domain.errors import InvalidPageToken
 from taskapi.service.ports import Position, TaskFilter
 
 _SIGNATURE_BYTES = 16
 _MAX_TOKEN_LENGTH = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class DependentsOf:
+    """The listing of the tasks that depend on ``task_id``."""
+
+    task_id: UUID
+
+
+# What a token is bound to: a filtered listing of every task, or one task's dependents.
+Listing = TaskFilter | DependentsOf
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +66,16 @@ class PageTokenCodec:
         else:
             self._keys = keys
 
-    def encode(self, position: Position, task_filter: TaskFilter) -> str:
+    def encode(self, position: Position, listing: Listing) -> str:
         payload = json.dumps(
-            {"p": position, "f": _filter_fingerprint(task_filter)},
+            {"p": position, "f": _fingerprint(listing)},
             separators=(",", ":"),
             sort_keys=True,
         ).encode()
         token = _sign(self._keys().current, payload) + payload
         return base64.urlsafe_b64encode(token).rstrip(b"=").decode("ascii")
 
-    def decode(self, token: str, task_filter: TaskFilter) -> Position:
+    def decode(self, token: str, listing: Listing) -> Position:
         if len(token) > _MAX_TOKEN_LENGTH:
             raise InvalidPageToken("too long")
         try:
@@ -74,10 +87,19 @@ class PageTokenCodec:
             hmac.compare_digest(signature, _sign(key, payload)) for key in self._keys().accepted
         ):
             raise InvalidPageToken("not a token issued by this API")
-        data: Any = json.loads(payload)
-        if data.get("f") != _filter_fingerprint(task_filter):
-            raise InvalidPageToken("it was issued for different filters")
-        position = data.get("p")
+        # Signed by us, but perhaps by another release, or with a leaked secret: trust nothing
+        # about its shape. (The store checks the position's own shape.)
+        try:
+            data: Any = json.loads(payload)
+        except ValueError as exc:  # not UTF-8, not JSON
+            raise InvalidPageToken("not a token issued by this API") from exc
+        if not isinstance(data, dict) or set(data) != {"f", "p"}:
+            raise InvalidPageToken("not a token issued by this API")
+        expected = _fingerprint(listing)
+        if data["f"] != expected:
+            same_kind = isinstance(data["f"], dict) and set(data["f"]) == set(expected)
+            raise InvalidPageToken(_OTHER_LISTING[same_kind, isinstance(listing, DependentsOf)])
+        position = data["p"]
         if not isinstance(position, dict):
             raise InvalidPageToken("not a token issued by this API")
         return position
@@ -87,5 +109,15 @@ def _sign(key: bytes, payload: bytes) -> bytes:
     return hmac.new(key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 
 
-def _filter_fingerprint(task_filter: TaskFilter) -> dict[str, str | None]:
-    return {k: (None if v is None else str(v)) for k, v in asdict(task_filter).items()}
+_OTHER_LISTING = {
+    (True, False): "it was issued for different filters",
+    (True, True): "it was issued for the dependents of another task",
+    (False, False): "it was issued for another listing",
+    (False, True): "it was issued for another listing",
+}
+
+
+def _fingerprint(listing: Listing) -> dict[str, str | None]:
+    if isinstance(listing, DependentsOf):
+        return {"dependents_of": str(listing.task_id)}
+    return {k: (None if v is None else str(v)) for k, v in asdict(listing).items()}

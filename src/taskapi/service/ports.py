@@ -62,6 +62,11 @@ class TaskRepository(Protocol):
         """Ids of the tasks that depend on ``task_id`` (the reverse edges), sorted."""
         ...
 
+    def find_dependents(self, task_id: UUID, limit: int, after: Position | None) -> TaskSlice:
+        """Up to ``limit`` of the tasks that depend on ``task_id``, in task id order (as
+        strings), resuming after ``after``: the dependents a page at a time."""
+        ...
+
     def find(self, task_filter: TaskFilter, limit: int, after: Position | None) -> TaskSlice:
         """Up to ``limit`` tasks matching the filter in a stable order (created_at, task_id)."""
         ...

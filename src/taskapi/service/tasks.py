@@ -17,8 +17,14 @@ from taskapi.domain.errors import (
 )
 from taskapi.domain.events import TaskCreated, TaskDeleted, TaskUpdated, diff, new_event_fields
 from taskapi.domain.model import MUTABLE_FIELDS, Status, Task
-from taskapi.service.commands import CreateTask, IdempotencyKey, ListTasks, UpdateTask
-from taskapi.service.pagination import PageTokenCodec
+from taskapi.service.commands import (
+    CreateTask,
+    IdempotencyKey,
+    ListDependents,
+    ListTasks,
+    UpdateTask,
+)
+from taskapi.service.pagination import DependentsOf, PageTokenCodec
 from taskapi.service.ports import (
     Clock,
     IdSource,
@@ -92,12 +98,24 @@ class TaskService:
         )
         return TaskPage(tasks=found.tasks, limit=query.limit, next_token=token)
 
-    def dependents(self, task_id: UUID) -> list[Task]:
+    def dependents(self, task_id: UUID, query: ListDependents | None = None) -> TaskPage:
+        """A page of the tasks that depend on ``task_id``, in id order."""
+        query = query or ListDependents()
+        listing = DependentsOf(task_id)
+        after = (
+            None
+            if query.next_token is None
+            else self._page_tokens.decode(query.next_token, listing)
+        )
         with self._uow_factory() as uow:
             _load(uow.tasks, task_id)
-            ids = uow.tasks.dependents_of(task_id)
-            found = uow.tasks.get_many(ids)
-        return [found[i] for i in ids if i in found]
+            found = uow.tasks.find_dependents(task_id, query.limit, after)
+        token = (
+            None
+            if found.next_position is None
+            else self._page_tokens.encode(found.next_position, listing)
+        )
+        return TaskPage(tasks=found.tasks, limit=query.limit, next_token=token)
 
     # -- commands -----------------------------------------------------------------------
 
@@ -177,6 +195,7 @@ class TaskService:
                     updated,
                     # Removing edges cannot close a cycle: walk the graph only for added ones.
                     check_cycle=bool(set(updated.dependencies) - set(current.dependencies)),
+                    stays_completed=not completes,
                 )
             uow.tasks.update(updated, expected_version)
             uow.outbox.add(
@@ -208,14 +227,19 @@ def _load(tasks: TaskRepository, task_id: UUID) -> Task:
     return task
 
 
-def _check_dependencies(tasks: TaskRepository, task: Task, *, check_cycle: bool) -> None:
+def _check_dependencies(
+    tasks: TaskRepository, task: Task, *, check_cycle: bool, stays_completed: bool = False
+) -> None:
     """Every dependency exists; a completed task has only completed dependencies; and the
-    edges close no cycle."""
+    edges close no cycle. (``stays_completed``: the write changes the dependencies of a task
+    that was completed already, rather than completing it.)"""
     if not task.dependencies:
         return
     found = tasks.get_many(task.dependencies)
     rules.check_dependencies_exist(task.dependencies, found)
     if task.status == Status.COMPLETED:
-        rules.check_can_complete({dep: found[dep].status for dep in task.dependencies})
+        rules.check_can_complete(
+            {dep: found[dep].status for dep in task.dependencies}, stays_completed=stays_completed
+        )
     if check_cycle:
         rules.check_no_cycle(task.task_id, task.dependencies, tasks.dependencies_of)

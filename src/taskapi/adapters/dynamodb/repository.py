@@ -29,6 +29,7 @@ from taskapi.adapters.dynamodb.items import (
     TASK_SK,
     TENTATIVE,
     TENTATIVE_SINCE,
+    edge_key,
     list_sort_key,
     string,
     task_from_record,
@@ -44,7 +45,14 @@ from taskapi.adapters.dynamodb.table import (
     SK,
 )
 from taskapi.adapters.dynamodb.writes import settle_edge
-from taskapi.adapters.unit_of_work import StagedWrite, StagedWrites, parse_position, position_after
+from taskapi.adapters.unit_of_work import (
+    StagedWrite,
+    StagedWrites,
+    dependent_position_after,
+    parse_dependent_position,
+    parse_position,
+    position_after,
+)
 from taskapi.domain.model import Task
 from taskapi.service.ports import (
     Position,
@@ -158,9 +166,51 @@ class DynamoDbTaskRepository(StagedWrites):
             self.get(task_id)
         confirmed: list[UUID] = []
         tentative: list[UUID] = []
-        stale: dict[UUID, str] = {}  # dependent -> the token of a tentative edge to settle
-        stale_before = int((self._now() - STALE_TENTATIVE_EDGE).timestamp())
-        request: QueryInputTypeDef = {
+        stale: dict[UUID, str] = {}
+        for page in self._table.query_pages(self._edges_query(task_id)):
+            for edge in page:
+                dependent = UUID(edge[DEPENDENT_ID])
+                (tentative if edge.get(TENTATIVE) else confirmed).append(dependent)
+                self._note_if_stale(edge, stale)
+        if tentative:
+            verified = self._verified_dependents(task_id, tentative)
+            confirmed += verified
+            self._settle_stale(task_id, stale, set(verified))
+        return sorted(set(confirmed), key=str)
+
+    def find_dependents(self, task_id: UUID, limit: int, after: Position | None) -> TaskSlice:
+        # The reverse edges sort by "DEPENDENT#<id>", i.e. in id order; a page is one Query
+        # (more only when tentative edges turn out not to hold) and one BatchGetItem.
+        request = self._edges_query(task_id)
+        if after is not None:
+            start = parse_dependent_position(after)
+            request["ExclusiveStartKey"] = edge_key(task_id, start)  # need not exist
+        found: list[UUID] = []
+        while len(found) <= limit:
+            request["Limit"] = limit + 1 - len(found)
+            edges, last = self._table.query(request)
+            candidates = [UUID(edge[DEPENDENT_ID]) for edge in edges]
+            tentative = [UUID(edge[DEPENDENT_ID]) for edge in edges if edge.get(TENTATIVE)]
+            stale: dict[UUID, str] = {}
+            for edge in edges:
+                self._note_if_stale(edge, stale)
+            held = set(self._verified_dependents(task_id, tentative)) if tentative else set()
+            self._settle_stale(task_id, stale, held)
+            found += [i for i in candidates if i in held or i not in tentative]
+            if last is None:
+                break
+            request["ExclusiveStartKey"] = last
+        page = found[:limit]
+        tasks = self.get_many(page)
+        more = len(found) > limit
+        return TaskSlice(
+            # A dependent deleted between the two reads is left out, as its edge would be.
+            tasks=[tasks[i] for i in page if i in tasks],
+            next_position=dependent_position_after(page[-1]) if more else None,
+        )
+
+    def _edges_query(self, task_id: UUID) -> QueryInputTypeDef:
+        return {
             "TableName": self._table.name,
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
             "ExpressionAttributeNames": {"#pk": PK, "#sk": SK},
@@ -170,17 +220,12 @@ class DynamoDbTaskRepository(StagedWrites):
             },
             "ConsistentRead": True,
         }
-        for page in self._table.query_pages(request):
-            for edge in page:
-                dependent = UUID(edge[DEPENDENT_ID])
-                (tentative if edge.get(TENTATIVE) else confirmed).append(dependent)
-                if edge.get(TENTATIVE) and int(edge.get(TENTATIVE_SINCE, 0)) < stale_before:
-                    stale[dependent] = str(edge[TENTATIVE])
-        if tentative:
-            verified = self._verified_dependents(task_id, tentative)
-            confirmed += verified
-            self._settle_stale(task_id, stale, set(verified))
-        return sorted(set(confirmed), key=str)
+
+    def _note_if_stale(self, edge: Mapping[str, Any], stale: dict[UUID, str]) -> None:
+        """Record a tentative edge older than any write in flight, with its writer's token."""
+        stale_before = int((self._now() - STALE_TENTATIVE_EDGE).timestamp())
+        if edge.get(TENTATIVE) and int(edge.get(TENTATIVE_SINCE, 0)) < stale_before:
+            stale[UUID(edge[DEPENDENT_ID])] = str(edge[TENTATIVE])
 
     def _settle_stale(self, task_id: UUID, stale: dict[UUID, str], real: set[UUID]) -> None:
         """Confirm or delete, as verified, the tentative edges a failed or interrupted large

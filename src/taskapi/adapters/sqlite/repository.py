@@ -15,6 +15,8 @@ from taskapi.adapters.sqlite.database import store_errors
 from taskapi.adapters.unit_of_work import (
     StagedRequests,
     StagedWrites,
+    dependent_position_after,
+    parse_dependent_position,
     parse_position,
     position_after,
 )
@@ -101,6 +103,21 @@ class SqliteTaskRepository(StagedWrites):
             (str(task_id),),
         )
         return [UUID(dependent) for (dependent,) in rows]
+
+    def find_dependents(self, task_id: UUID, limit: int, after: Position | None) -> TaskSlice:
+        # One range scan of the reverse-edge index (depends_on, task_id), one row more than
+        # the page to tell whether another page exists.
+        sql = (
+            "SELECT t.body FROM task_dependencies AS d JOIN tasks AS t ON t.task_id = d.task_id"
+            " WHERE d.depends_on = ? AND d.task_id > ? ORDER BY d.task_id LIMIT ?"
+        )
+        start = "" if after is None else str(parse_dependent_position(after))
+        rows = self._query(sql, (str(task_id), start, limit + 1))
+        tasks = [Task.model_validate_json(body) for (body,) in rows[:limit]]
+        more = len(rows) > limit
+        return TaskSlice(
+            tasks=tasks, next_position=dependent_position_after(tasks[-1].task_id) if more else None
+        )
 
     def find(self, task_filter: TaskFilter, limit: int, after: Position | None) -> TaskSlice:
         conditions: list[str] = []

@@ -51,8 +51,13 @@ app.configure_openapi(
 
 def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """One API Gateway proxy event -> its proxy response."""
+    method, path = str(event.get("httpMethod", "")).upper(), str(event.get("path"))
+    if method == "HEAD" and "GET" in app.route_table.allowed_methods(path):
+        # HEAD is GET without the content (RFC 9110, 9.3.2): answer it as GET; the HTTP front
+        # (API Gateway, the local gateway) sends the headers and drops the content.
+        event = {**event, "httpMethod": "GET"}
     try:
-        if app.route_table.takes_body(str(event.get("httpMethod", "")), str(event.get("path"))):
+        if app.route_table.takes_body(method, path):
             event = checked_body(event)
     except RequestRejected as exc:
         # Refused before routing: the resolver never sees the request (see body.py).
@@ -89,8 +94,8 @@ def handle_not_found(_exc: NotFoundError) -> Response[dict[str, Any]]:
     method = app.current_event.http_method.upper()
     path = app.current_event.path
     allowed = app.route_table.allowed_methods(path)
-    # (A method in ``allowed`` means the path only looks like a route: e.g. an id with
-    # characters the resolver does not accept in a path parameter. That is a 404.)
+    # The route table and the resolver match paths alike (a parameter is any segment), so a
+    # path the table knows reached here only with a method none of its routes take.
     if allowed and method not in allowed:
         return handle_error(MethodNotAllowed(method, allowed))
     return handle_error(RouteNotFound(path))

@@ -10,9 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
+from taskapi.domain.text import clip
 from taskapi.entrypoints.http.errors import MalformedBody, PayloadTooLarge, UnsupportedMediaType
 
 MAX_BODY_BYTES = 64 * 1024
@@ -89,15 +92,20 @@ def parse_json_object(text: str | bytes | bytearray) -> Any:
     """``json.loads`` for request bodies, which are JSON objects in this API.
 
     Refuses, with the ``JSONDecodeError`` the resolver reports as a 400 like any other bad
-    JSON: NaN/Infinity (not JSON), absurd nesting, and a top level that is not an object (the
-    resolver would otherwise take the first element of an array as the body)."""
+    JSON: NaN/Infinity (not JSON), a key repeated in one object (which value would count?),
+    an integer too long for Python to read (its ``ValueError`` would be a 500), absurd nesting,
+    and a top level that is not an object (the resolver would otherwise take the first
+    element of an array as the body)."""
     doc = text if isinstance(text, str) else bytes(text).decode("utf-8", "replace")
     try:
-        document = json.loads(doc, parse_constant=_refuse_constant)
+        document = json.loads(
+            doc,
+            parse_constant=_refuse_constant,
+            parse_int=_integer,
+            object_pairs_hook=_object_with_unique_keys,
+        )
     except _NotJson as exc:
-        raise json.JSONDecodeError(
-            f"{exc.token} is not valid JSON", doc, doc.find(exc.token)
-        ) from None
+        raise json.JSONDecodeError(exc.reason, doc, exc.position(doc)) from None
     except RecursionError:
         raise json.JSONDecodeError("nested too deeply", doc, 0) from None
     if not isinstance(document, dict):
@@ -113,13 +121,44 @@ def _json_type(value: Any) -> str:
 
 
 class _NotJson(ValueError):
-    def __init__(self, token: str) -> None:
-        super().__init__(token)
-        self.token = token
+    """Valid JSON syntax this API refuses; ``where`` finds the offending text in the body."""
+
+    def __init__(self, reason: str, where: re.Pattern[str]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.where = where
+
+    def position(self, doc: str) -> int:
+        # The decoder's hooks do not know where they are; the last match is a good guess.
+        matches = list(self.where.finditer(doc))
+        return matches[-1].start() if matches else 0
 
 
 def _refuse_constant(name: str) -> Any:
-    raise _NotJson(name)
+    raise _NotJson(f"{name} is not valid JSON", re.compile(re.escape(name)))
+
+
+def _integer(digits: str) -> int:
+    try:
+        return int(digits)
+    except ValueError:  # longer than sys.get_int_max_str_digits()
+        raise _NotJson(
+            f"an integer of {len(digits.lstrip('-'))} digits, "
+            f"more than the {sys.get_int_max_str_digits()} allowed",
+            re.compile(re.escape(digits)),
+        ) from None
+
+
+def _object_with_unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            spelled = json.dumps(key, ensure_ascii=False)
+            raise _NotJson(
+                f"duplicate key {clip(spelled, 60)}", re.compile(re.escape(spelled) + r"\s*:")
+            )
+        document[key] = value
+    return document
 
 
 def _nesting(document: Any) -> int:

@@ -9,6 +9,7 @@ line carries the exception; nothing about tables, ARNs or IAM reaches the wire.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -233,7 +234,7 @@ def field_problems(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     problems = []
     for error in errors[:MAX_FIELD_PROBLEMS]:
         loc = [str(part) for part in error.get("loc", ())]
-        message = str(error.get("msg", "invalid value"))
+        message = plain_message(error)
         if error.get("type") == "json_invalid":
             # Powertools puts the character offset in loc; the decoder's reason is in ctx.
             reason = str(error.get("ctx", {}).get("error", "malformed"))
@@ -242,6 +243,37 @@ def field_problems(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
             {"field": ".".join(loc) or "request", "message": clip(message, MAX_MESSAGE_LENGTH)}
         )
     return problems
+
+
+# Pydantic's wording for the common problems, said as a person would ("{...}" from ctx).
+_PLAIN_MESSAGES: Final[Mapping[str, str]] = {
+    "missing": "required",
+    "extra_forbidden": "unknown field: not part of this request",
+    "too_long": "at most {max_length} {items}, not {actual_length}",
+    "too_short": "at least {min_length} {items}, not {actual_length}",
+    "string_too_long": "at most {max_length} characters",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+}
+
+
+def plain_message(error: Mapping[str, Any]) -> str:
+    """One Pydantic/Powertools error's message in plain words."""
+    kind = str(error.get("type", ""))
+    context = dict(error.get("ctx") or {})
+    loc = error.get("loc") or ("",)
+    context["items"] = "dependencies" if loc[-1] == "dependencies" else "items"
+    if kind == "string_too_short" and context.get("min_length") == 1:
+        return "must not be empty"
+    template = _PLAIN_MESSAGES.get(kind)
+    if template is not None:
+        with contextlib.suppress(KeyError):  # a context without what the template names
+            return template.format_map(context)
+    # Our own validators' ValueErrors come prefixed; "Input should be" reads as "must be".
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if message.startswith("Input should be"):
+        return "must be" + message.removeprefix("Input should be")
+    return message
 
 
 def _offset(error: Mapping[str, Any]) -> str:

@@ -1,23 +1,46 @@
 """How each route is documented in OpenAPI: parameters, examples and the statuses it answers.
 
 Every status a route can answer is listed, so the OpenAPI document is a contract that the fuzz
-tests hold the implementation to. See docs/api.md.
+tests hold the implementation to; each error status shows the bodies it answers with, rendered
+by the error table from real exceptions. See docs/api.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import (
     OpenAPIResponse,
     OpenAPIResponseHeader,
 )
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from taskapi.domain.model import Priority, Status, Task
-from taskapi.entrypoints.http.conditions import IF_MATCH_PATTERN
+from taskapi.domain.errors import (
+    DependenciesNotCompleted,
+    DependenciesNotFound,
+    DependencyCycle,
+    HasDependents,
+    IdempotencyKeyReused,
+    InvalidPageToken,
+    TaskNotFound,
+    VersionConflict,
+)
+from taskapi.domain.model import Assignee, Priority, Status, Task
+from taskapi.domain.rules import check_transition
+from taskapi.entrypoints.http.body import MAX_BODY_BYTES
+from taskapi.entrypoints.http.conditions import IF_MATCH_PATTERN, IfMatch
+from taskapi.entrypoints.http.errors import (
+    MalformedBody,
+    PayloadTooLarge,
+    PreconditionFailed,
+    PreconditionRequired,
+    UnsupportedMediaType,
+    error_reply,
+)
 from taskapi.entrypoints.http.schemas import (
     DeleteConflictBody,
     DependentTasks,
@@ -26,7 +49,8 @@ from taskapi.entrypoints.http.schemas import (
     TaskList,
     VersionConflictBody,
 )
-from taskapi.service.commands import CreateTask, UpdateTask
+from taskapi.service.commands import CreateTask, TaskId, UpdateTask
+from taskapi.service.ports import StoreFailure, StoreUnavailable
 
 EXAMPLE_TASK: dict[str, Any] = {
     "task_id": "0b7e3f9a-5d0c-4c61-9a57-3f4f2b1f8e21",
@@ -67,6 +91,95 @@ _RETRY_AFTER: OpenAPIResponseHeader = {
 }
 
 
+# -- error examples: real answers, rendered by the error table from real exceptions -----------
+
+_EXAMPLE_ID = UUID(EXAMPLE_TASK["task_id"])
+_EXAMPLE_DEPENDENCY = UUID(EXAMPLE_TASK["dependencies"][0])
+_EXAMPLE_CURRENT = Task.model_validate({**EXAMPLE_TASK, "status": "in_progress", "version": 2})
+
+
+def _raised(action: Callable[[], object]) -> Exception:
+    try:
+        action()
+    except Exception as exc:
+        return exc
+    raise AssertionError("the example action raised nothing")
+
+
+def _invalid(where: tuple[str, ...], annotation: Any, value: object) -> Exception:
+    """The request validation error of ``value`` as the ``annotation`` at ``where``."""
+    try:
+        TypeAdapter(annotation).validate_python(value)
+    except ValidationError as exc:
+        return RequestValidationError([{**e, "loc": (*where, *e["loc"])} for e in exc.errors()])
+    raise AssertionError(f"{value!r} is valid")
+
+
+_ERRORS: dict[str, tuple[str, Exception]] = {
+    "invalid_body": (
+        "A body field is missing or invalid",
+        _invalid(("body",), CreateTask, {"description": "no title"}),
+    ),
+    "invalid_id": (
+        "The id is not a UUID in its 8-4-4-4-12 spelling",
+        _invalid(("path", "task_id"), TaskId, "0b7e3f9a5d0c4c619a573f4f2b1f8e21"),
+    ),
+    "invalid_query": (
+        "A query parameter is out of range",
+        _invalid(("query", "limit"), Annotated[int, Field(ge=1, le=100)], 500),
+    ),
+    "malformed_body": (
+        "The body is not UTF-8",
+        MalformedBody("the request body is not valid UTF-8"),
+    ),
+    "dependencies_not_found": (
+        "A dependency does not exist",
+        DependenciesNotFound([_EXAMPLE_DEPENDENCY]),
+    ),
+    "dependency_cycle": (
+        "The dependencies would close a cycle",
+        DependencyCycle([_EXAMPLE_ID, _EXAMPLE_DEPENDENCY, _EXAMPLE_ID]),
+    ),
+    "invalid_status_transition": (
+        "The status cannot move that way",
+        _raised(lambda: check_transition(Status.COMPLETED, Status.IN_PROGRESS)),
+    ),
+    "dependencies_not_completed": (
+        "Completing before the dependencies",
+        DependenciesNotCompleted([_EXAMPLE_DEPENDENCY]),
+    ),
+    "invalid_precondition": ("If-Match is malformed", _raised(lambda: IfMatch.parse("3"))),
+    "invalid_next_token": (
+        "next_token was not issued for these filters",
+        InvalidPageToken("it was issued for different filters"),
+    ),
+    "invalid_dependents_token": (
+        "next_token was not issued for this task's dependents",
+        InvalidPageToken("it was issued for the dependents of another task"),
+    ),
+    "task_not_found": ("No such task", TaskNotFound(_EXAMPLE_ID)),
+    "version_conflict": ("The version is stale", VersionConflict(_EXAMPLE_CURRENT, 1)),
+    "task_has_dependents": (
+        "Other tasks depend on it",
+        HasDependents(_EXAMPLE_DEPENDENCY, [_EXAMPLE_ID]),
+    ),
+    "idempotency_key_reused": ("The key was used with another body", IdempotencyKeyReused()),
+    "precondition_failed": ("If-Match is stale", PreconditionFailed(_EXAMPLE_CURRENT)),
+    "precondition_required": ("Neither If-Match nor version", PreconditionRequired()),
+    "payload_too_large": ("The body is too large", PayloadTooLarge(MAX_BODY_BYTES)),
+    "unsupported_media_type": ("Not JSON", UnsupportedMediaType("text/plain")),
+    "internal_error": ("An unexpected failure", StoreFailure("the store failed")),
+    "service_unavailable": ("The store is throttling", StoreUnavailable("throttled", 1)),
+}
+ERROR_EXAMPLES: dict[str, dict[str, Any]] = {
+    name: {
+        "summary": summary,
+        "value": error_reply(exc, "c6af9ac6-7b61-11e6-9a41-93e8deadbeef").body,
+    }
+    for name, (summary, exc) in _ERRORS.items()
+}
+
+
 def task_response(description: str, *, created: bool = False) -> OpenAPIResponse:
     headers = {"ETag": _ETAG}
     if created:
@@ -87,14 +200,25 @@ def body_response(description: str, model: type[BaseModel]) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"model": model}}}
 
 
-def error_response(description: str, *, model: type[ErrorBody] = ErrorBody) -> OpenAPIResponse:
-    """An error status with the ``{error, message, details}`` body (or a subclass of it)."""
-    return body_response(description, model)
+def error_response(
+    description: str, *examples: str, model: type[ErrorBody] = ErrorBody
+) -> OpenAPIResponse:
+    """An error status with the ``{error, message, details}`` body (or a subclass of it), and
+    the named ``ERROR_EXAMPLES`` it can answer with."""
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "model": model,
+                "examples": {name: ERROR_EXAMPLES[name] for name in examples},
+            }
+        },
+    }
 
 
 def precondition_failed_response() -> OpenAPIResponse:
     return {
-        **error_response("If-Match does not match the task's current ETag."),
+        **error_response("If-Match does not match the task's current ETag.", "precondition_failed"),
         "headers": {"ETag": _CURRENT_ETAG},
     }
 
@@ -103,21 +227,27 @@ NO_CONTENT: OpenAPIResponse = {"description": "Deleted. No body.", "content": {}
 
 # Answers any route can give.
 COMMON_ERRORS: dict[int, OpenAPIResponse] = {
-    500: error_response("Unexpected failure; details.request_id identifies it in the logs."),
+    500: error_response(
+        "Unexpected failure; details.request_id identifies it in the logs.", "internal_error"
+    ),
     503: {
-        **error_response("The store is throttling; retry after Retry-After seconds."),
+        **error_response(
+            "The store is throttling; retry after Retry-After seconds.", "service_unavailable"
+        ),
         "headers": {"Retry-After": _RETRY_AFTER},
     },
 }
 BODY_ERRORS: dict[int, OpenAPIResponse] = {
-    413: error_response("The body is larger than 64 KiB."),
-    415: error_response("The Content-Type is not application/json."),
+    413: error_response("The body is larger than 64 KiB.", "payload_too_large"),
+    415: error_response("The Content-Type is not application/json.", "unsupported_media_type"),
 }
 
 
 # -- parameters ----------------------------------------------------------------------------
 
-TaskIdPath = Annotated[UUID, Path(description="The task's id (a UUID).")]
+TaskIdPath = Annotated[
+    TaskId, Path(description="The task's id: a UUID, 8-4-4-4-12 hexadecimal digits.")
+]
 IfMatchHeader = Annotated[
     str | None,
     Header(
@@ -153,7 +283,11 @@ NextTokenQuery = Annotated[
 StatusQuery = Annotated[Status | None, Query(description="Only tasks in this status.")]
 PriorityQuery = Annotated[Priority | None, Query(description="Only this priority.")]
 AssigneeQuery = Annotated[
-    str | None, Query(max_length=320, description="Only tasks assigned to this email.")
+    Assignee | None,
+    Query(
+        description="Only tasks assigned to this email address (its domain is compared "
+        "case-insensitively, as a task's assignee is stored with its domain in lower case)."
+    ),
 ]
 
 # -- request bodies ------------------------------------------------------------------------
@@ -197,49 +331,78 @@ HEALTH_RESPONSES: dict[int, OpenAPIResponse] = {
 }
 CREATE_RESPONSES: dict[int, OpenAPIResponse] = {
     201: task_response("Created.", created=True),
-    400: error_response("Invalid body, unknown dependencies, or a rule violated."),
-    422: error_response("This Idempotency-Key was used with a different body."),
+    400: error_response(
+        "Invalid body, unknown dependencies, or a rule violated.",
+        "invalid_body",
+        "malformed_body",
+        "dependencies_not_found",
+        "dependencies_not_completed",
+    ),
+    422: error_response(
+        "This Idempotency-Key was used with a different body.", "idempotency_key_reused"
+    ),
     **BODY_ERRORS,
     **COMMON_ERRORS,
 }
 LIST_RESPONSES: dict[int, OpenAPIResponse] = {
     200: body_response("A page of tasks.", TaskList),
-    400: error_response("Bad limit or filter, or a next_token that is not ours."),
+    400: error_response(
+        "Bad limit or filter, or a next_token that is not ours.",
+        "invalid_query",
+        "invalid_next_token",
+    ),
     **COMMON_ERRORS,
 }
 GET_RESPONSES: dict[int, OpenAPIResponse] = {
     200: task_response("The task."),
-    400: error_response("The id is not a UUID."),
-    404: error_response("No such task."),
+    400: error_response("The id is not a UUID.", "invalid_id"),
+    404: error_response("No such task.", "task_not_found"),
     **COMMON_ERRORS,
 }
 UPDATE_RESPONSES: dict[int, OpenAPIResponse] = {
     200: task_response("The updated task (unchanged, same version, if nothing changed)."),
-    400: error_response("Invalid body, transition, dependencies, or a malformed If-Match."),
-    404: error_response("No such task."),
+    400: error_response(
+        "Invalid body, transition, dependencies, or a malformed If-Match.",
+        "invalid_body",
+        "invalid_status_transition",
+        "dependency_cycle",
+        "dependencies_not_completed",
+        "invalid_precondition",
+    ),
+    404: error_response("No such task.", "task_not_found"),
     409: error_response(
         "The version in the body is stale; current_task is the task as it is now.",
+        "version_conflict",
         model=VersionConflictBody,
     ),
     412: precondition_failed_response(),
-    428: error_response("Neither If-Match nor version was given."),
+    428: error_response("Neither If-Match nor version was given.", "precondition_required"),
     **BODY_ERRORS,
     **COMMON_ERRORS,
 }
 DELETE_RESPONSES: dict[int, OpenAPIResponse] = {
     204: NO_CONTENT,
-    400: error_response("The id is not a UUID, or If-Match is malformed."),
-    404: error_response("No such task."),
+    400: error_response(
+        "The id is not a UUID, or If-Match is malformed.", "invalid_id", "invalid_precondition"
+    ),
+    404: error_response("No such task.", "task_not_found"),
     409: error_response(
         "Other tasks depend on it (details.dependents), or it changed meanwhile.",
+        "task_has_dependents",
+        "version_conflict",
         model=DeleteConflictBody,
     ),
     412: precondition_failed_response(),
     **COMMON_ERRORS,
 }
 DEPENDENTS_RESPONSES: dict[int, OpenAPIResponse] = {
-    200: body_response("The tasks whose dependencies include this one.", DependentTasks),
-    400: error_response("The id is not a UUID."),
-    404: error_response("No such task."),
+    200: body_response("A page of the tasks whose dependencies include this one.", DependentTasks),
+    400: error_response(
+        "The id is not a UUID, a bad limit, or a next_token not issued for this listing.",
+        "invalid_id",
+        "invalid_query",
+        "invalid_dependents_token",
+    ),
+    404: error_response("No such task.", "task_not_found"),
     **COMMON_ERRORS,
 }

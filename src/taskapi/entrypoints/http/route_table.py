@@ -36,13 +36,16 @@ class RouteTable:
         entry.methods.extend(m.upper() for m in methods if m.upper() not in entry.methods)
 
     def allowed_methods(self, path: str) -> tuple[str, ...]:
-        """Every method some route accepts at ``path`` (literal and templated rules alike)."""
+        """Every method some route accepts at ``path`` (literal and templated rules alike);
+        HEAD wherever GET is (the handler answers it as GET)."""
         allowed = {
             method
             for entry in self._rules.values()
             if entry.pattern.match(path)
             for method in entry.methods
         }
+        if "GET" in allowed:
+            allowed.add("HEAD")
         return tuple(sorted(allowed))
 
     def takes_body(self, method: str, path: str) -> bool:

@@ -47,7 +47,7 @@ from taskapi.entrypoints.http.openapi import (
 from taskapi.entrypoints.http.schemas import DependentTasks, Health, Pagination, TaskList
 from taskapi.entrypoints.http.swagger import swagger_page
 from taskapi.entrypoints.observability import SERVICE_NAME, logger, metrics
-from taskapi.service.commands import IdempotencyKey, ListTasks
+from taskapi.service.commands import IdempotencyKey, ListDependents, ListTasks
 from taskapi.service.tasks import Created, TaskService
 
 # -- operations ---------------------------------------------------------------------------
@@ -196,11 +196,18 @@ def delete_task(task_id: TaskIdPath, if_match: IfMatchHeader = None) -> Response
 @app.get(
     "/tasks/<task_id>/dependents",
     summary="List the tasks that depend on a task",
+    description="A page of the tasks whose dependencies include this one, in task id order. "
+    "Follow pagination.next_token until it is null.",
     tags=["tasks"],
     responses=DEPENDENTS_RESPONSES,
 )
-def list_dependents(task_id: TaskIdPath) -> DependentTasks:
-    return DependentTasks(tasks=_service().dependents(task_id))
+def list_dependents(
+    task_id: TaskIdPath, limit: LimitQuery = 50, next_token: NextTokenQuery = None
+) -> DependentTasks:
+    page = _service().dependents(task_id, ListDependents(limit=limit, next_token=next_token))
+    return DependentTasks(
+        tasks=page.tasks, pagination=Pagination(limit=page.limit, next_token=page.next_token)
+    )
 
 
 # -- helpers ------------------------------------------------------------------------------

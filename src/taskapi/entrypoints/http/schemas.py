@@ -33,11 +33,12 @@ class TaskList(BaseModel):
 
 
 class DependentTasks(BaseModel):
-    """The tasks whose dependencies include the given task."""
+    """A page of the tasks whose dependencies include the given task, in task id order."""
 
     model_config = ConfigDict(extra="forbid")
 
     tasks: list[Task]
+    pagination: Pagination
 
 
 class FieldProblem(BaseModel):
