@@ -7,7 +7,8 @@ by the error table from real exceptions. See docs/api.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -95,7 +96,6 @@ _RETRY_AFTER: OpenAPIResponseHeader = {
 
 _EXAMPLE_ID = UUID(EXAMPLE_TASK["task_id"])
 _EXAMPLE_DEPENDENCY = UUID(EXAMPLE_TASK["dependencies"][0])
-_EXAMPLE_CURRENT = Task.model_validate({**EXAMPLE_TASK, "status": "in_progress", "version": 2})
 
 
 def _raised(action: Callable[[], object]) -> Exception:
@@ -115,69 +115,93 @@ def _invalid(where: tuple[str, ...], annotation: Any, value: object) -> Exceptio
     raise AssertionError(f"{value!r} is valid")
 
 
-_ERRORS: dict[str, tuple[str, Exception]] = {
-    "invalid_body": (
-        "A body field is missing or invalid",
-        _invalid(("body",), CreateTask, {"description": "no title"}),
-    ),
-    "invalid_id": (
-        "The id is not a UUID in its 8-4-4-4-12 spelling",
-        _invalid(("path", "task_id"), TaskId, "0b7e3f9a5d0c4c619a573f4f2b1f8e21"),
-    ),
-    "invalid_query": (
-        "A query parameter is out of range",
-        _invalid(("query", "limit"), Annotated[int, Field(ge=1, le=100)], 500),
-    ),
-    "malformed_body": (
-        "The body is not UTF-8",
-        MalformedBody("the request body is not valid UTF-8"),
-    ),
-    "dependencies_not_found": (
-        "A dependency does not exist",
-        DependenciesNotFound([_EXAMPLE_DEPENDENCY]),
-    ),
-    "dependency_cycle": (
-        "The dependencies would close a cycle",
-        DependencyCycle([_EXAMPLE_ID, _EXAMPLE_DEPENDENCY, _EXAMPLE_ID]),
-    ),
-    "invalid_status_transition": (
-        "The status cannot move that way",
-        _raised(lambda: check_transition(Status.COMPLETED, Status.IN_PROGRESS)),
-    ),
-    "dependencies_not_completed": (
-        "Completing before the dependencies",
-        DependenciesNotCompleted([_EXAMPLE_DEPENDENCY]),
-    ),
-    "invalid_precondition": ("If-Match is malformed", _raised(lambda: IfMatch.parse("3"))),
-    "invalid_next_token": (
-        "next_token was not issued for these filters",
-        InvalidPageToken("it was issued for different filters"),
-    ),
-    "invalid_dependents_token": (
-        "next_token was not issued for this task's dependents",
-        InvalidPageToken("it was issued for the dependents of another task"),
-    ),
-    "task_not_found": ("No such task", TaskNotFound(_EXAMPLE_ID)),
-    "version_conflict": ("The version is stale", VersionConflict(_EXAMPLE_CURRENT, 1)),
-    "task_has_dependents": (
-        "Other tasks depend on it",
-        HasDependents(_EXAMPLE_DEPENDENCY, [_EXAMPLE_ID]),
-    ),
-    "idempotency_key_reused": ("The key was used with another body", IdempotencyKeyReused()),
-    "precondition_failed": ("If-Match is stale", PreconditionFailed(_EXAMPLE_CURRENT)),
-    "precondition_required": ("Neither If-Match nor version", PreconditionRequired()),
-    "payload_too_large": ("The body is too large", PayloadTooLarge(MAX_BODY_BYTES)),
-    "unsupported_media_type": ("Not JSON", UnsupportedMediaType("text/plain")),
-    "internal_error": ("An unexpected failure", StoreFailure("the store failed")),
-    "service_unavailable": ("The store is throttling", StoreUnavailable("throttled", 1)),
-}
-ERROR_EXAMPLES: dict[str, dict[str, Any]] = {
-    name: {
-        "summary": summary,
-        "value": error_reply(exc, "c6af9ac6-7b61-11e6-9a41-93e8deadbeef").body,
+@functools.cache
+def error_examples() -> dict[str, dict[str, Any]]:
+    """Every example error body, rendered by the error table from a real exception. Built the
+    first time the OpenAPI document is (validating the examples loads what no request
+    needs at a cold start, such as the email checker)."""
+    current = Task.model_validate({**EXAMPLE_TASK, "status": "in_progress", "version": 2})
+    errors: dict[str, tuple[str, Exception]] = {
+        "invalid_body": (
+            "A body field is missing or invalid",
+            _invalid(("body",), CreateTask, {"description": "no title"}),
+        ),
+        "invalid_id": (
+            "The id is not a UUID in its 8-4-4-4-12 spelling",
+            _invalid(("path", "task_id"), TaskId, "0b7e3f9a5d0c4c619a573f4f2b1f8e21"),
+        ),
+        "invalid_query": (
+            "A query parameter is out of range",
+            _invalid(("query", "limit"), Annotated[int, Field(ge=1, le=100)], 500),
+        ),
+        "malformed_body": (
+            "The body is not UTF-8",
+            MalformedBody("the request body is not valid UTF-8"),
+        ),
+        "dependencies_not_found": (
+            "A dependency does not exist",
+            DependenciesNotFound([_EXAMPLE_DEPENDENCY]),
+        ),
+        "dependency_cycle": (
+            "The dependencies would close a cycle",
+            DependencyCycle([_EXAMPLE_ID, _EXAMPLE_DEPENDENCY, _EXAMPLE_ID]),
+        ),
+        "invalid_status_transition": (
+            "The status cannot move that way",
+            _raised(lambda: check_transition(Status.COMPLETED, Status.IN_PROGRESS)),
+        ),
+        "dependencies_not_completed": (
+            "Completing before the dependencies",
+            DependenciesNotCompleted([_EXAMPLE_DEPENDENCY]),
+        ),
+        "invalid_precondition": ("If-Match is malformed", _raised(lambda: IfMatch.parse("3"))),
+        "invalid_next_token": (
+            "next_token was not issued for these filters",
+            InvalidPageToken("it was issued for different filters"),
+        ),
+        "invalid_dependents_token": (
+            "next_token was not issued for this task's dependents",
+            InvalidPageToken("it was issued for the dependents of another task"),
+        ),
+        "task_not_found": ("No such task", TaskNotFound(_EXAMPLE_ID)),
+        "version_conflict": ("The version is stale", VersionConflict(current, 1)),
+        "task_has_dependents": (
+            "Other tasks depend on it",
+            HasDependents(_EXAMPLE_DEPENDENCY, [_EXAMPLE_ID]),
+        ),
+        "idempotency_key_reused": ("The key was used with another body", IdempotencyKeyReused()),
+        "precondition_failed": ("If-Match is stale", PreconditionFailed(current)),
+        "precondition_required": ("Neither If-Match nor version", PreconditionRequired()),
+        "payload_too_large": ("The body is too large", PayloadTooLarge(MAX_BODY_BYTES)),
+        "unsupported_media_type": ("Not JSON", UnsupportedMediaType("text/plain")),
+        "internal_error": ("An unexpected failure", StoreFailure("the store failed")),
+        "service_unavailable": ("The store is throttling", StoreUnavailable("throttled", 1)),
     }
-    for name, (summary, exc) in _ERRORS.items()
-}
+    return {
+        name: {
+            "summary": summary,
+            "value": error_reply(exc, "c6af9ac6-7b61-11e6-9a41-93e8deadbeef").body,
+        }
+        for name, (summary, exc) in errors.items()
+    }
+
+
+class _Examples(Mapping[str, dict[str, Any]]):
+    """The named examples of one response, looked up when the document is built."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self._names = names
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        if name not in self._names:
+            raise KeyError(name)
+        return error_examples()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 def task_response(description: str, *, created: bool = False) -> OpenAPIResponse:
@@ -204,13 +228,13 @@ def error_response(
     description: str, *examples: str, model: type[ErrorBody] = ErrorBody
 ) -> OpenAPIResponse:
     """An error status with the ``{error, message, details}`` body (or a subclass of it), and
-    the named ``ERROR_EXAMPLES`` it can answer with."""
+    the named ``error_examples()`` it can answer with."""
     return {
         "description": description,
         "content": {
             "application/json": {
                 "model": model,
-                "examples": {name: ERROR_EXAMPLES[name] for name in examples},
+                "examples": _Examples(examples),  # type: ignore[typeddict-item]
             }
         },
     }

@@ -1,0 +1,310 @@
+"""Cold starts: a fresh interpreter, the handler's import, and its first successful answer.
+
+    .venv/bin/python -m benches cold_start
+    .venv/bin/python -m benches.bench_cold_start --runs 15
+
+Each run is a new ``python`` process, timed from its spawn until it prints that its first
+invocation succeeded: what Lambda's init plus first invoke cost in Python, without the
+runtime's own download and start. Every function is measured, on the in-memory store and on
+the DynamoDB path against a moto server (started here); the runs of all scenarios alternate,
+so a busy machine slows them alike. The **floor** is measured in the same runs: a minimal
+handler (Powertools' REST resolver and one boto3 ``GetItem``, nothing else), so each figure is
+also a ratio to what any Python API on Lambda pays. ``-X importtime`` gives, for the API
+handler, where the import time goes by top-level package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import boto3
+
+from benches import markdown_table
+from taskapi.adapters.dynamodb.items import task_values
+from taskapi.adapters.dynamodb.table import IDEMPOTENCY_TABLE, TASKS_TABLE, create_table
+from taskapi.domain.events import TaskCreated, new_event_fields
+from taskapi.domain.model import Task
+
+REPO = Path(__file__).resolve().parent.parent
+TASK_ID = "0b7e3f9a-5d0c-4c61-9a57-3f4f2b1f8e21"
+NOW = "2030-04-20T09:30:00+00:00"
+
+# Each child prints READY after its first successful invocation; anything else is a failure.
+_CONTEXT = """
+class Context:
+    function_name = "bench"; function_version = "$LATEST"; memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
+    aws_request_id = "bench-1"; log_group_name = "/aws/lambda/bench"; log_stream_name = "s"
+    def get_remaining_time_in_millis(self): return 20000
+"""
+_REST_EVENT = """
+def rest_event(method, path, body=None):
+    return {"resource": "/{proxy+}", "path": path, "httpMethod": method,
+            "headers": {"Content-Type": "application/json"}, "multiValueHeaders": None,
+            "queryStringParameters": None, "multiValueQueryStringParameters": None,
+            "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None,
+            "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": method, "path": path,
+                               "stage": "v1", "requestId": "bench-1", "identity": {}},
+            "body": body, "isBase64Encoded": False}
+"""
+CHILDREN = {
+    "floor": _CONTEXT
+    + _REST_EVENT
+    + """
+import os
+import boto3
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+app = APIGatewayRestResolver()
+client = boto3.client("dynamodb", endpoint_url=os.environ["TASKAPI_AWS_ENDPOINT_URL"],
+                      region_name="us-east-1")
+@app.get("/tasks/<task_id>")
+def get_task(task_id):
+    item = client.get_item(TableName=os.environ["TASKAPI_TABLE_NAME"], ConsistentRead=True,
+                           Key={"PK": {"S": "TASK#" + task_id}, "SK": {"S": "TASK"}})["Item"]
+    return {"task_id": item["task_id"]["S"]}
+def lambda_handler(event, context):
+    return app.resolve(event, context)
+reply = lambda_handler(rest_event("GET", "/tasks/TASK_ID"), Context())
+assert reply["statusCode"] == 200, reply
+print("READY", flush=True)
+""",
+    "api": _CONTEXT
+    + _REST_EVENT
+    + """
+import json, os
+from taskapi.entrypoints.api import lambda_handler
+if os.environ["TASKAPI_STORE"] == "dynamodb":
+    reply = lambda_handler(rest_event("GET", "/tasks/TASK_ID"), Context())
+    assert reply["statusCode"] == 200, reply
+else:
+    reply = lambda_handler(rest_event("POST", "/tasks", json.dumps({"title": "t"})), Context())
+    assert reply["statusCode"] == 201, reply
+print("READY", flush=True)
+""",
+    "relay": _CONTEXT
+    + """
+import json, os
+from taskapi.entrypoints.relay import lambda_handler
+event = json.loads(os.environ["BENCH_EVENT"])
+reply = lambda_handler(event, Context())
+assert reply == {"batchItemFailures": []}, reply
+print("READY", flush=True)
+""",
+    "notifications": _CONTEXT
+    + """
+import json, os
+from taskapi.entrypoints.notifications import lambda_handler
+reply = lambda_handler(json.loads(os.environ["BENCH_EVENT"]), Context())
+assert reply["status"] == "handled", reply
+print("READY", flush=True)
+""",
+    "reminders": _CONTEXT
+    + """
+from taskapi.entrypoints.reminders import lambda_handler
+reply = lambda_handler({}, Context())
+assert reply["failed"] == 0, reply
+print("READY", flush=True)
+""",
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    child: str
+    store: str  # "memory" or "dynamodb"
+
+    @property
+    def label(self) -> str:
+        return "floor: resolver + one GetItem" if self.child == "floor" else self.name
+
+
+@dataclass
+class Timings:
+    seconds: list[float] = field(default_factory=list)
+
+
+def task_created_event() -> dict[str, object]:
+    """An EventBridge event as the relay publishes it, carrying a real TaskCreated."""
+    now = datetime.fromisoformat(NOW)
+    task = Task.model_validate({"task_id": TASK_ID, "title": "Write the release notes",
+                                "assignee": "ana@example.com", "created_at": NOW,
+                                "updated_at": NOW, "version": 1})  # fmt: skip
+    event = TaskCreated(**new_event_fields(uuid.uuid4(), now, task))
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "TaskCreated",
+            "source": "taskapi.tasks", "account": "000000000000", "time": "2030-04-20T09:30:00Z",
+            "region": "us-east-1", "resources": [],
+            "detail": event.model_dump(mode="json")}  # fmt: skip
+
+
+def stream_event() -> dict[str, object]:
+    event = task_created_event()["detail"]
+    image = {"PK": {"S": f"OUTBOX#{event['event_id']}"}, "SK": {"S": "OUTBOX"},  # type: ignore[index]
+             "event": {"S": json.dumps(event)}}  # fmt: skip
+    record = {"eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb",
+              "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/x",
+              "dynamodb": {"SequenceNumber": "100", "NewImage": image,
+                           "StreamViewType": "NEW_IMAGE"}}  # fmt: skip
+    return {"Records": [record]}
+
+
+def run_child(scenario: Scenario, env: dict[str, str]) -> float:
+    code = CHILDREN[scenario.child].replace("TASK_ID", TASK_ID)
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env={**env, "TASKAPI_STORE": scenario.store},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = ""
+    for line in process.stdout:  # log and metric lines may come first
+        if line.strip() == "READY":
+            break
+    elapsed = time.perf_counter() - started
+    _, errors = process.communicate(timeout=60)
+    if line.strip() != "READY":
+        raise RuntimeError(f"{scenario.name} ({scenario.store}) failed:\n{errors[-2000:]}")
+    return elapsed
+
+
+def import_time_by_package(module: str, env: dict[str, str]) -> list[tuple[str, float]]:
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    totals: Counter[str] = Counter()
+    for line in result.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
+        if match:
+            totals[match.group(2).split(".")[0]] += int(match.group(1))
+    return [(package, micros / 1000) for package, micros in totals.most_common(12)]
+
+
+@contextmanager
+def aws_environment(data_dir: Path) -> Iterator[dict[str, str]]:
+    """A moto server with the stack's tables and bus, and the environment a function gets."""
+    from tests.moto_server import start_server  # noqa: PLC0415 - only when needed
+
+    process, port = start_server()
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        session = boto3.Session(
+            region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
+        )
+        dynamodb = session.client("dynamodb", endpoint_url=endpoint)
+        tasks, records = (f"bench-{kind}-{uuid.uuid4().hex[:8]}" for kind in ("tasks", "idem"))
+        create_table(dynamodb, TASKS_TABLE, tasks)
+        create_table(dynamodb, IDEMPOTENCY_TABLE, records)
+        task = Task.model_validate({"task_id": TASK_ID, "title": "t", "created_at": NOW,
+                                    "updated_at": NOW, "version": 1})  # fmt: skip
+        serializer = boto3.dynamodb.types.TypeSerializer()
+        item = {k: serializer.serialize(v) for k, v in task_values(task).items() if v is not None}
+        dynamodb.put_item(TableName=tasks, Item=item)
+        bus = f"bench-bus-{uuid.uuid4().hex[:8]}"
+        session.client("events", endpoint_url=endpoint).create_event_bus(Name=bus)
+        session.client("sesv2", endpoint_url=endpoint).create_email_identity(
+            EmailIdentity="example.com"
+        )
+        yield {
+            "TASKAPI_AWS_ENDPOINT_URL": endpoint,
+            "TASKAPI_AWS_REGION": "us-east-1",
+            "TASKAPI_TABLE_NAME": tasks,
+            "TASKAPI_IDEMPOTENCY_TABLE_NAME": records,
+            "TASKAPI_EVENT_BUS_NAME": bus,
+            "TASKAPI_SENDER_EMAIL": "taskapi@example.com",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "TASKAPI_DATA_DIR": str(data_dir),
+        }
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+SCENARIOS = [
+    Scenario("floor", "floor", "dynamodb"),
+    Scenario("api", "api", "dynamodb"),
+    Scenario("api", "api", "memory"),
+    Scenario("relay", "relay", "dynamodb"),
+    Scenario("notifications", "notifications", "dynamodb"),
+    Scenario("notifications", "notifications", "memory"),
+    Scenario("reminders", "reminders", "dynamodb"),
+    Scenario("reminders", "reminders", "memory"),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench_cold_start", description=__doc__)
+    parser.add_argument("--runs", type=int, default=9, help="fresh processes per scenario")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as data, aws_environment(Path(data)) as aws:
+        base = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("TASKAPI_", "POWERTOOLS_"))
+        }
+        env = {**base, **aws, "POWERTOOLS_LOG_LEVEL": "WARNING", "PYTHONDONTWRITEBYTECODE": ""}
+        env["BENCH_EVENT"] = ""
+        timings = {scenario: Timings() for scenario in SCENARIOS}
+        for scenario in SCENARIOS:  # warm the OS file cache and the .pyc files once
+            run_child(scenario, _with_event(env, scenario))
+        for _ in range(args.runs):
+            for scenario in SCENARIOS:
+                timings[scenario].seconds.append(run_child(scenario, _with_event(env, scenario)))
+        imports = import_time_by_package(
+            "taskapi.entrypoints.api", {**env, "TASKAPI_STORE": "dynamodb"}
+        )
+
+    floor = statistics.median(timings[SCENARIOS[0]].seconds)
+    rows = [
+        [
+            scenario.label,
+            scenario.store,
+            f"{statistics.median(t.seconds) * 1000:.0f}",
+            f"{min(t.seconds) * 1000:.0f}",
+            f"{statistics.median(t.seconds) / floor:.2f}x",
+        ]
+        for scenario, t in timings.items()
+    ]
+    print(f"Fresh interpreter to first successful invocation, {args.runs} alternating runs:\n")
+    print(markdown_table(("function", "store", "median (ms)", "min (ms)", "vs floor"), rows))
+    print("\n`-X importtime` of the API handler, self time by top-level package:\n")
+    print(markdown_table(("package", "ms"), [[p, f"{ms:.1f}"] for p, ms in imports]))
+    return 0
+
+
+def _with_event(env: dict[str, str], scenario: Scenario) -> dict[str, str]:
+    if scenario.child == "relay":
+        return {**env, "BENCH_EVENT": json.dumps(stream_event())}
+    if scenario.child == "notifications":
+        return {**env, "BENCH_EVENT": json.dumps(task_created_event())}
+    return env
+
+
+if __name__ == "__main__":
+    sys.exit(main())
