@@ -75,7 +75,7 @@ def test_every_route_is_a_lambda_proxy_to_the_api_function() -> None:
         integration = operation["x-amazon-apigateway-integration"]
 
         assert integration["type"] == "aws_proxy", route
-        assert "${ApiFunction.Arn}" in integration["uri"]["Fn::Sub"], route
+        assert "${ApiFunctionAliaslive}" in integration["uri"]["Fn::Sub"], route
 
 
 def test_the_stage_is_throttled_traced_and_access_logged() -> None:
@@ -131,10 +131,11 @@ def test_asynchronous_consumers_have_retries_and_dead_letter_queues() -> None:
     schedule = resources_of_type(deployed(), "AWS::Scheduler::Schedule")
     (schedule_target,) = (s["Properties"]["Target"] for s in schedule.values())
 
-    assert rule_target["Arn"] == {"Fn::GetAtt": ["NotificationsFunction", "Arn"]}
+    assert rule_target["Arn"] == {"Ref": "NotificationsFunctionAliaslive"}
     assert rule_target["RetryPolicy"]["MaximumRetryAttempts"] > 0
     assert "Arn" in rule_target["DeadLetterConfig"]
-    assert schedule_target["Arn"] == {"Fn::GetAtt": ["RemindersFunction", "Arn"]}
+    # The published version's alias (AutoPublishAlias), which SnapStart needs.
+    assert schedule_target["Arn"] == {"Ref": "RemindersFunctionAliaslive"}
     assert "Arn" in schedule_target["DeadLetterConfig"]
     for name in ("NotificationsFunction", "RemindersFunction"):
         assert "TargetArn" in resources[name]["Properties"]["DeadLetterConfig"], name

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,48 @@ def test_the_api_handler_imports_fewer_modules_than_the_budget(
 ) -> None:
     assert HANDLERS["api"] in imported["api"]  # the probe saw the import happen
     assert len(imported["api"]) < MAX_API_MODULES
+
+
+_SNAPSTART_PROBE = """
+import json, random, sys
+import snapshot_restore_py
+from taskapi import bootstrap
+import taskapi.entrypoints.api
+print(json.dumps({
+    "built_at_init": bootstrap._runtime.current is not None,
+    "after_restore": [hook is random.seed for hook in snapshot_restore_py.AFTER_RESTORE],
+}))
+"""
+
+# Lambda's runtime provides this module under SnapStart; the stand-in records the hooks.
+_RESTORE_STAND_IN = """
+AFTER_RESTORE = []
+def register_after_restore(hook, *args, **kwargs):
+    AFTER_RESTORE.append(hook)
+"""
+
+
+@pytest.mark.parametrize("initialization", ["snap-start", "on-demand"])
+def test_under_snapstart_the_object_graph_is_built_at_init_and_random_reseeded_on_restore(
+    tmp_path: Path, initialization: str
+) -> None:
+    (tmp_path / "snapshot_restore_py.py").write_text(_RESTORE_STAND_IN, encoding="utf-8")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+        "AWS_LAMBDA_INITIALIZATION_TYPE": initialization,
+        "TASKAPI_STORE": "memory",
+        "TASKAPI_DATA_DIR": str(tmp_path / "data"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", _SNAPSTART_PROBE],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=60,
+    )
+    probe = json.loads(result.stdout.splitlines()[-1])
+
+    snapstart = initialization == "snap-start"
+    assert probe == {"built_at_init": snapstart, "after_restore": [True] if snapstart else []}

@@ -10,6 +10,8 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from taskapi import bootstrap
+from taskapi.entrypoints import snapstart
 from taskapi.entrypoints.http import routes
 from taskapi.entrypoints.http.app import app, handle
 from taskapi.entrypoints.observability import logger, metrics, tracer
@@ -24,3 +26,6 @@ __all__ = ["app", "lambda_handler", "logger", "routes"]
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(event, context)
+
+
+snapstart.prepare(bootstrap.get_runtime)

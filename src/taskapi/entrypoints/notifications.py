@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from taskapi import bootstrap
 from taskapi.domain.events import EVENT_TYPES, TaskCreated, TaskDeleted, TaskUpdated, parse_event
+from taskapi.entrypoints import snapstart
 from taskapi.entrypoints.observability import logger, tracer
 
 KNOWN_DETAIL_TYPES = frozenset(event_class.__name__ for event_class in EVENT_TYPES)
@@ -73,3 +74,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "event_id": str(consumed.event_id),
         "notification_ids": list(consumed.notification_ids),
     }
+
+
+snapstart.prepare(bootstrap.get_notifications)

@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from taskapi import bootstrap
+from taskapi.entrypoints import snapstart
 from taskapi.entrypoints.observability import logger, tracer
 from taskapi.service.ports import Event
 
@@ -93,3 +94,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     return process_partial_response(
         event=event, record_handler=report, processor=processor, context=context
     )
+
+
+snapstart.prepare(bootstrap.get_relay)

@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from taskapi import bootstrap
+from taskapi.entrypoints import snapstart
 from taskapi.entrypoints.observability import logger, tracer
 
 
@@ -37,3 +38,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             f"{len(run.failed)} reminder(s) not sent: " + ", ".join(str(i) for i in run.failed)
         )
     return summary
+
+
+snapstart.prepare(bootstrap.get_notifications)
