@@ -39,7 +39,13 @@ from taskapi.config import Settings, get_settings
 from taskapi.service.dispatch import OutboxDispatcher
 from taskapi.service.notifications import NotificationService
 from taskapi.service.pagination import PageTokenCodec
-from taskapi.service.ports import Event, EventPublisher, Notifier, OutboxReader, UnitOfWorkFactory
+from taskapi.service.ports import (
+    EventPublisher,
+    Notifier,
+    OutboxReader,
+    PublishableEvent,
+    UnitOfWorkFactory,
+)
 from taskapi.service.tasks import TaskService
 
 
@@ -236,7 +242,7 @@ class Relay:
     """What the stream relay needs: how to read an event from an outbox item's stream image
     (``None`` for other items), and where to publish it."""
 
-    read_outbox_image: Callable[[Mapping[str, Any]], Event | None]
+    read_outbox_image: Callable[[Mapping[str, Any]], PublishableEvent | None]
     publisher: EventPublisher
 
 

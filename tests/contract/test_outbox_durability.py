@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 
 from taskapi.adapters.sqlite.database import SqliteDatabase
 from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
-from taskapi.domain.events import TaskCreated
+from taskapi.domain.event_readers import ReceivedTaskCreated
 from taskapi.service.commands import CreateTask
 from taskapi.service.dispatch import OutboxDispatcher
 from taskapi.service.pagination import PageTokenCodec
@@ -86,7 +86,7 @@ def test_an_event_committed_before_a_crash_is_delivered_exactly_once(tmp_path: P
     second = dispatcher.dispatch_pending()
 
     (event,) = subscriber.delivered
-    assert isinstance(event, TaskCreated)
+    assert isinstance(event, ReceivedTaskCreated)
     assert event.task_id == UUID(task_id)
     assert (first.delivered, first.failed) == (1, 0)
     assert (second.delivered, second.failed) == (0, 0)

@@ -574,8 +574,9 @@ def test_every_event_type_round_trips_through_the_outbox(
     save(uow_factory, dep, events=(event,))
 
     (record,) = outbox_reader.pending(10)
-    assert type(record.event) is type(event)
-    assert record.event == event
+    # Read back by the tolerant reader, the event says exactly what the writer wrote.
+    assert record.event.event_type == event.event_type
+    assert record.event.model_dump(mode="json") == event.model_dump(mode="json")
 
 
 # -- every task field survives storage -----------------------------------------------------

@@ -18,7 +18,7 @@ from taskapi.bootstrap import build_runtime
 from taskapi.config import Settings
 from taskapi.service.commands import CreateTask
 from taskapi.service.ports import StoreFailure, StoreUnavailable
-from tests.fakes.builders import created_event, make_task
+from tests.fakes.builders import created_event, make_task, received
 from tests.fakes.subscribers import RecordingSubscriber
 
 
@@ -56,7 +56,7 @@ def test_reopening_keeps_the_data(tmp_path: Path) -> None:
     reopened = SqliteDatabase(path)
     with SqliteUnitOfWorkFactory(reopened)() as uow:
         assert uow.tasks.get(task.task_id) == task
-    assert [r.event for r in reopened.pending(10)] == [event]
+    assert [r.event for r in reopened.pending(10)] == [received(event)]
 
 
 def test_a_file_from_a_newer_release_is_refused(tmp_path: Path) -> None:

@@ -7,15 +7,15 @@ import logging
 import pytest
 
 from taskapi.adapters.memory import InMemoryStore, InMemoryUnitOfWorkFactory
-from taskapi.domain.events import TaskCreated
+from taskapi.domain.event_readers import ReceivedEvent, ReceivedTaskCreated
 from taskapi.service.dispatch import OutboxDispatcher
-from taskapi.service.ports import Event
-from tests.fakes.builders import created_event, make_task
+from tests.fakes.builders import created_event, make_task, received
 from tests.fakes.subscribers import RecordingSubscriber
 
 
-def commit_events(store: InMemoryStore, count: int) -> list[Event]:
-    events: list[Event] = []
+def commit_events(store: InMemoryStore, count: int) -> list[ReceivedEvent]:
+    """Commit ``count`` events; return them as subscribers receive them."""
+    events: list[ReceivedEvent] = []
     for i in range(count):
         task = make_task(title=f"task {i}")
         event = created_event(task)
@@ -23,7 +23,7 @@ def commit_events(store: InMemoryStore, count: int) -> list[Event]:
             uow.tasks.add(task)
             uow.outbox.add(event)
             uow.commit()
-        events.append(event)
+        events.append(received(event))
     return events
 
 
@@ -93,7 +93,7 @@ def test_delivery_is_at_least_once_so_healthy_subscribers_may_see_an_event_twice
 def test_one_failing_event_does_not_hold_back_the_others(store: InMemoryStore) -> None:
     events = commit_events(store, 3)
 
-    def refuse_the_second(event: Event) -> None:
+    def refuse_the_second(event: ReceivedEvent) -> None:
         if event.event_id == events[1].event_id:
             raise ValueError("cannot handle this one")
 
@@ -112,7 +112,7 @@ def test_a_dispatch_offers_at_most_one_batch(store: InMemoryStore) -> None:
     assert subscriber.delivered == events[:2]
     assert dispatcher.dispatch_pending(batch_size=10).delivered == 3
     assert subscriber.delivered == events
-    assert all(isinstance(e, TaskCreated) for e in subscriber.delivered)
+    assert all(isinstance(e, ReceivedTaskCreated) for e in subscriber.delivered)
 
 
 def test_nothing_pending_is_a_quiet_no_op(store: InMemoryStore) -> None:

@@ -17,7 +17,7 @@ from taskapi.config import Settings
 from taskapi.domain.notifications import assignment_notifications
 from taskapi.local.cli import main
 from taskapi.service.commands import CreateTask
-from tests.fakes.builders import created_event, make_task
+from tests.fakes.builders import created_event, make_task, received
 from tests.fakes.clock import FixedClock
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,7 +108,7 @@ def test_mailbox_shows_the_latest_notifications(tmp_path: Path) -> None:
     mailbox = MailboxNotifier(tmp_path / "mailbox.jsonl", clock=FixedClock())
     for title in ("Old one", "Plan the offsite", "Book the venue"):
         [notification] = assignment_notifications(
-            created_event(make_task(title=title, assignee="ana@example.com"))
+            received(created_event(make_task(title=title, assignee="ana@example.com")))
         )
         mailbox.send(notification)
 

@@ -18,7 +18,7 @@ from taskapi.domain.notifications import NotificationKind
 from taskapi.service.commands import CreateTask, UpdateTask
 from taskapi.service.dispatch import OutboxDispatcher
 from taskapi.service.notifications import NotificationService
-from tests.fakes.builders import make_task, next_version, updated_event
+from tests.fakes.builders import make_task, next_version, received, updated_event
 from tests.fakes.notifications import InMemoryReminderLog, NotifierDown, RecordingNotifier
 from tests.fakes.service import ServiceHarness, build_service
 
@@ -167,7 +167,7 @@ def test_a_completion_without_dependents_reads_nothing_more_and_sends_nothing(
     task = make_task(status=Status.IN_PROGRESS)
 
     sent = world.notifications.handle(
-        updated_event(task, next_version(task, status=Status.COMPLETED))
+        received(updated_event(task, next_version(task, status=Status.COMPLETED)))
     )
 
     assert sent == []

@@ -21,14 +21,14 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from taskapi.domain.event_readers import ReceivedEvent
 from taskapi.domain.notifications import Notification
-from taskapi.service.ports import Event
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-EventHandler = Callable[[Event], Sequence[Notification]]
+EventHandler = Callable[[ReceivedEvent], Sequence[Notification]]
 
 # The de-duplication window. It must outlast every copy of an event that can still arrive:
 # the stack's dead-letter and relay failure queues keep messages for 14 days (the SQS
@@ -98,7 +98,7 @@ class IdempotentEventConsumer:
         """In Lambda, the in-progress record expires with the invocation's own deadline."""
         self._config.register_lambda_context(context)
 
-    def __call__(self, event: Event) -> Consumed:
+    def __call__(self, event: ReceivedEvent) -> Consumed:
         outcome = self._handle_once(event=event)
         return Consumed(
             event_id=event.event_id,
@@ -106,7 +106,7 @@ class IdempotentEventConsumer:
             duplicate=bool(outcome.get("duplicate", False)),
         )
 
-    def _handle(self, *, event: Event) -> dict[str, Any]:
+    def _handle(self, *, event: ReceivedEvent) -> dict[str, Any]:
         notifications = self._handler(event)
         return {"notification_ids": [str(n.notification_id) for n in notifications]}
 

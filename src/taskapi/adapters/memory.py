@@ -7,9 +7,9 @@ as SQLite and DynamoDB, so it cannot drift from them. A unit of work holds the s
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -22,8 +22,19 @@ from taskapi.adapters.unit_of_work import (
     parse_position,
     position_after,
 )
+from taskapi.domain.event_readers import read_event
 from taskapi.domain.model import Task
 from taskapi.service.ports import Event, OutboxRecord, Position, TaskFilter, TaskSlice
+
+
+@dataclass(slots=True)
+class OutboxRow:
+    """An outbox record as the store keeps it: the event's JSON, as SQLite keeps it, so that
+    reading it back is the same tolerant read."""
+
+    payload: str
+    attempts: int = 0
+    last_error: str | None = None
 
 
 class InMemoryStore:
@@ -33,14 +44,19 @@ class InMemoryStore:
         self.lock = threading.Lock()
         self.tasks: dict[UUID, Task] = {}
         self.dependents: dict[UUID, set[UUID]] = {}
-        self.outbox: dict[UUID, OutboxRecord] = {}  # insertion order is commit order
+        self.outbox: dict[UUID, OutboxRow] = {}  # insertion order is commit order
 
     # -- outbox reader (the dispatcher's side) ------------------------------------------
 
     def pending(self, limit: int) -> list[OutboxRecord]:
-        # Copies, as a real store hands out: a caller's record must not change under it.
         with self.lock:
-            return [dataclasses.replace(record) for record in list(self.outbox.values())[:limit]]
+            rows = list(self.outbox.values())[:limit]
+        return [
+            OutboxRecord(
+                event=read_event(row.payload), attempts=row.attempts, last_error=row.last_error
+            )
+            for row in rows
+        ]
 
     def mark_sent(self, event_id: UUID) -> None:
         with self.lock:
@@ -122,7 +138,7 @@ class InMemoryUnitOfWork(StagingUnitOfWork):
                 for dep in write.task.dependencies:
                     store.dependents.setdefault(dep, set()).add(task_id)
         for event in events:
-            store.outbox[event.event_id] = OutboxRecord(event=event)
+            store.outbox[event.event_id] = OutboxRow(payload=event.model_dump_json())
 
 
 class InMemoryUnitOfWorkFactory:

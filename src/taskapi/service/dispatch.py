@@ -11,10 +11,11 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from taskapi.service.ports import Event, OutboxReader
+from taskapi.domain.event_readers import ReceivedEvent
+from taskapi.service.ports import OutboxReader
 
 # What a subscriber returns is ignored; only raising matters (the event stays pending).
-Subscriber = Callable[[Event], object]
+Subscriber = Callable[[ReceivedEvent], object]
 
 logger = logging.getLogger(__name__)
 

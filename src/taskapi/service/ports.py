@@ -12,10 +12,12 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 from uuid import UUID
 
+from taskapi.domain.event_readers import ReceivedEvent
 from taskapi.domain.events import TaskCreated, TaskDeleted, TaskUpdated
 from taskapi.domain.model import Priority, Status, Task
 from taskapi.domain.notifications import Notification
 
+# An event as the service writes it (strict: validated by the models the schemas come from).
 Event = TaskCreated | TaskUpdated | TaskDeleted
 
 # A store's resume position for listing: JSON-serialisable. The service wraps it in a signed
@@ -117,7 +119,9 @@ class UnitOfWorkFactory(Protocol):
 
 @dataclass(slots=True)
 class OutboxRecord:
-    event: Event
+    # Read back as a tolerant reader reads it: a row committed by a later minor release (new
+    # fields, a new status) is delivered, not refused.
+    event: ReceivedEvent
     attempts: int = 0
     last_error: str | None = field(default=None)
 
@@ -136,11 +140,29 @@ class OutboxReader(Protocol):
         ...
 
 
+class PublishableEvent(Protocol):
+    """What publishing an event needs of it: a task event as written, or the relay's envelope
+    of one read back from the outbox (``domain.event_readers.EventEnvelope``)."""
+
+    @property
+    def event_id(self) -> UUID: ...
+
+    @property
+    def event_type(self) -> str: ...
+
+    @property
+    def occurred_at(self) -> datetime: ...
+
+    def model_dump_json(self) -> str:
+        """The event's JSON: the bus's ``detail``."""
+        ...
+
+
 class EventPublisher(Protocol):
     """Publishes committed events beyond the process (EventBridge in AWS): the stream
     relay's port."""
 
-    def publish(self, events: Sequence[Event]) -> Mapping[UUID, str]:
+    def publish(self, events: Sequence[PublishableEvent]) -> Mapping[UUID, str]:
         """Publish ``events``; return the reason each one that was not accepted failed, by
         event id (empty: all were accepted). The caller decides what to retry."""
         ...

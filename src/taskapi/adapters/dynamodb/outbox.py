@@ -37,7 +37,7 @@ from taskapi.adapters.dynamodb.table import (
     SK,
 )
 from taskapi.adapters.unit_of_work import StagedEvents, bounded_error
-from taskapi.domain.events import parse_event
+from taskapi.domain.event_readers import read_event
 from taskapi.service.ports import Event, OutboxRecord
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class DynamoDbOutbox:
         records = {record[PK]: record for record in self._table.batch_get(keys)}
         return [
             OutboxRecord(
-                event=parse_event(record["event"]),
+                event=read_event(record["event"]),
                 attempts=int(record.get("attempts", 0)),
                 last_error=record.get("last_error"),
             )

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from taskapi.adapters.sqlite.schema import SchemaTooNew, ensure_schema
 from taskapi.adapters.unit_of_work import bounded_error
-from taskapi.domain.events import parse_event
+from taskapi.domain.event_readers import read_event
 from taskapi.service.ports import OutboxRecord, StoreFailure, StoreUnavailable
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
@@ -104,7 +104,7 @@ class SqliteDatabase:
                 (limit,),
             ).fetchall()
         return [
-            OutboxRecord(event=parse_event(payload), attempts=attempts, last_error=last_error)
+            OutboxRecord(event=read_event(payload), attempts=attempts, last_error=last_error)
             for payload, attempts, last_error in rows
         ]
 
