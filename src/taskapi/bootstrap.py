@@ -36,7 +36,7 @@ from taskapi.adapters.sqlite.database import SqliteDatabase
 from taskapi.adapters.sqlite.idempotency import SqlitePersistenceLayer
 from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
 from taskapi.config import Settings, get_settings
-from taskapi.service.dispatch import OutboxDispatcher
+from taskapi.service.dispatch import OutboxDispatcher, RetryPolicy
 from taskapi.service.notifications import NotificationService
 from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import (
@@ -153,7 +153,12 @@ def build_runtime(settings: Settings) -> Runtime:
     if store.outbox is not None:
         # Locally the notification service is an in-process subscriber of the outbox.
         notifications = build_notifications(settings, store.uow_factory)
-        dispatcher = OutboxDispatcher(store.outbox, [notifications.consumer])
+        dispatcher = OutboxDispatcher(
+            store.outbox,
+            [notifications.consumer],
+            clock=utc_now,
+            retry=RetryPolicy(max_attempts=settings.outbox_max_attempts),
+        )
     return Runtime(
         service=service,
         dispatcher=dispatcher,

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     db_path: Path | None = Field(
         default=None, description="SQLite file; defaults to <data_dir>/taskapi.db."
     )
+    outbox_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Deliveries of one outbox event the local dispatcher tries before it sets "
+        "the event aside as a dead letter (`taskapi events dead-letters`, `... redrive`).",
+    )
 
     # -- API ----------------------------------------------------------------------------
     page_token_secret: SecretStr = Field(

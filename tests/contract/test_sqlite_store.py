@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
@@ -12,7 +13,7 @@ import pytest
 
 from taskapi.adapters.sqlite.database import SqliteDatabase
 from taskapi.adapters.sqlite.repository import ID_CHUNK_SIZE
-from taskapi.adapters.sqlite.schema import SCHEMA_VERSION
+from taskapi.adapters.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
 from taskapi.bootstrap import build_runtime
 from taskapi.config import Settings
@@ -57,6 +58,30 @@ def test_reopening_keeps_the_data(tmp_path: Path) -> None:
     with SqliteUnitOfWorkFactory(reopened)() as uow:
         assert uow.tasks.get(task.task_id) == task
     assert [r.event for r in reopened.pending(10)] == [received(event)]
+
+
+def test_a_file_of_the_first_schema_version_is_migrated_with_its_pending_events(
+    tmp_path: Path,
+) -> None:
+    # What the previous release left: schema version 1, one undelivered event that failed once.
+    path = tmp_path / "old.db"
+    event = created_event(make_task())
+    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        for statement in MIGRATIONS[0]:
+            connection.execute(statement)
+        connection.execute("PRAGMA user_version = 1")
+        connection.execute(
+            "INSERT INTO outbox (event_id, event_type, payload, attempts, last_error, created_at)"
+            " VALUES (?, ?, ?, 1, 'ConnectionError: down', ?)",
+            (str(event.event_id), event.event_type, event.model_dump_json(), "2025-01-15"),
+        )
+
+    database = SqliteDatabase(path)
+
+    (record,) = database.pending(10, datetime.now(UTC))  # due at once, as it was before
+    assert (record.event, record.attempts) == (received(event), 1)
+    database.dead_letter(event.event_id, "ConnectionError: still down")
+    assert [(d.event_id, d.attempts) for d in database.dead_letters()] == [(event.event_id, 2)]
 
 
 def test_a_file_from_a_newer_release_is_refused(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from taskapi.domain.event_schemas import ReviewStatus, published_schemas, review
 from taskapi.domain.events import parse_event
 from taskapi.entrypoints import relay as relay_lambda
 from taskapi.service.dispatch import OutboxDispatcher
+from tests.fakes.clock import FixedClock
 from tests.fakes.lambda_context import FakeLambdaContext
 from tests.fakes.subscribers import RecordingSubscriber
 
@@ -172,7 +173,7 @@ def test_the_local_dispatcher_delivers_a_later_minor_event(tmp_path: Path, name:
     commit_raw(database, event)
     subscriber = RecordingSubscriber()
 
-    report = OutboxDispatcher(database, [subscriber]).dispatch_pending()
+    report = OutboxDispatcher(database, [subscriber], clock=FixedClock()).dispatch_pending()
 
     assert (report.delivered, report.failed) == (1, 0)
     (received,) = subscriber.delivered

@@ -64,7 +64,7 @@ def build_world(notifier: RecordingNotifier | None = None, page_size: int = 100)
         reminder_window=WINDOW,
         page_size=page_size,
     )
-    dispatcher = OutboxDispatcher(tasks.store, [notifications.handle])
+    dispatcher = OutboxDispatcher(tasks.store, [notifications.handle], clock=tasks.clock)
     return World(tasks, notifier, reminder_log, notifications, dispatcher)
 
 

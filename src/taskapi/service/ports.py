@@ -126,17 +126,50 @@ class OutboxRecord:
     last_error: str | None = field(default=None)
 
 
-class OutboxReader(Protocol):
-    """The dispatcher's side of the outbox: committed events not yet delivered."""
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An outbox event set aside: delivery failed for the last time, or the record could not
+    be read (``last_error`` then starts with ``unreadable:``). Kept until redriven."""
 
-    def pending(self, limit: int) -> list[OutboxRecord]:
-        """Oldest undelivered events first."""
+    event_id: UUID
+    event_type: str
+    attempts: int
+    last_error: str | None
+    dead_lettered_at: datetime
+
+
+class OutboxReader(Protocol):
+    """The dispatcher's side of the outbox: committed events not yet delivered, each due now
+    or at the time of its next retry, and the dead letters set aside."""
+
+    def pending(self, limit: int, now: datetime | None = None) -> list[OutboxRecord]:
+        """Up to ``limit`` undelivered events due at ``now`` (all of them if ``None``): new
+        events in commit order, then retried ones in the order they fell due, so a retried
+        event comes after the events that were pending when it failed. A record that cannot
+        be read is moved to the dead letters instead, and the batch filled past it."""
         ...
 
-    def mark_sent(self, event_id: UUID) -> None: ...
+    def mark_sent(self, event_id: UUID) -> None:
+        """The event was delivered: it is neither pending nor a dead letter any more."""
+        ...
 
-    def mark_failed(self, event_id: UUID, error: str) -> None:
-        """Record a failed delivery attempt; the event stays pending."""
+    def mark_failed(self, event_id: UUID, error: str, retry_at: datetime | None = None) -> None:
+        """Record a failed delivery attempt; the event stays pending, due again at
+        ``retry_at`` (``None``: when it was due before)."""
+        ...
+
+    def dead_letter(self, event_id: UUID, error: str) -> None:
+        """Record a last failed attempt and set the pending event aside: it is not offered
+        again until redriven. (Nothing happens if it is not pending.)"""
+        ...
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+        """The dead letters, in the order they were set aside (all of them if ``None``)."""
+        ...
+
+    def redrive(self, event_id: UUID) -> bool:
+        """Return a dead letter to the outbox as a new event (no attempts, behind the events
+        pending now); ``False`` if it is not a dead letter."""
         ...
 
 

@@ -36,7 +36,10 @@ OUTBOX_ITEM_SK: Final = "OUTBOX"
 GRAPH_ID: Final = "GRAPH"
 ALL_TASKS: Final = "TASK"  # the one partition key value of the ByCreatedAt index
 ASSIGNEE_PREFIX: Final = "ASSIGNEE#"
-PENDING: Final = "PENDING"  # the one partition key value of the PendingOutbox index
+# The partition key values of the PendingOutbox index (polling mode): events to deliver,
+# sorted by when they are due, and the dead letters, sorted by when they were set aside.
+PENDING: Final = "PENDING"
+DEAD: Final = "DEAD"
 
 # Attributes besides the task's own fields.
 DEPENDENTS_GENERATION: Final = "dependents_generation"
