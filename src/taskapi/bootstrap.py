@@ -133,9 +133,10 @@ def build_task_store(settings: Settings) -> TaskStore:
         get_aws_clients(settings).dynamodb,
         settings.table_name,
         build_event_entries(settings),
-        outbox_mode="stream",
+        outbox_mode=settings.outbox_mode,
     )
-    return TaskStore(uow_factory, outbox=None)
+    polled = settings.outbox_mode == "polling"
+    return TaskStore(uow_factory, outbox=uow_factory.outbox_reader() if polled else None)
 
 
 def build_runtime(settings: Settings) -> Runtime:

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
 
     # -- AWS (store=dynamodb) -----------------------------------------------------------
     table_name: str = Field(default="taskapi", description="DynamoDB single table.")
+    outbox_mode: Literal["stream", "polling"] = Field(
+        default="stream",
+        description="Who delivers the table's outbox: its stream relay (AWS), or this process "
+        "polling it (taskapi serve against a table no stack relays: DynamoDB Local, moto).",
+    )
     idempotency_table_name: str = Field(
         default="taskapi-idempotency", description="Powertools idempotency records."
     )
