@@ -2,8 +2,9 @@
 
 Every commit puts one ``OUTBOX#<event_id>`` item per event in the task's transaction. In
 ``"stream"`` mode (AWS) the table's stream hands it to the relay and TTL removes it later; in
-``"polling"`` mode (the contract suite) ``DynamoDbOutbox`` reads the pending index and
-``mark_sent`` deletes the item. See docs/aws.md#stream-and-ttl.
+``"polling"`` mode (the contract suite, ``taskapi serve`` on DynamoDB Local or moto)
+``DynamoDbOutbox`` reads the pending index, with retries and dead letters as every local
+outbox keeps them, and ``mark_sent`` deletes the item. See docs/aws.md#stream-and-ttl.
 """
 
 from __future__ import annotations
