@@ -46,6 +46,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from taskapi.adapters.aws.clients import AwsClients, AwsClientSettings
 from taskapi.adapters.dynamodb.items import outbox_event_from_image
 from taskapi.adapters.dynamodb.table import IDEMPOTENCY_TABLE, TASKS_TABLE, create_table
+from taskapi.domain.events import parse_event
 from taskapi.service.ports import Event
 
 if TYPE_CHECKING:
@@ -368,7 +369,8 @@ def as_stream_event(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
 
 
 def outbox_events(records: Iterable[Mapping[str, Any]]) -> list[tuple[str, Event]]:
-    """(sequence number, event) of each outbox insert among stream ``records``, in order."""
+    """(sequence number, event) of each outbox insert among stream ``records``, in order: the
+    events as committed, read with the writer's strict models."""
     deserializer = TypeDeserializer()
     found = []
     for record in records:
@@ -376,9 +378,8 @@ def outbox_events(records: Iterable[Mapping[str, Any]]) -> list[tuple[str, Event
             continue
         image = record["dynamodb"].get("NewImage", {})
         decoded = {name: deserializer.deserialize(value) for name, value in image.items()}
-        event = outbox_event_from_image(decoded)
-        if event is not None:
-            found.append((record["dynamodb"]["SequenceNumber"], event))
+        if outbox_event_from_image(decoded) is not None:  # an outbox item
+            found.append((record["dynamodb"]["SequenceNumber"], parse_event(decoded["event"])))
     return found
 
 

@@ -18,10 +18,16 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from taskapi.config import Settings, get_settings
-from taskapi.service.dispatch import OutboxDispatcher
+from taskapi.service.dispatch import OutboxDispatcher, RetryPolicy
 from taskapi.service.notifications import NotificationService
 from taskapi.service.pagination import PageTokenCodec
-from taskapi.service.ports import Event, EventPublisher, Notifier, OutboxReader, UnitOfWorkFactory
+from taskapi.service.ports import (
+    EventPublisher,
+    Notifier,
+    OutboxReader,
+    PublishableEvent,
+    UnitOfWorkFactory,
+)
 from taskapi.service.tasks import TaskService
 
 if TYPE_CHECKING:
@@ -126,9 +132,10 @@ def build_task_store(settings: Settings) -> TaskStore:
         get_aws_clients(settings).dynamodb,
         settings.table_name,
         build_event_entries(settings),
-        outbox_mode="stream",
+        outbox_mode=settings.outbox_mode,
     )
-    return TaskStore(uow_factory, outbox=None)
+    polled = settings.outbox_mode == "polling"
+    return TaskStore(uow_factory, outbox=uow_factory.outbox_reader() if polled else None)
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -146,7 +153,12 @@ def build_runtime(settings: Settings) -> Runtime:
     if store.outbox is not None:
         # Locally the notification service is an in-process subscriber of the outbox.
         notifications = build_notifications(settings, store.uow_factory)
-        dispatcher = OutboxDispatcher(store.outbox, [notifications.consumer])
+        dispatcher = OutboxDispatcher(
+            store.outbox,
+            [notifications.consumer],
+            clock=utc_now,
+            retry=RetryPolicy(max_attempts=settings.outbox_max_attempts),
+        )
     return Runtime(
         service=service,
         dispatcher=dispatcher,
@@ -265,7 +277,7 @@ class Relay:
     """What the stream relay needs: how to read an event from an outbox item's stream image
     (``None`` for other items), and where to publish it."""
 
-    read_outbox_image: Callable[[Mapping[str, Any]], Event | None]
+    read_outbox_image: Callable[[Mapping[str, Any]], PublishableEvent | None]
     publisher: EventPublisher
 
 

@@ -36,6 +36,12 @@ class Settings(BaseModel):
     db_path: Path | None = Field(
         default=None, description="SQLite file; defaults to <data_dir>/taskapi.db."
     )
+    outbox_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Deliveries of one outbox event the local dispatcher tries before it sets "
+        "the event aside as a dead letter (`taskapi events dead-letters`, `... redrive`).",
+    )
 
     # -- API ----------------------------------------------------------------------------
     page_token_secret: SecretStr = Field(
@@ -50,6 +56,11 @@ class Settings(BaseModel):
 
     # -- AWS (store=dynamodb) -----------------------------------------------------------
     table_name: str = Field(default="taskapi", description="DynamoDB single table.")
+    outbox_mode: Literal["stream", "polling"] = Field(
+        default="stream",
+        description="Who delivers the table's outbox: its stream relay (AWS), or this process "
+        "polling it (taskapi serve against a table no stack relays: DynamoDB Local, moto).",
+    )
     idempotency_table_name: str = Field(
         default="taskapi-idempotency", description="Powertools idempotency records."
     )

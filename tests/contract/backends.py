@@ -14,23 +14,32 @@ more than the local machine.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from uuid import UUID
 
 import pytest
 
 from taskapi.adapters.aws.eventbridge import EventEntryBuilder
+from taskapi.adapters.dynamodb.items import OUTBOX_ITEM_SK, OUTBOX_PREFIX, PENDING, encode
+from taskapi.adapters.dynamodb.table import OUTBOX_PK, OUTBOX_SK, PK, SK
 from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
-from taskapi.adapters.memory import InMemoryUnitOfWorkFactory
+from taskapi.adapters.memory import InMemoryUnitOfWorkFactory, OutboxRow
 from taskapi.adapters.sqlite.database import SqliteDatabase
 from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
 from taskapi.service.ports import OutboxReader, UnitOfWorkFactory
+
+# Commits one outbox record as given (event id, event type, the event's JSON), bypassing the
+# unit of work: what another release, or a damaged file, can leave in the outbox.
+CommitRaw = Callable[[UUID, str, str], None]
 
 
 @dataclass(frozen=True)
 class Backend:
     uow_factory: UnitOfWorkFactory
     outbox: OutboxReader
+    commit_raw: CommitRaw
 
 
 BackendFactory = Callable[[pytest.FixtureRequest], Backend]
@@ -38,23 +47,59 @@ BackendFactory = Callable[[pytest.FixtureRequest], Backend]
 
 def memory(request: pytest.FixtureRequest) -> Backend:
     factory = InMemoryUnitOfWorkFactory()
-    return Backend(uow_factory=factory, outbox=factory.store)
+    store = factory.store
+
+    def commit_raw(event_id: UUID, event_type: str, payload: str) -> None:
+        with store.lock:
+            store.outbox[event_id] = OutboxRow(payload=payload, event_type=event_type)
+
+    return Backend(uow_factory=factory, outbox=store, commit_raw=commit_raw)
 
 
 def sqlite(request: pytest.FixtureRequest) -> Backend:
     database = SqliteDatabase(request.getfixturevalue("tmp_path") / "contract.db")
-    return Backend(uow_factory=SqliteUnitOfWorkFactory(database), outbox=database)
+
+    def commit_raw(event_id: UUID, event_type: str, payload: str) -> None:
+        connection = database.open_connection()
+        try:
+            connection.execute(
+                "INSERT INTO outbox (event_id, event_type, payload, created_at)"
+                " VALUES (?, ?, ?, '2025-03-01T08:00:00+00:00')",
+                (str(event_id), event_type, payload),
+            )
+        finally:
+            connection.close()
+
+    return Backend(
+        uow_factory=SqliteUnitOfWorkFactory(database), outbox=database, commit_raw=commit_raw
+    )
 
 
 def dynamodb(request: pytest.FixtureRequest) -> Backend:
     # A fresh table on the session's moto server (tests/moto_server.py), outbox polled.
+    client = request.getfixturevalue("dynamodb_client")
+    table = request.getfixturevalue("tasks_table")
     factory = DynamoDbUnitOfWorkFactory(
-        request.getfixturevalue("dynamodb_client"),
-        request.getfixturevalue("tasks_table"),
+        client,
+        table,
         EventEntryBuilder(source="taskapi.tasks", event_bus_name="taskapi"),
         outbox_mode="polling",
     )
-    return Backend(uow_factory=factory, outbox=factory.outbox_reader())
+
+    def commit_raw(event_id: UUID, event_type: str, payload: str) -> None:
+        item = {
+            PK: f"{OUTBOX_PREFIX}{event_id}",
+            SK: OUTBOX_ITEM_SK,
+            "event_id": str(event_id),
+            "event_type": event_type,
+            "event": payload,
+            "attempts": 0,
+            OUTBOX_PK: PENDING,
+            OUTBOX_SK: f"{time.time_ns():020d}#000",
+        }
+        client.put_item(TableName=table, Item=encode(item))
+
+    return Backend(uow_factory=factory, outbox=factory.outbox_reader(), commit_raw=commit_raw)
 
 
 BACKENDS = [

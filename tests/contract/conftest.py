@@ -1,12 +1,13 @@
-"""Fixtures of the repository contract suite: every test that asks for ``uow_factory`` or
-``outbox_reader`` runs once per backend in ``backends.BACKENDS``, on a fresh store."""
+"""Fixtures of the repository contract suite: every test that asks for ``uow_factory``,
+``outbox_reader`` or ``commit_raw`` runs once per backend in ``backends.BACKENDS``, on a fresh
+store."""
 
 from __future__ import annotations
 
 import pytest
 
 from taskapi.service.ports import OutboxReader, UnitOfWorkFactory
-from tests.contract.backends import BACKENDS, Backend, BackendFactory
+from tests.contract.backends import BACKENDS, Backend, BackendFactory, CommitRaw
 
 
 @pytest.fixture(params=BACKENDS)
@@ -23,3 +24,8 @@ def uow_factory(repository_backend: Backend) -> UnitOfWorkFactory:
 @pytest.fixture
 def outbox_reader(repository_backend: Backend) -> OutboxReader:
     return repository_backend.outbox
+
+
+@pytest.fixture
+def commit_raw(repository_backend: Backend) -> CommitRaw:
+    return repository_backend.commit_raw

@@ -17,9 +17,9 @@ from uuid import UUID, uuid4
 
 from taskapi.adapters.sqlite.database import SqliteDatabase
 from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
-from taskapi.domain.events import TaskCreated
+from taskapi.domain.event_readers import ReceivedTaskCreated
 from taskapi.service.commands import CreateTask
-from taskapi.service.dispatch import OutboxDispatcher
+from taskapi.service.dispatch import OutboxDispatcher, RetryPolicy
 from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.tasks import TaskService
 from tests.fakes.clock import FixedClock
@@ -36,7 +36,7 @@ _CHILD = textwrap.dedent(
     from taskapi.adapters.sqlite.database import SqliteDatabase
     from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
     from taskapi.service.commands import CreateTask
-    from taskapi.service.dispatch import OutboxDispatcher
+    from taskapi.service.dispatch import OutboxDispatcher, RetryPolicy
     from taskapi.service.pagination import PageTokenCodec
     from taskapi.service.tasks import TaskService
 
@@ -55,7 +55,7 @@ _CHILD = textwrap.dedent(
         os._exit({code})  # delivered, but dies before the event is marked sent
 
     if sys.argv[2] == "during-delivery":
-        OutboxDispatcher(database, [crash]).dispatch_pending()
+        OutboxDispatcher(database, [crash], clock=lambda: datetime.now(UTC)).dispatch_pending()
     os._exit({code})  # after the commit, before any dispatch
     """
 ).format(code=CRASH_EXIT_CODE)
@@ -80,13 +80,13 @@ def test_an_event_committed_before_a_crash_is_delivered_exactly_once(tmp_path: P
 
     database = SqliteDatabase(db_path)  # a new process's view of the file
     subscriber = RecordingSubscriber()
-    dispatcher = OutboxDispatcher(database, [subscriber])
+    dispatcher = OutboxDispatcher(database, [subscriber], clock=FixedClock())
 
     first = dispatcher.dispatch_pending()
     second = dispatcher.dispatch_pending()
 
     (event,) = subscriber.delivered
-    assert isinstance(event, TaskCreated)
+    assert isinstance(event, ReceivedTaskCreated)
     assert event.task_id == UUID(task_id)
     assert (first.delivered, first.failed) == (1, 0)
     assert (second.delivered, second.failed) == (0, 0)
@@ -102,7 +102,7 @@ def test_a_crash_during_delivery_means_redelivery_not_loss(tmp_path: Path) -> No
     (record,) = database.pending(10)
     assert record.attempts == 0  # the crash left no trace of the attempt...
     subscriber = RecordingSubscriber()
-    OutboxDispatcher(database, [subscriber]).dispatch_pending()
+    OutboxDispatcher(database, [subscriber], clock=FixedClock()).dispatch_pending()
 
     (event,) = subscriber.delivered  # ...so it is offered again, with the same id
     assert event.event_id == UUID(delivered_event_id)
@@ -123,15 +123,20 @@ def test_a_failing_subscriber_leaves_the_event_pending_for_the_next_run(
     task = service.create(CreateTask(title="notify me"))
     subscriber = RecordingSubscriber(fail_first=1, error=ConnectionError("bus unreachable"))
 
-    failed_run = OutboxDispatcher(SqliteDatabase(db_path), [subscriber]).dispatch_pending()
+    clock = FixedClock()
+    failed_run = OutboxDispatcher(
+        SqliteDatabase(db_path), [subscriber], clock=clock
+    ).dispatch_pending()
 
     assert (failed_run.delivered, failed_run.failed) == (0, 1)
     (record,) = SqliteDatabase(db_path).pending(10)  # what a restarted process finds
     assert record.event.task_id == task.task_id
     assert record.attempts == 1
     assert record.last_error == "ConnectionError: bus unreachable"
+    assert SqliteDatabase(db_path).pending(10, clock.now) == []  # its retry is due later
 
-    retry = OutboxDispatcher(SqliteDatabase(db_path), [subscriber]).dispatch_pending()
+    clock.advance(RetryPolicy().first_delay)
+    retry = OutboxDispatcher(SqliteDatabase(db_path), [subscriber], clock=clock).dispatch_pending()
 
     assert (retry.delivered, retry.failed) == (1, 0)
     assert subscriber.delivered == [record.event]

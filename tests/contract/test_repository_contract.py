@@ -46,6 +46,7 @@ from taskapi.service.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from tests.contract.backends import CommitRaw
 from tests.fakes.builders import (
     created_event,
     deleted_event,
@@ -673,8 +674,145 @@ def test_every_event_type_round_trips_through_the_outbox(
     save(uow_factory, dep, events=(event,))
 
     (record,) = outbox_reader.pending(10)
-    assert type(record.event) is type(event)
-    assert record.event == event
+    # Read back by the tolerant reader, the event says exactly what the writer wrote.
+    assert record.event.event_type == event.event_type
+    assert record.event.model_dump(mode="json") == event.model_dump(mode="json")
+
+
+# -- retries, dead letters and redrive ---------------------------------------------------
+# The dispatcher schedules retries and gives up on poison events; the store keeps the schedule
+# and the dead letters. Times are real (DynamoDB orders new events by their commit's clock).
+
+
+def test_a_retried_event_is_not_pending_before_it_is_due_and_then_comes_after_the_others(
+    uow_factory: UnitOfWorkFactory, outbox_reader: OutboxReader
+) -> None:
+    tasks = [make_task() for _ in range(3)]
+    events = [created_event(t) for t in tasks]
+    save(uow_factory, *tasks, events=tuple(events))
+    now = datetime.now(UTC)
+    retry_at = now + timedelta(minutes=5)
+
+    outbox_reader.mark_failed(events[0].event_id, "ConnectionError: down", retry_at=retry_at)
+
+    assert [r.event.event_id for r in outbox_reader.pending(10, now)] == [
+        events[1].event_id,
+        events[2].event_id,
+    ]
+    due = outbox_reader.pending(10, retry_at)
+    assert [r.event.event_id for r in due] == [
+        e.event_id for e in (events[1], events[2], events[0])
+    ]
+    assert (due[-1].attempts, due[-1].last_error) == (1, "ConnectionError: down")
+    assert len(outbox_reader.pending(10)) == 3  # without a time: everything undelivered
+
+
+def test_a_dead_lettered_event_is_set_aside_with_its_last_attempt(
+    uow_factory: UnitOfWorkFactory, outbox_reader: OutboxReader
+) -> None:
+    tasks = [make_task() for _ in range(2)]
+    events = [created_event(t) for t in tasks]
+    save(uow_factory, *tasks, events=tuple(events))
+    outbox_reader.mark_failed(events[0].event_id, "ValueError: first")
+
+    outbox_reader.dead_letter(events[0].event_id, "ValueError: " + "x" * 5000)
+    outbox_reader.dead_letter(uuid4(), "not an event we know")  # nothing to set aside
+
+    assert event_ids(outbox_reader) == [events[1].event_id]
+    (letter,) = outbox_reader.dead_letters()
+    assert (letter.event_id, letter.event_type, letter.attempts) == (
+        events[0].event_id,
+        "TaskCreated",
+        2,
+    )
+    assert letter.last_error is not None
+    assert len(letter.last_error) == MAX_LAST_ERROR_LENGTH
+    assert abs(letter.dead_lettered_at - datetime.now(UTC)) < timedelta(minutes=1)
+    # A late failure reported by another dispatcher does not touch it; a late success means
+    # the event was delivered after all: it is no dead letter any more.
+    outbox_reader.mark_failed(events[0].event_id, "TimeoutError: late")
+    assert [d.attempts for d in outbox_reader.dead_letters()] == [2]
+    outbox_reader.mark_sent(events[0].event_id)
+    assert outbox_reader.dead_letters() == []
+    assert event_ids(outbox_reader) == [events[1].event_id]
+
+
+def test_redrive_returns_a_dead_letter_behind_the_pending_events_with_fresh_attempts(
+    uow_factory: UnitOfWorkFactory, outbox_reader: OutboxReader
+) -> None:
+    tasks = [make_task() for _ in range(3)]
+    events = [created_event(t) for t in tasks]
+    save(uow_factory, *tasks, events=tuple(events))
+    outbox_reader.dead_letter(events[0].event_id, "ValueError: poison")
+    outbox_reader.dead_letter(events[1].event_id, "ValueError: poison")
+
+    assert outbox_reader.redrive(events[0].event_id) is True
+    assert outbox_reader.redrive(events[0].event_id) is False  # no longer a dead letter
+    assert outbox_reader.redrive(uuid4()) is False
+
+    pending = outbox_reader.pending(10, datetime.now(UTC))
+    assert [r.event.event_id for r in pending] == [events[2].event_id, events[0].event_id]
+    assert (pending[-1].attempts, pending[-1].last_error) == (0, None)
+    assert pending[-1].event.model_dump(mode="json") == events[0].model_dump(mode="json")
+    assert [d.event_id for d in outbox_reader.dead_letters()] == [events[1].event_id]
+
+
+def test_dead_letters_are_listed_oldest_first_and_limited(
+    uow_factory: UnitOfWorkFactory, outbox_reader: OutboxReader
+) -> None:
+    tasks = [make_task() for _ in range(3)]
+    events = [created_event(t) for t in tasks]
+    save(uow_factory, *tasks, events=tuple(events))
+    for event in (events[2], events[0], events[1]):
+        outbox_reader.dead_letter(event.event_id, "ValueError: poison")
+
+    order = [events[2].event_id, events[0].event_id, events[1].event_id]
+    assert [d.event_id for d in outbox_reader.dead_letters()] == order
+    assert [d.event_id for d in outbox_reader.dead_letters(2)] == order[:2]
+
+
+def test_an_unreadable_record_is_set_aside_and_the_others_stay_pending(
+    uow_factory: UnitOfWorkFactory, outbox_reader: OutboxReader, commit_raw: CommitRaw
+) -> None:
+    before, after = make_task(), make_task()
+    save(uow_factory, before, events=(created_event(before),))
+    broken = uuid4()
+    commit_raw(broken, "TaskCreated", '{"event_id": "not even a uuid"')
+    save(uow_factory, after, events=(created_event(after),))
+
+    assert [r.event.task_id for r in outbox_reader.pending(10)] == [before.task_id, after.task_id]
+    (letter,) = outbox_reader.dead_letters()
+    assert (letter.event_id, letter.event_type, letter.attempts) == (broken, "TaskCreated", 0)
+    assert letter.last_error is not None
+    assert letter.last_error.startswith("unreadable: ")
+    assert len(outbox_reader.pending(10)) == 2  # set aside once, not read again
+
+
+def test_a_batch_is_filled_past_unreadable_records(
+    uow_factory: UnitOfWorkFactory, outbox_reader: OutboxReader, commit_raw: CommitRaw
+) -> None:
+    for _ in range(3):
+        commit_raw(uuid4(), "TaskCreated", "{}")
+    task = make_task()
+    save(uow_factory, task, events=(created_event(task),))
+
+    assert [r.event.task_id for r in outbox_reader.pending(2)] == [task.task_id]
+    assert len(outbox_reader.dead_letters()) == 3
+
+
+def test_an_event_of_a_later_minor_version_is_read_and_one_of_another_major_set_aside(
+    uow_factory: UnitOfWorkFactory, outbox_reader: OutboxReader, commit_raw: CommitRaw
+) -> None:
+    task = make_task()
+    written = json.loads(created_event(task).model_dump_json())
+    later = {**written, "actor": "ops", "task": {**written["task"], "status": "blocked"}}
+    newer_major = {**written, "event_id": str(uuid4()), "schema_version": 2}
+    commit_raw(UUID(later["event_id"]), "TaskCreated", json.dumps(later))
+    commit_raw(UUID(newer_major["event_id"]), "TaskCreated", json.dumps(newer_major))
+
+    (record,) = outbox_reader.pending(10)
+    assert record.event.task.status == "blocked"
+    assert [str(d.event_id) for d in outbox_reader.dead_letters()] == [newer_major["event_id"]]
 
 
 # -- every task field survives storage -----------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from taskapi import bootstrap
 from taskapi.adapters.sqlite.database import SqliteDatabase
 from taskapi.adapters.sqlite.repository import ID_CHUNK_SIZE
-from taskapi.adapters.sqlite.schema import SCHEMA_VERSION
+from taskapi.adapters.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
 from taskapi.bootstrap import build_runtime
 from taskapi.config import Settings
@@ -24,7 +24,7 @@ from taskapi.service.commands import CreateTask
 from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import StoreFailure, StoreUnavailable
 from taskapi.service.tasks import TaskService
-from tests.fakes.builders import created_event, make_task
+from tests.fakes.builders import created_event, make_task, received
 from tests.fakes.subscribers import RecordingSubscriber
 
 
@@ -62,7 +62,31 @@ def test_reopening_keeps_the_data(tmp_path: Path) -> None:
     reopened = SqliteDatabase(path)
     with SqliteUnitOfWorkFactory(reopened)() as uow:
         assert uow.tasks.get(task.task_id) == task
-    assert [r.event for r in reopened.pending(10)] == [event]
+    assert [r.event for r in reopened.pending(10)] == [received(event)]
+
+
+def test_a_file_of_the_first_schema_version_is_migrated_with_its_pending_events(
+    tmp_path: Path,
+) -> None:
+    # What the previous release left: schema version 1, one undelivered event that failed once.
+    path = tmp_path / "old.db"
+    event = created_event(make_task())
+    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        for statement in MIGRATIONS[0]:
+            connection.execute(statement)
+        connection.execute("PRAGMA user_version = 1")
+        connection.execute(
+            "INSERT INTO outbox (event_id, event_type, payload, attempts, last_error, created_at)"
+            " VALUES (?, ?, ?, 1, 'ConnectionError: down', ?)",
+            (str(event.event_id), event.event_type, event.model_dump_json(), "2025-01-15"),
+        )
+
+    database = SqliteDatabase(path)
+
+    (record,) = database.pending(10, datetime.now(UTC))  # due at once, as it was before
+    assert (record.event, record.attempts) == (received(event), 1)
+    database.dead_letter(event.event_id, "ConnectionError: still down")
+    assert [(d.event_id, d.attempts) for d in database.dead_letters()] == [(event.event_id, 2)]
 
 
 def test_a_file_from_a_newer_release_is_refused(tmp_path: Path) -> None:

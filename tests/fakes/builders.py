@@ -6,10 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from taskapi.domain.event_readers import ReceivedEvent, read_event
 from taskapi.domain.events import (
     FieldChange,
     TaskCreated,
     TaskDeleted,
+    TaskEvent,
     TaskUpdated,
     diff,
     new_event_fields,
@@ -50,3 +52,8 @@ def updated_event(before: Task, after: Task, occurred_at: datetime | None = None
 
 def deleted_event(task: Task, occurred_at: datetime | None = None) -> TaskDeleted:
     return TaskDeleted(**new_event_fields(uuid.uuid4(), occurred_at or task.updated_at, task))
+
+
+def received(event: TaskEvent) -> ReceivedEvent:
+    """``event`` as a consumer gets it: its JSON, read back by the tolerant reader."""
+    return read_event(event.model_dump_json())

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from taskapi.adapters.memory import InMemoryStore, InMemoryUnitOfWorkFactory
+from taskapi.domain.events import parse_event
 from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import Event, UnitOfWorkFactory
 from taskapi.service.tasks import TaskService
@@ -40,7 +41,8 @@ class ServiceHarness:
     on_commit: CallCounter
 
     def events(self) -> list[Event]:
-        return [record.event for record in self.store.pending(len(self.store.outbox) + 1)]
+        # What was committed, read with the writer's strict models.
+        return [parse_event(row.payload) for row in self.store.outbox.values()]
 
 
 def build_service(

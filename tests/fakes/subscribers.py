@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from taskapi.service.ports import Event
+from taskapi.domain.event_readers import ReceivedEvent
 
 
 class SubscriberFailure(RuntimeError):
@@ -20,10 +20,10 @@ class RecordingSubscriber:
     def __init__(self, fail_first: int = 0, error: Exception | None = None) -> None:
         self.fail_first = fail_first
         self.error = error if error is not None else SubscriberFailure("subscriber is down")
-        self.seen: list[Event] = []
-        self.delivered: list[Event] = []
+        self.seen: list[ReceivedEvent] = []
+        self.delivered: list[ReceivedEvent] = []
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: ReceivedEvent) -> None:
         self.seen.append(event)
         if len(self.seen) <= self.fail_first:
             raise self.error

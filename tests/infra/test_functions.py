@@ -40,6 +40,7 @@ BUILDERS: dict[str, Callable[[Settings], object]] = {
 
 # Settings whose defaults are the right values in AWS: the template may leave them out.
 PRODUCTION_DEFAULTS = {
+    "outbox_mode",  # "stream": the stack's relay publishes the outbox
     "aws_endpoint_url",  # None: the real regional endpoints
     "aws_connect_timeout_seconds",
     "aws_read_timeout_seconds",

@@ -12,11 +12,11 @@ from uuid import uuid4
 import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
+from taskapi.adapters.idempotent_consumer import DEFAULT_RECORD_TTL, IdempotentEventConsumer
 from taskapi.adapters.reminder_log import PersistenceLayerReminderLog
+from taskapi.domain.event_readers import ReceivedEvent
 from taskapi.domain.notifications import Notification, assignment_notifications
-from taskapi.service.ports import Event
-from tests.fakes.builders import created_event, make_task
+from tests.fakes.builders import created_event, make_task, received
 from tests.fakes.clock import DEFAULT_NOW
 from tests.fakes.notifications import NotifierDown, RecordingNotifier
 
@@ -34,7 +34,7 @@ class Sender:
     def __init__(self, notifier: RecordingNotifier) -> None:
         self.notifier = notifier
 
-    def __call__(self, event: Event) -> list[Notification]:
+    def __call__(self, event: ReceivedEvent) -> list[Notification]:
         notifications = assignment_notifications(event)
         for notification in notifications:
             self.notifier.send(notification)
@@ -46,7 +46,7 @@ def test_a_redelivered_event_sends_nothing_twice(
 ) -> None:
     notifier = RecordingNotifier()
     consumer = IdempotentEventConsumer(Sender(notifier), layer(idempotency_table, dynamodb_client))
-    event = created_event(make_task(assignee="ana@example.com"))
+    event = received(created_event(make_task(assignee="ana@example.com")))
 
     first = consumer(event)
     second = consumer(event)
@@ -57,7 +57,8 @@ def test_a_redelivered_event_sends_nothing_twice(
     assert item["id"]["S"].startswith("taskapi.notifications#")
     assert item["status"]["S"] == "COMPLETED"
     expires_in = int(item["expiration"]["N"]) - time.time()
-    assert timedelta(days=6) < timedelta(seconds=expires_in) <= timedelta(days=7)
+    window = DEFAULT_RECORD_TTL
+    assert window - timedelta(days=1) < timedelta(seconds=expires_in) <= window
 
 
 def test_a_failed_handling_leaves_no_record_so_the_retry_sends(
@@ -66,7 +67,7 @@ def test_a_failed_handling_leaves_no_record_so_the_retry_sends(
     down = {"now": True}
     notifier = RecordingNotifier(fails_for=lambda _: down["now"])
     consumer = IdempotentEventConsumer(Sender(notifier), layer(idempotency_table, dynamodb_client))
-    event = created_event(make_task(assignee="ana@example.com"))
+    event = received(created_event(make_task(assignee="ana@example.com")))
 
     with pytest.raises(NotifierDown):
         consumer(event)
@@ -83,7 +84,7 @@ def test_a_second_container_sees_the_first_ones_record(
 ) -> None:
     # Two Lambda containers: separate consumers and layers, one table.
     first_notifier, second_notifier = RecordingNotifier(), RecordingNotifier()
-    event = created_event(make_task(assignee="ana@example.com"))
+    event = received(created_event(make_task(assignee="ana@example.com")))
 
     IdempotentEventConsumer(Sender(first_notifier), layer(idempotency_table, dynamodb_client))(
         event

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from taskapi.adapters.aws.ses import SesNotifier
 from taskapi.domain.notifications import Notification, assignment_notifications
-from tests.fakes.builders import created_event, make_task
+from tests.fakes.builders import created_event, make_task, received
 from tests.moto_server import AwsTarget
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def sender(aws_target: AwsTarget, sesv2_client: SESV2Client) -> str:
 
 def a_notification(recipient: str) -> Notification:
     task = make_task(title=f"Check the invoices {uuid.uuid4().hex[:6]}", assignee=recipient)
-    [notification] = assignment_notifications(created_event(task))
+    [notification] = assignment_notifications(received(created_event(task)))
     return notification
 
 

@@ -24,11 +24,12 @@ from taskapi.adapters.aws.eventbridge import EventBridgePublisher, EventEntryBui
 from taskapi.adapters.dynamodb.items import outbox_event_from_image
 from taskapi.adapters.idempotency import InMemoryPersistenceLayer
 from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
+from taskapi.domain.event_readers import ReceivedEvent, read_event
 from taskapi.domain.events import parse_event
 from taskapi.domain.model import Status
 from taskapi.entrypoints import relay as relay_lambda
 from taskapi.service.commands import CreateTask, UpdateTask
-from taskapi.service.ports import Event, EventPublisher
+from taskapi.service.ports import EventPublisher, PublishableEvent
 from tests.fakes.lambda_context import FakeLambdaContext
 from tests.integration.dynamodb_store import service, store
 from tests.moto_server import (
@@ -162,7 +163,7 @@ class CrashAfterPublishing:
     def __init__(self, publisher: EventPublisher) -> None:
         self._publisher = publisher
 
-    def publish(self, events: Sequence[Event]) -> Mapping[UUID, str]:
+    def publish(self, events: Sequence[PublishableEvent]) -> Mapping[UUID, str]:
         self._publisher.publish(events)
         raise RuntimeError("the relay died before acknowledging its batch")
 
@@ -184,14 +185,14 @@ def test_a_relay_crash_after_publishing_redelivers_and_the_consumer_drops_duplic
         e.event_id.int for e in expected * 2
     )  # at least once: every event twice
 
-    handled: list[Event] = []
+    handled: list[ReceivedEvent] = []
 
-    def handle(event: Event) -> tuple[()]:
+    def handle(event: ReceivedEvent) -> tuple[()]:
         handled.append(event)
         return ()
 
     consumer = IdempotentEventConsumer(handle, InMemoryPersistenceLayer())
-    outcomes = [consumer(event) for event in delivered]
+    outcomes = [consumer(read_event(envelope["detail"])) for envelope in envelopes]
 
     assert sorted(e.event_id.int for e in handled) == sorted(e.event_id.int for e in expected)
     assert sum(outcome.duplicate for outcome in outcomes) == len(expected)

@@ -15,12 +15,12 @@ from collections.abc import Callable
 
 from taskapi import bootstrap
 from taskapi.adapters.memory import InMemoryStore, InMemoryUnitOfWorkFactory
+from taskapi.domain.event_readers import ReceivedEvent
 from taskapi.entrypoints import api
 from taskapi.local.environment import ENVIRONMENT
 from taskapi.local.proxy import HttpRequest, LocalLambdaContext, invoke
 from taskapi.service.dispatch import OutboxDispatcher
 from taskapi.service.pagination import PageTokenCodec
-from taskapi.service.ports import Event
 from taskapi.service.tasks import TaskService
 from tests.fakes.clock import FixedClock, SequentialIds
 from tests.fakes.service import PAGE_TOKEN_SECRET, build_service
@@ -45,10 +45,10 @@ def start_in_another_thread(work: Callable[[], object]) -> threading.Thread:
 def test_other_threads_log_without_the_keys_of_a_request_in_flight_or_past() -> None:
     store = InMemoryStore()
 
-    def log_delivery(event: Event) -> None:
+    def log_delivery(event: ReceivedEvent) -> None:
         delivery_log.warning("delivered", extra={"event_id": str(event.event_id)})
 
-    dispatcher = OutboxDispatcher(store, [log_delivery])
+    dispatcher = OutboxDispatcher(store, [log_delivery], clock=FixedClock())
     pumps: list[threading.Thread] = []
 
     def pump() -> None:

@@ -1,21 +1,30 @@
-"""The outbox dispatcher: at-least-once delivery of committed events to subscribers."""
+"""The outbox dispatcher: at-least-once delivery of committed events to subscribers, retries
+that let the events behind a failing one go first, and dead letters for poison events."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from taskapi import bootstrap
 from taskapi.adapters.memory import InMemoryStore, InMemoryUnitOfWorkFactory
-from taskapi.domain.events import TaskCreated
-from taskapi.service.dispatch import OutboxDispatcher
-from taskapi.service.ports import Event
-from tests.fakes.builders import created_event, make_task
+from taskapi.config import Settings
+from taskapi.domain.event_readers import ReceivedEvent, ReceivedTaskCreated
+from taskapi.service.commands import CreateTask
+from taskapi.service.dispatch import OutboxDispatcher, RetryPolicy
+from tests.fakes.builders import created_event, make_task, received
+from tests.fakes.clock import FixedClock
 from tests.fakes.subscribers import RecordingSubscriber
 
+POLICY = RetryPolicy(max_attempts=3, first_delay=timedelta(seconds=5), max_delay=timedelta(60))
 
-def commit_events(store: InMemoryStore, count: int) -> list[Event]:
-    events: list[Event] = []
+
+def commit_events(store: InMemoryStore, count: int) -> list[ReceivedEvent]:
+    """Commit ``count`` events; return them as subscribers receive them."""
+    events: list[ReceivedEvent] = []
     for i in range(count):
         task = make_task(title=f"task {i}")
         event = created_event(task)
@@ -23,8 +32,21 @@ def commit_events(store: InMemoryStore, count: int) -> list[Event]:
             uow.tasks.add(task)
             uow.outbox.add(event)
             uow.commit()
-        events.append(event)
+        events.append(received(event))
     return events
+
+
+class Refuses:
+    """A subscriber that fails for the given events, every time, and records the rest."""
+
+    def __init__(self, *refused: ReceivedEvent) -> None:
+        self.refused = {event.event_id for event in refused}
+        self.delivered: list[ReceivedEvent] = []
+
+    def __call__(self, event: ReceivedEvent) -> None:
+        if event.event_id in self.refused:
+            raise ValueError("cannot handle this one")
+        self.delivered.append(event)
 
 
 @pytest.fixture
@@ -32,19 +54,28 @@ def store() -> InMemoryStore:
     return InMemoryStore()
 
 
-def test_every_pending_event_reaches_every_subscriber_in_order(store: InMemoryStore) -> None:
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+def test_every_pending_event_reaches_every_subscriber_in_order(
+    store: InMemoryStore, clock: FixedClock
+) -> None:
     events = commit_events(store, 3)
     first, second = RecordingSubscriber(), RecordingSubscriber()
 
-    report = OutboxDispatcher(store, [first, second]).dispatch_pending()
+    report = OutboxDispatcher(store, [first, second], clock=clock).dispatch_pending()
 
-    assert (report.delivered, report.failed) == (3, 0)
+    assert (report.delivered, report.failed, report.dead_lettered) == (3, 0, 0)
     assert first.delivered == second.delivered == events
     assert store.pending(10) == []
 
 
-def test_subscribers_added_later_receive_later_dispatches(store: InMemoryStore) -> None:
-    dispatcher = OutboxDispatcher(store)
+def test_subscribers_added_later_receive_later_dispatches(
+    store: InMemoryStore, clock: FixedClock
+) -> None:
+    dispatcher = OutboxDispatcher(store, clock=clock)
     subscriber = RecordingSubscriber()
     dispatcher.subscribe(subscriber)
     events = commit_events(store, 1)
@@ -52,12 +83,12 @@ def test_subscribers_added_later_receive_later_dispatches(store: InMemoryStore) 
     assert subscriber.delivered == events
 
 
-def test_a_failing_subscriber_keeps_the_event_pending_with_the_error(
-    store: InMemoryStore, caplog: pytest.LogCaptureFixture
+def test_a_failed_delivery_is_kept_with_its_error_and_retried_when_due(
+    store: InMemoryStore, clock: FixedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     (event,) = commit_events(store, 1)
     subscriber = RecordingSubscriber(fail_first=1, error=ConnectionError("bus unreachable"))
-    dispatcher = OutboxDispatcher(store, [subscriber])
+    dispatcher = OutboxDispatcher(store, [subscriber], clock=clock, retry=POLICY)
 
     with caplog.at_level(logging.WARNING, logger="taskapi.service.dispatch"):
         report = dispatcher.dispatch_pending()
@@ -69,6 +100,9 @@ def test_a_failing_subscriber_keeps_the_event_pending_with_the_error(
     (log,) = caplog.records
     assert log.event_id == str(event.event_id)  # type: ignore[attr-defined]
 
+    clock.advance(POLICY.first_delay - timedelta(microseconds=1))
+    assert dispatcher.dispatch_pending().offered == 0  # not due yet
+    clock.advance(timedelta(microseconds=1))
     retry = dispatcher.dispatch_pending()
     assert (retry.delivered, retry.failed) == (1, 0)
     assert subscriber.delivered == [event]
@@ -76,13 +110,14 @@ def test_a_failing_subscriber_keeps_the_event_pending_with_the_error(
 
 
 def test_delivery_is_at_least_once_so_healthy_subscribers_may_see_an_event_twice(
-    store: InMemoryStore,
+    store: InMemoryStore, clock: FixedClock
 ) -> None:
     (event,) = commit_events(store, 1)
     healthy, flaky = RecordingSubscriber(), RecordingSubscriber(fail_first=1)
-    dispatcher = OutboxDispatcher(store, [healthy, flaky])
+    dispatcher = OutboxDispatcher(store, [healthy, flaky], clock=clock, retry=POLICY)
 
     dispatcher.dispatch_pending()
+    clock.advance(POLICY.first_delay)
     dispatcher.dispatch_pending()
 
     assert healthy.delivered == [event, event]  # consumers de-duplicate on event_id
@@ -90,33 +125,135 @@ def test_delivery_is_at_least_once_so_healthy_subscribers_may_see_an_event_twice
     assert store.pending(10) == []
 
 
-def test_one_failing_event_does_not_hold_back_the_others(store: InMemoryStore) -> None:
+def test_one_failing_event_does_not_hold_back_the_others_in_its_batch(
+    store: InMemoryStore, clock: FixedClock
+) -> None:
     events = commit_events(store, 3)
 
-    def refuse_the_second(event: Event) -> None:
-        if event.event_id == events[1].event_id:
-            raise ValueError("cannot handle this one")
-
-    report = OutboxDispatcher(store, [refuse_the_second]).dispatch_pending()
+    report = OutboxDispatcher(store, [Refuses(events[1])], clock=clock).dispatch_pending()
 
     assert (report.delivered, report.failed) == (2, 1)
     assert [r.event for r in store.pending(10)] == [events[1]]
 
 
-def test_a_dispatch_offers_at_most_one_batch(store: InMemoryStore) -> None:
+def test_failing_events_at_the_head_do_not_hold_back_the_events_behind_them(
+    store: InMemoryStore, clock: FixedClock
+) -> None:
+    # A whole batch of poison: the next batch, at the same moment, is the events behind it.
+    events = commit_events(store, 5)
+    subscriber = Refuses(events[0], events[1])
+    dispatcher = OutboxDispatcher(store, [subscriber], clock=clock, retry=POLICY)
+
+    first = dispatcher.dispatch_pending(batch_size=2)
+    second = dispatcher.dispatch_pending(batch_size=2)
+    third = dispatcher.dispatch_pending(batch_size=2)
+
+    assert (first.delivered, first.failed) == (0, 2)
+    assert (second.delivered, second.failed) == (2, 0)
+    assert (third.delivered, third.failed) == (1, 0)
+    assert subscriber.delivered == events[2:]
+
+
+def test_after_its_last_attempt_an_event_becomes_a_dead_letter(
+    store: InMemoryStore, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    poison, fine = commit_events(store, 2)
+    subscriber = Refuses(poison)
+    dispatcher = OutboxDispatcher(store, [subscriber], clock=clock, retry=POLICY)
+
+    reports = []
+    for _ in range(POLICY.max_attempts):
+        reports.append(dispatcher.dispatch_pending())
+        clock.advance(POLICY.max_delay)
+
+    assert [(r.failed, r.dead_lettered) for r in reports] == [(1, 0), (1, 0), (0, 1)]
+    assert subscriber.delivered == [fine]
+    assert store.pending(10) == []
+    (letter,) = dispatcher.dead_letters()
+    assert (letter.event_id, letter.attempts) == (poison.event_id, POLICY.max_attempts)
+    assert letter.last_error == "ValueError: cannot handle this one"
+    assert "dead-lettered" in caplog.text
+    assert dispatcher.dispatch_pending().offered == 0  # set aside: never offered again
+
+
+def test_retry_delays_double_up_to_the_cap() -> None:
+    policy = RetryPolicy(first_delay=timedelta(seconds=5), max_delay=timedelta(seconds=30))
+
+    assert [policy.delay(n).total_seconds() for n in range(1, 6)] == [5, 10, 20, 30, 30]
+    assert policy.delay(10_000) == timedelta(seconds=30)
+    with pytest.raises(ValueError, match="at least 1"):
+        RetryPolicy(max_attempts=0)
+    with pytest.raises(ValueError, match="positive"):
+        RetryPolicy(first_delay=timedelta(0))
+
+
+def test_a_redriven_dead_letter_is_delivered_again_and_a_dry_run_changes_nothing(
+    store: InMemoryStore, clock: FixedClock
+) -> None:
+    (event,) = commit_events(store, 1)
+    store.dead_letter(event.event_id, "ValueError: poison")
+    subscriber = RecordingSubscriber()
+    dispatcher = OutboxDispatcher(store, [subscriber], clock=clock)
+
+    dry = dispatcher.redrive(None, dry_run=True)
+    assert [letter.event_id for letter in dry.redriven] == [event.event_id]
+    assert dispatcher.dispatch_pending().offered == 0
+    assert len(dispatcher.dead_letters()) == 1
+
+    done = dispatcher.redrive([event.event_id], dry_run=False)
+
+    assert [letter.event_id for letter in done.redriven] == [event.event_id]
+    assert dispatcher.dead_letters() == []
+    assert dispatcher.dispatch_pending().delivered == 1
+    assert subscriber.delivered == [event]
+
+
+def test_redrive_names_the_ids_that_are_not_dead_letters(
+    store: InMemoryStore, clock: FixedClock
+) -> None:
+    kept, pending = commit_events(store, 2)
+    store.dead_letter(kept.event_id, "ValueError: poison")
+
+    report = OutboxDispatcher(store, clock=clock).redrive(
+        [pending.event_id, kept.event_id], dry_run=False
+    )
+
+    assert [letter.event_id for letter in report.redriven] == [kept.event_id]
+    assert report.not_found == (pending.event_id,)
+
+
+def test_the_local_runtime_caps_attempts_at_the_setting(tmp_path: Path) -> None:
+    runtime = bootstrap.build_runtime(
+        Settings(store="memory", data_dir=tmp_path, outbox_max_attempts=1)
+    )
+    assert runtime.dispatcher is not None
+    task = runtime.service.create(CreateTask(title="t"))
+
+    def refuse(event: ReceivedEvent) -> None:
+        raise ValueError(f"no {event.task_id}")
+
+    runtime.dispatcher.subscribe(refuse)
+    report = runtime.dispatcher.dispatch_pending()
+
+    assert report.dead_lettered == 1
+    (letter,) = runtime.dispatcher.dead_letters()
+    assert letter.last_error == f"ValueError: no {task.task_id}"
+
+
+def test_a_dispatch_offers_at_most_one_batch(store: InMemoryStore, clock: FixedClock) -> None:
     events = commit_events(store, 5)
     subscriber = RecordingSubscriber()
-    dispatcher = OutboxDispatcher(store, [subscriber])
+    dispatcher = OutboxDispatcher(store, [subscriber], clock=clock)
 
     assert dispatcher.dispatch_pending(batch_size=2).delivered == 2
     assert subscriber.delivered == events[:2]
     assert dispatcher.dispatch_pending(batch_size=10).delivered == 3
     assert subscriber.delivered == events
-    assert all(isinstance(e, TaskCreated) for e in subscriber.delivered)
+    assert all(isinstance(e, ReceivedTaskCreated) for e in subscriber.delivered)
 
 
-def test_nothing_pending_is_a_quiet_no_op(store: InMemoryStore) -> None:
+def test_nothing_pending_is_a_quiet_no_op(store: InMemoryStore, clock: FixedClock) -> None:
     subscriber = RecordingSubscriber()
-    report = OutboxDispatcher(store, [subscriber]).dispatch_pending()
+    report = OutboxDispatcher(store, [subscriber], clock=clock).dispatch_pending()
     assert (report.delivered, report.failed) == (0, 0)
     assert subscriber.seen == []

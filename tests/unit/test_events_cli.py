@@ -1,4 +1,5 @@
-"""``taskapi events export``, ``taskapi mailbox`` and ``taskapi remind``."""
+"""``taskapi events export``, ``events dispatch``, ``events dead-letters``, ``events redrive``,
+``taskapi mailbox`` and ``taskapi remind``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import uuid
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,11 +16,12 @@ import pytest
 
 from taskapi import bootstrap
 from taskapi.adapters.mailbox import MailboxNotifier
+from taskapi.adapters.sqlite.database import SqliteDatabase
 from taskapi.config import Settings
 from taskapi.domain.notifications import assignment_notifications
 from taskapi.local.cli import main
 from taskapi.service.commands import CreateTask
-from tests.fakes.builders import created_event, make_task
+from tests.fakes.builders import created_event, make_task, received
 from tests.fakes.clock import FixedClock
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,7 +112,7 @@ def test_mailbox_shows_the_latest_notifications(tmp_path: Path) -> None:
     mailbox = MailboxNotifier(tmp_path / "mailbox.jsonl", clock=FixedClock())
     for title in ("Old one", "Plan the offsite", "Book the venue"):
         [notification] = assignment_notifications(
-            created_event(make_task(title=title, assignee="ana@example.com"))
+            received(created_event(make_task(title=title, assignee="ana@example.com")))
         )
         mailbox.send(notification)
 
@@ -155,3 +159,75 @@ def test_dispatch_delivers_the_pending_events_of_the_local_store(tmp_path: Path)
     assert "delivered 0 event(s)" in second.stdout
     lines = (tmp_path / "mailbox.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["kind"] for line in lines] == ["task_assigned"]
+
+
+# -- dead letters and redrive ------------------------------------------------------------
+
+
+def test_dispatch_sets_an_unreadable_event_aside_and_delivers_the_rest(tmp_path: Path) -> None:
+    create_in_local_store(tmp_path, CreateTask(title="Ship", assignee="ana@example.com"))
+    broken = uuid.uuid4()
+    database = SqliteDatabase(tmp_path / "taskapi.db")
+    connection = database.open_connection()
+    with closing(connection):
+        connection.execute(
+            "INSERT INTO outbox (event_id, event_type, payload, created_at)"
+            " VALUES (?, 'TaskCreated', '{\"truncated', '2025-03-01T08:00:00+00:00')",
+            (str(broken),),
+        )
+
+    dispatched = run_cli("events", "dispatch", data_dir=tmp_path)
+    listed = run_cli("events", "dead-letters", data_dir=tmp_path)
+
+    assert dispatched.returncode == 1  # something needs a look
+    assert "delivered 1 event(s)" in dispatched.stdout
+    assert "1 set aside as dead letter(s)" in dispatched.stdout
+    assert listed.returncode == 0, listed.stderr
+    [line] = [line for line in listed.stdout.splitlines() if str(broken) in line]
+    assert "TaskCreated" in line
+    assert "unreadable" in line
+    lines = (tmp_path / "mailbox.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["kind"] for line in lines] == ["task_assigned"]
+
+
+def test_redrive_with_a_dry_run_changes_nothing_and_then_redelivers(tmp_path: Path) -> None:
+    create_in_local_store(tmp_path, CreateTask(title="Ship", assignee="ana@example.com"))
+    database = SqliteDatabase(tmp_path / "taskapi.db")
+    (record,) = database.pending(10)
+    event_id = record.event.event_id
+    database.dead_letter(event_id, "NotifierDown: the mail server refused it")  # gave up
+
+    dry_run = run_cli("events", "redrive", "--all", "--dry-run", data_dir=tmp_path)
+    assert dry_run.returncode == 0, dry_run.stderr
+    assert f"would redrive {event_id}" in dry_run.stdout
+    assert [d.event_id for d in database.dead_letters()] == [event_id]
+    assert database.pending(10) == []
+
+    redrive = run_cli("events", "redrive", "--event-id", str(event_id), data_dir=tmp_path)
+    dispatched = run_cli("events", "dispatch", data_dir=tmp_path)
+
+    assert redrive.returncode == 0, redrive.stderr
+    assert "redrove 1 dead letter(s)" in redrive.stdout
+    assert database.dead_letters() == []
+    assert "delivered 1 event(s)" in dispatched.stdout
+    lines = (tmp_path / "mailbox.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["kind"] for line in lines] == ["task_assigned"]
+
+
+def test_redrive_of_an_id_that_is_not_a_dead_letter_says_so(tmp_path: Path) -> None:
+    unknown = uuid.uuid4()
+
+    result = run_cli("events", "redrive", "--event-id", str(unknown), data_dir=tmp_path)
+    listed = run_cli("events", "dead-letters", data_dir=tmp_path)
+
+    assert result.returncode == 1
+    assert f"not a dead letter: {unknown}" in result.stderr
+    assert "no dead letters" in listed.stdout
+
+
+def test_redrive_needs_event_ids_or_all(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["events", "redrive"])
+
+    assert exit_info.value.code == 2
+    assert "--event-id" in capsys.readouterr().err

@@ -10,9 +10,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 
 from taskapi.adapters.idempotency import InMemoryPersistenceLayer
 from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
+from taskapi.domain.event_readers import ReceivedEvent
 from taskapi.domain.notifications import Notification, assignment_notifications
-from taskapi.service.ports import Event
-from tests.fakes.builders import created_event, make_task
+from tests.fakes.builders import created_event, make_task, received
 from tests.fakes.lambda_context import FakeLambdaContext
 from tests.fakes.notifications import NotifierDown, RecordingNotifier
 
@@ -24,7 +24,7 @@ class NotifyingHandler:
         self.notifier = notifier
         self.calls = 0
 
-    def __call__(self, event: Event) -> list[Notification]:
+    def __call__(self, event: ReceivedEvent) -> list[Notification]:
         self.calls += 1
         notifications = assignment_notifications(event)
         for notification in notifications:
@@ -36,7 +36,7 @@ def test_a_redelivered_event_sends_nothing_twice() -> None:
     notifier = RecordingNotifier()
     handler = NotifyingHandler(notifier)
     consumer = IdempotentEventConsumer(handler, InMemoryPersistenceLayer())
-    event = created_event(make_task(assignee="ana@example.com"))
+    event = received(created_event(make_task(assignee="ana@example.com")))
 
     first = consumer(event)
     second = consumer(event)
@@ -53,7 +53,7 @@ def test_a_copy_of_the_event_with_the_same_event_id_is_a_duplicate() -> None:
     # What a second publication by the relay looks like once parsed: equal, not identical.
     handler = NotifyingHandler(RecordingNotifier())
     consumer = IdempotentEventConsumer(handler, InMemoryPersistenceLayer())
-    event = created_event(make_task(assignee="ana@example.com"))
+    event = received(created_event(make_task(assignee="ana@example.com")))
 
     consumer(event)
     again = consumer(type(event).model_validate_json(event.model_dump_json()))
@@ -67,8 +67,8 @@ def test_different_events_are_each_handled() -> None:
     consumer = IdempotentEventConsumer(handler, InMemoryPersistenceLayer())
     task = make_task(assignee="ana@example.com")
 
-    consumer(created_event(task))
-    consumer(created_event(task))
+    consumer(received(created_event(task)))
+    consumer(received(created_event(task)))
 
     assert handler.calls == 2
 
@@ -78,7 +78,7 @@ def test_a_failed_handling_is_not_remembered_so_the_retry_runs_again() -> None:
     notifier = RecordingNotifier(fails_for=lambda _: failing["on"])
     handler = NotifyingHandler(notifier)
     consumer = IdempotentEventConsumer(handler, InMemoryPersistenceLayer())
-    event = created_event(make_task(assignee="ana@example.com"))
+    event = received(created_event(make_task(assignee="ana@example.com")))
 
     with pytest.raises(NotifierDown):
         consumer(event)
@@ -92,10 +92,10 @@ def test_a_failed_handling_is_not_remembered_so_the_retry_runs_again() -> None:
 
 def test_a_delivery_while_the_same_event_is_in_progress_is_refused_for_a_later_retry() -> None:
     # Two deliveries of one event racing: the second must neither run nor claim success.
-    event = created_event(make_task(assignee="ana@example.com"))
+    event = received(created_event(make_task(assignee="ana@example.com")))
     refused: list[Exception] = []
 
-    def handler(current: Event) -> list[Notification]:
+    def handler(current: ReceivedEvent) -> list[Notification]:
         try:
             consumer(current)  # the concurrent delivery, while this one is in progress
         except IdempotencyAlreadyInProgressError as exc:
@@ -114,7 +114,7 @@ def test_the_lambda_context_can_be_registered_for_in_progress_expiry() -> None:
     consumer = IdempotentEventConsumer(handler, InMemoryPersistenceLayer())
     consumer.use_lambda_context(FakeLambdaContext())  # type: ignore[arg-type]
 
-    outcome = consumer(created_event(make_task(assignee="ana@example.com")))
+    outcome = consumer(received(created_event(make_task(assignee="ana@example.com"))))
 
     assert outcome.duplicate is False
     assert handler.calls == 1

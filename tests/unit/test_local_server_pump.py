@@ -1,5 +1,6 @@
 """The local server's outbox dispatcher thread: prompt after a commit, retries failures on a
-timer, survives store errors, and delivers what is left when it stops."""
+timer once due, never stalls behind failing events, survives store errors, and delivers what
+is left when it stops."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -14,10 +16,11 @@ import pytest
 
 from taskapi import bootstrap
 from taskapi.config import Settings
+from taskapi.domain.event_readers import ReceivedEvent
 from taskapi.local.pump import OutboxPump
 from taskapi.service.commands import CreateTask
-from taskapi.service.dispatch import OutboxDispatcher
-from taskapi.service.ports import Event, OutboxReader, OutboxRecord
+from taskapi.service.dispatch import OutboxDispatcher, RetryPolicy
+from taskapi.service.ports import DeadLetter, OutboxReader, OutboxRecord
 from tests.fakes.service import build_service
 
 DEADLINE_SECONDS = 10.0  # generous; a passing run takes milliseconds
@@ -30,8 +33,8 @@ def runtime(tmp_path: Path) -> bootstrap.Runtime:
 
 
 @pytest.fixture
-def delivered(runtime: bootstrap.Runtime) -> queue.Queue[Event]:
-    received: queue.Queue[Event] = queue.Queue()
+def delivered(runtime: bootstrap.Runtime) -> queue.Queue[ReceivedEvent]:
+    received: queue.Queue[ReceivedEvent] = queue.Queue()
     assert runtime.dispatcher is not None
     runtime.dispatcher.subscribe(received.put)
     return received
@@ -51,7 +54,7 @@ def create(runtime: bootstrap.Runtime, title: str = "t") -> UUID:
 
 
 def test_a_commit_wakes_the_dispatcher_at_once(
-    runtime: bootstrap.Runtime, delivered: queue.Queue[Event]
+    runtime: bootstrap.Runtime, delivered: queue.Queue[ReceivedEvent]
 ) -> None:
     assert runtime.dispatcher is not None
     with running(OutboxPump(runtime.dispatcher, runtime.outbox_signal, retry_seconds=NEVER)):
@@ -62,27 +65,33 @@ def test_a_commit_wakes_the_dispatcher_at_once(
         assert event.task_id == task_id
 
 
-def test_a_failed_delivery_is_retried_on_the_timer(runtime: bootstrap.Runtime) -> None:
+def test_a_failed_delivery_is_retried_on_the_timer_once_due() -> None:
+    harness = build_service()
     attempts: queue.Queue[UUID] = queue.Queue()
+    failed = threading.Event()
 
-    def flaky(event: Event) -> None:
+    def flaky(event: ReceivedEvent) -> None:
         attempts.put(event.event_id)
-        if attempts.qsize() == 1:
+        if not failed.is_set():
+            failed.set()
             raise ConnectionError("the bus is down")
 
-    assert runtime.dispatcher is not None
-    runtime.dispatcher.subscribe(flaky)
-    with running(OutboxPump(runtime.dispatcher, runtime.outbox_signal, retry_seconds=0.05)):
-        create(runtime)
+    soon = RetryPolicy(first_delay=timedelta(milliseconds=20))
+    dispatcher = OutboxDispatcher(harness.store, [flaky], clock=bootstrap.utc_now, retry=soon)
+    wake = threading.Event()
+    with running(OutboxPump(dispatcher, wake, retry_seconds=0.05)):
+        harness.service.create(CreateTask(title="t"))
+        wake.set()
 
         first = attempts.get(timeout=DEADLINE_SECONDS)
         second = attempts.get(timeout=DEADLINE_SECONDS)
 
     assert first == second  # the same event, offered again
+    assert harness.store.pending(10) == []
 
 
 def test_stop_delivers_what_is_pending_then_joins(
-    runtime: bootstrap.Runtime, delivered: queue.Queue[Event]
+    runtime: bootstrap.Runtime, delivered: queue.Queue[ReceivedEvent]
 ) -> None:
     assert runtime.dispatcher is not None
     never_set = threading.Event()  # so only stop() can make it deliver
@@ -97,7 +106,7 @@ def test_stop_delivers_what_is_pending_then_joins(
 
 
 def test_more_than_a_batch_is_drained_in_one_wake(
-    runtime: bootstrap.Runtime, delivered: queue.Queue[Event]
+    runtime: bootstrap.Runtime, delivered: queue.Queue[ReceivedEvent]
 ) -> None:
     assert runtime.dispatcher is not None
     for n in range(25):
@@ -111,6 +120,28 @@ def test_more_than_a_batch_is_drained_in_one_wake(
     assert len({event.event_id for event in received}) == 25
 
 
+def test_failing_events_at_the_head_of_the_outbox_do_not_hold_back_the_rest(
+    runtime: bootstrap.Runtime, delivered: queue.Queue[ReceivedEvent]
+) -> None:
+    # A whole batch of events whose delivery fails, then one that succeeds: one wake delivers
+    # it, without waiting for the retry timer.
+    assert runtime.dispatcher is not None
+    poison = {create(runtime, "poison 1"), create(runtime, "poison 2")}
+    fine = create(runtime, "fine")
+
+    def refuse_poison(event: ReceivedEvent) -> None:
+        if event.task_id in poison:
+            raise ValueError("cannot handle this one")
+
+    runtime.dispatcher.subscribe(refuse_poison)
+    wake = threading.Event()
+    with running(OutboxPump(runtime.dispatcher, wake, retry_seconds=NEVER, batch_size=2)):
+        wake.set()
+
+        while (event := delivered.get(timeout=DEADLINE_SECONDS)).task_id != fine:
+            assert event.task_id in poison  # offered (and refused), never delivered
+
+
 class FailsOnce:
     """An outbox whose first read fails, as a locked or unreachable store would."""
 
@@ -118,26 +149,36 @@ class FailsOnce:
         self.inner = inner
         self.reads = 0
 
-    def pending(self, limit: int) -> list[OutboxRecord]:
+    def pending(self, limit: int, now: datetime | None = None) -> list[OutboxRecord]:
         self.reads += 1
         if self.reads == 1:
             raise OSError("database is locked")
-        return self.inner.pending(limit)
+        return self.inner.pending(limit, now)
 
     def mark_sent(self, event_id: UUID) -> None:
         self.inner.mark_sent(event_id)
 
-    def mark_failed(self, event_id: UUID, error: str) -> None:
-        self.inner.mark_failed(event_id, error)
+    def mark_failed(self, event_id: UUID, error: str, retry_at: datetime | None = None) -> None:
+        self.inner.mark_failed(event_id, error, retry_at)
+
+    def dead_letter(self, event_id: UUID, error: str) -> None:
+        self.inner.dead_letter(event_id, error)
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+        return self.inner.dead_letters(limit)
+
+    def redrive(self, event_id: UUID) -> bool:
+        return self.inner.redrive(event_id)
 
 
 def test_a_store_error_does_not_kill_the_thread() -> None:
     harness = build_service()
     task_id = harness.service.create(CreateTask(title="t")).task_id
     outbox = FailsOnce(harness.store)
-    received: queue.Queue[Event] = queue.Queue()
+    received: queue.Queue[ReceivedEvent] = queue.Queue()
     wake = threading.Event()
-    with running(OutboxPump(OutboxDispatcher(outbox, [received.put]), wake, retry_seconds=0.05)):
+    dispatcher = OutboxDispatcher(outbox, [received.put], clock=bootstrap.utc_now)
+    with running(OutboxPump(dispatcher, wake, retry_seconds=0.05)):
         wake.set()
 
         assert received.get(timeout=DEADLINE_SECONDS).task_id == task_id

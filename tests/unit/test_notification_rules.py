@@ -20,6 +20,7 @@ from tests.fakes.builders import (
     deleted_event,
     make_task,
     next_version,
+    received,
     updated_event,
 )
 from tests.fakes.clock import DEFAULT_NOW
@@ -34,7 +35,7 @@ BEN = "ben@example.com"
 def test_a_task_created_with_an_assignee_notifies_the_assignee() -> None:
     task = make_task(title="Ship it", assignee=ANA)
 
-    [notification] = assignment_notifications(created_event(task))
+    [notification] = assignment_notifications(received(created_event(task)))
 
     assert notification.kind == NotificationKind.TASK_ASSIGNED
     assert notification.recipient == ANA
@@ -43,14 +44,14 @@ def test_a_task_created_with_an_assignee_notifies_the_assignee() -> None:
 
 
 def test_a_task_created_without_an_assignee_notifies_nobody() -> None:
-    assert assignment_notifications(created_event(make_task())) == []
+    assert assignment_notifications(received(created_event(make_task()))) == []
 
 
 def test_a_reassignment_notifies_the_new_assignee_only() -> None:
     before = make_task(assignee=ANA)
     after = next_version(before, assignee=BEN)
 
-    notifications = assignment_notifications(updated_event(before, after))
+    notifications = assignment_notifications(received(updated_event(before, after)))
 
     assert [n.recipient for n in notifications] == [BEN]
 
@@ -59,31 +60,33 @@ def test_a_first_assignment_by_update_notifies_the_assignee() -> None:
     before = make_task()
     after = next_version(before, assignee=ANA)
 
-    assert [n.recipient for n in assignment_notifications(updated_event(before, after))] == [ANA]
+    assert [
+        n.recipient for n in assignment_notifications(received(updated_event(before, after)))
+    ] == [ANA]
 
 
 def test_an_unassignment_notifies_nobody() -> None:
     before = make_task(assignee=ANA)
     after = next_version(before, assignee=None)
 
-    assert assignment_notifications(updated_event(before, after)) == []
+    assert assignment_notifications(received(updated_event(before, after))) == []
 
 
 def test_an_update_that_leaves_the_assignee_alone_notifies_nobody() -> None:
     before = make_task(assignee=ANA)
     after = next_version(before, title="A better title")
 
-    assert assignment_notifications(updated_event(before, after)) == []
+    assert assignment_notifications(received(updated_event(before, after))) == []
 
 
 def test_a_deletion_notifies_nobody() -> None:
-    assert assignment_notifications(deleted_event(make_task(assignee=ANA))) == []
+    assert assignment_notifications(received(deleted_event(make_task(assignee=ANA)))) == []
 
 
 def test_a_title_with_line_breaks_gives_a_single_line_subject() -> None:
     task = make_task(title="first line\nsecond\r\nthird", assignee=ANA)
 
-    [notification] = assignment_notifications(created_event(task))
+    [notification] = assignment_notifications(received(created_event(task)))
 
     assert "\n" not in notification.subject
     assert "\r" not in notification.subject
@@ -92,11 +95,13 @@ def test_a_title_with_line_breaks_gives_a_single_line_subject() -> None:
 
 def test_notification_ids_depend_on_the_cause_only() -> None:
     event = created_event(make_task(assignee=ANA))
-    again = assignment_notifications(event)[0]
+    again = assignment_notifications(received(event))[0]
     other_event = event.model_copy(update={"event_id": created_event(event.task).event_id})
 
-    assert assignment_notifications(event)[0].notification_id == again.notification_id
-    assert assignment_notifications(other_event)[0].notification_id != again.notification_id
+    assert assignment_notifications(received(event))[0].notification_id == again.notification_id
+    assert (
+        assignment_notifications(received(other_event))[0].notification_id != again.notification_id
+    )
 
 
 # -- completion -------------------------------------------------------------------------
@@ -107,11 +112,11 @@ def test_is_completion_recognises_only_a_transition_to_completed() -> None:
     completed = next_version(task, status=Status.COMPLETED)
     reopened = next_version(completed, status=Status.PENDING)
 
-    assert is_completion(updated_event(task, completed)) is True
-    assert is_completion(updated_event(completed, reopened)) is False
-    assert is_completion(updated_event(task, next_version(task, title="x"))) is False
-    assert is_completion(created_event(make_task(status=Status.COMPLETED))) is False
-    assert is_completion(deleted_event(completed)) is False
+    assert is_completion(received(updated_event(task, completed))) is True
+    assert is_completion(received(updated_event(completed, reopened))) is False
+    assert is_completion(received(updated_event(task, next_version(task, title="x")))) is False
+    assert is_completion(received(created_event(make_task(status=Status.COMPLETED)))) is False
+    assert is_completion(received(deleted_event(completed))) is False
 
 
 def test_completing_the_last_open_dependency_notifies_the_dependents_assignee() -> None:
@@ -123,7 +128,7 @@ def test_completing_the_last_open_dependency_notifies_the_dependents_assignee() 
     completed = next_version(blocker, status=Status.COMPLETED)
 
     [notification] = unblocked_notifications(
-        updated_event(blocker, completed),
+        received(updated_event(blocker, completed)),
         [dependent],
         {done_earlier.task_id: done_earlier, blocker.task_id: completed},
     )
@@ -141,7 +146,7 @@ def test_a_dependent_with_another_open_dependency_is_not_notified() -> None:
     completed = next_version(blocker, status=Status.COMPLETED)
 
     notifications = unblocked_notifications(
-        updated_event(blocker, completed),
+        received(updated_event(blocker, completed)),
         [dependent],
         {still_open.task_id: still_open, blocker.task_id: completed},
     )
@@ -158,7 +163,7 @@ def test_only_the_unblocked_and_assigned_dependents_are_notified() -> None:
     waiting = make_task(dependencies=(blocker.task_id, other_open.task_id), assignee=BEN)
 
     notifications = unblocked_notifications(
-        updated_event(blocker, completed),
+        received(updated_event(blocker, completed)),
         [ready, unassigned, waiting],
         {blocker.task_id: completed, other_open.task_id: other_open},
     )
@@ -173,7 +178,7 @@ def test_a_lagging_read_of_the_completed_task_does_not_hide_the_completion() -> 
     dependent = make_task(dependencies=(blocker.task_id,), assignee=ANA)
 
     notifications = unblocked_notifications(
-        updated_event(blocker, completed), [dependent], {blocker.task_id: blocker}
+        received(updated_event(blocker, completed)), [dependent], {blocker.task_id: blocker}
     )
 
     assert [n.recipient for n in notifications] == [ANA]
@@ -186,7 +191,7 @@ def test_a_task_reopened_since_the_event_blocks_again() -> None:
     dependent = make_task(dependencies=(blocker.task_id,), assignee=ANA)
 
     notifications = unblocked_notifications(
-        updated_event(blocker, completed), [dependent], {blocker.task_id: reopened}
+        received(updated_event(blocker, completed)), [dependent], {blocker.task_id: reopened}
     )
 
     assert notifications == []
@@ -199,7 +204,7 @@ def test_a_dependency_that_cannot_be_read_counts_as_open() -> None:
     dependent = make_task(dependencies=(blocker.task_id, unknown.task_id), assignee=ANA)
 
     notifications = unblocked_notifications(
-        updated_event(blocker, completed), [dependent], {blocker.task_id: completed}
+        received(updated_event(blocker, completed)), [dependent], {blocker.task_id: completed}
     )
 
     assert notifications == []
@@ -213,7 +218,7 @@ def test_completed_dependents_and_former_dependents_are_not_notified() -> None:
     edited_since = make_task(assignee=BEN)  # no longer depends on the blocker
 
     notifications = unblocked_notifications(
-        updated_event(blocker, completed), [already_done, edited_since], {}
+        received(updated_event(blocker, completed)), [already_done, edited_since], {}
     )
 
     assert notifications == []

@@ -18,7 +18,7 @@ from taskapi.domain.notifications import NotificationKind
 from taskapi.service.commands import CreateTask, UpdateTask
 from taskapi.service.dispatch import OutboxDispatcher
 from taskapi.service.notifications import NotificationService
-from tests.fakes.builders import make_task, next_version, updated_event
+from tests.fakes.builders import make_task, next_version, received, updated_event
 from tests.fakes.notifications import InMemoryReminderLog, NotifierDown, RecordingNotifier
 from tests.fakes.service import ServiceHarness, build_service
 
@@ -64,7 +64,7 @@ def build_world(notifier: RecordingNotifier | None = None, page_size: int = 100)
         reminder_window=WINDOW,
         page_size=page_size,
     )
-    dispatcher = OutboxDispatcher(tasks.store, [notifications.handle])
+    dispatcher = OutboxDispatcher(tasks.store, [notifications.handle], clock=tasks.clock)
     return World(tasks, notifier, reminder_log, notifications, dispatcher)
 
 
@@ -167,7 +167,7 @@ def test_a_completion_without_dependents_reads_nothing_more_and_sends_nothing(
     task = make_task(status=Status.IN_PROGRESS)
 
     sent = world.notifications.handle(
-        updated_event(task, next_version(task, status=Status.COMPLETED))
+        received(updated_event(task, next_version(task, status=Status.COMPLETED)))
     )
 
     assert sent == []

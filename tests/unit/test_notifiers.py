@@ -12,13 +12,13 @@ import boto3
 from taskapi.adapters.aws.ses import SesNotifier
 from taskapi.adapters.mailbox import MailboxNotifier
 from taskapi.domain.notifications import Notification, assignment_notifications
-from tests.fakes.builders import created_event, make_task
+from tests.fakes.builders import created_event, make_task, received
 from tests.fakes.clock import DEFAULT_NOW, FixedClock
 
 
 def a_notification(recipient: str = "ana@example.com", title: str = "Ship it") -> Notification:
     [notification] = assignment_notifications(
-        created_event(make_task(title=title, assignee=recipient))
+        received(created_event(make_task(title=title, assignee=recipient)))
     )
     return notification
 

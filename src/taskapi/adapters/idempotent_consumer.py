@@ -21,18 +21,20 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from taskapi.domain.event_readers import ReceivedEvent
 from taskapi.domain.notifications import Notification
-from taskapi.service.ports import Event
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-EventHandler = Callable[[Event], Sequence[Notification]]
+EventHandler = Callable[[ReceivedEvent], Sequence[Notification]]
 
-# Longer than any redelivery we expect: EventBridge retries for up to 24 hours, and a
-# dead-letter queue keeps messages for days before someone redrives them.
-DEFAULT_RECORD_TTL = timedelta(days=7)
+# The de-duplication window. It must outlast every copy of an event that can still arrive:
+# the stack's dead-letter and relay failure queues keep messages for 14 days (the SQS
+# maximum), after up to 6 hours of retries before they get there; a redrive on the last day
+# must still find the record. tests/infra/test_deduplication_window.py reads both sides.
+DEFAULT_RECORD_TTL = timedelta(days=15)
 # Outside Lambda there is no invocation deadline. An in-progress record left by a crash is
 # treated as abandoned after this long, so the outbox's next attempt is not refused for hours.
 DEFAULT_PROCESSING_BUDGET = timedelta(minutes=1)
@@ -70,6 +72,7 @@ class IdempotentEventConsumer:
         processing_budget: timedelta = DEFAULT_PROCESSING_BUDGET,
     ) -> None:
         self._handler = handler
+        self._record_ttl = record_ttl
         self._config = IdempotencyConfig(
             event_key_jmespath="event_id",
             raise_on_no_idempotency_key=True,
@@ -86,11 +89,16 @@ class IdempotentEventConsumer:
             key_prefix=key_prefix,
         )
 
+    @property
+    def record_ttl(self) -> timedelta:
+        """How long a handled event is remembered: its de-duplication window."""
+        return self._record_ttl
+
     def use_lambda_context(self, context: LambdaContext) -> None:
         """In Lambda, the in-progress record expires with the invocation's own deadline."""
         self._config.register_lambda_context(context)
 
-    def __call__(self, event: Event) -> Consumed:
+    def __call__(self, event: ReceivedEvent) -> Consumed:
         outcome = self._handle_once(event=event)
         return Consumed(
             event_id=event.event_id,
@@ -98,7 +106,7 @@ class IdempotentEventConsumer:
             duplicate=bool(outcome.get("duplicate", False)),
         )
 
-    def _handle(self, *, event: Event) -> dict[str, Any]:
+    def _handle(self, *, event: ReceivedEvent) -> dict[str, Any]:
         notifications = self._handler(event)
         return {"notification_ids": [str(n.notification_id) for n in notifications]}
 

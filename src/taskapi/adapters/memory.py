@@ -7,12 +7,13 @@ as SQLite and DynamoDB, so it cannot drift from them. A unit of work holds the s
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Collection
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
 
+from taskapi.adapters.outbox import read_record
 from taskapi.adapters.unit_of_work import (
     StagedEvents,
     StagedRequests,
@@ -29,6 +30,7 @@ from taskapi.adapters.unit_of_work import (
 from taskapi.domain.errors import DependenciesNotFound
 from taskapi.domain.model import Task
 from taskapi.service.ports import (
+    DeadLetter,
     Event,
     OutboxRecord,
     Position,
@@ -40,33 +42,99 @@ from taskapi.service.ports import (
 )
 
 
+@dataclass(slots=True)
+class OutboxRow:
+    """An outbox record as the store keeps it: the event's JSON, as SQLite keeps it, so that
+    reading it back is the same tolerant read."""
+
+    payload: str
+    event_type: str
+    attempts: int = 0
+    last_error: str | None = None
+    due_at: datetime | None = None  # None: due since its commit (new or redriven)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadRow:
+    payload: str
+    letter: DeadLetter
+
+
 class InMemoryStore:
-    """The shared state behind every unit of work: committed tasks and the outbox."""
+    """The shared state behind every unit of work: committed tasks, the outbox, its dead
+    letters."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.tasks: dict[UUID, Task] = {}
         self.dependents: dict[UUID, set[UUID]] = {}
-        self.outbox: dict[UUID, OutboxRecord] = {}  # insertion order is commit order
+        self.outbox: dict[UUID, OutboxRow] = {}  # insertion order is commit order
+        self.dead: dict[UUID, DeadRow] = {}  # insertion order is the order set aside
         self.requests: dict[str, RecordedRequest] = {}
 
     # -- outbox reader (the dispatcher's side) ------------------------------------------
 
-    def pending(self, limit: int) -> list[OutboxRecord]:
-        # Copies, as a real store hands out: a caller's record must not change under it.
+    def pending(self, limit: int, now: datetime | None = None) -> list[OutboxRecord]:
         with self.lock:
-            return [dataclasses.replace(record) for record in list(self.outbox.values())[:limit]]
+            due = [
+                (position, event_id, row)
+                for position, (event_id, row) in enumerate(self.outbox.items())
+                if now is None or row.due_at is None or row.due_at <= now
+            ]
+            # New events first, in commit order; then retries in the order they fell due.
+            due.sort(key=lambda item: _due_order(item[2], item[0]))
+            records: list[OutboxRecord] = []
+            for _, event_id, row in due:
+                if len(records) == limit:
+                    break
+                event = read_record(row.payload)
+                if isinstance(event, str):
+                    self._set_aside(event_id, attempts=row.attempts, error=event)
+                    continue
+                records.append(OutboxRecord(event, row.attempts, row.last_error))
+            return records
 
     def mark_sent(self, event_id: UUID) -> None:
         with self.lock:
             self.outbox.pop(event_id, None)
+            self.dead.pop(event_id, None)  # delivered after all, by another dispatcher
 
-    def mark_failed(self, event_id: UUID, error: str) -> None:
+    def mark_failed(self, event_id: UUID, error: str, retry_at: datetime | None = None) -> None:
         with self.lock:
-            record = self.outbox.get(event_id)
-            if record is not None:
-                record.attempts += 1
-                record.last_error = bounded_error(error)
+            row = self.outbox.get(event_id)
+            if row is not None:
+                row.attempts += 1
+                row.last_error = bounded_error(error)
+                if retry_at is not None:
+                    row.due_at = retry_at
+
+    def dead_letter(self, event_id: UUID, error: str) -> None:
+        with self.lock:
+            row = self.outbox.get(event_id)
+            if row is not None:
+                self._set_aside(event_id, attempts=row.attempts + 1, error=bounded_error(error))
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+        with self.lock:
+            return [dead.letter for dead in list(self.dead.values())[:limit]]
+
+    def redrive(self, event_id: UUID) -> bool:
+        with self.lock:
+            dead = self.dead.pop(event_id, None)
+            if dead is None:
+                return False
+            self.outbox[event_id] = OutboxRow(dead.payload, dead.letter.event_type)
+            return True
+
+    def _set_aside(self, event_id: UUID, *, attempts: int, error: str) -> None:
+        # Called with the lock held.
+        row = self.outbox.pop(event_id)
+        letter = DeadLetter(event_id, row.event_type, attempts, error, datetime.now(UTC))
+        self.dead[event_id] = DeadRow(row.payload, letter)
+
+
+def _due_order(row: OutboxRow, position: int) -> tuple[bool, float, int]:
+    return (row.due_at is not None, row.due_at.timestamp() if row.due_at else 0.0, position)
 
 
 def _sort_key(task: Task) -> tuple[datetime, str]:
@@ -184,7 +252,7 @@ class InMemoryUnitOfWork(StagingUnitOfWork):
                 for dep in write.task.dependencies:
                     store.dependents.setdefault(dep, set()).add(task_id)
         for event in events:
-            store.outbox[event.event_id] = OutboxRecord(event=event)
+            store.outbox[event.event_id] = OutboxRow(event.model_dump_json(), event.event_type)
 
 
 class InMemoryUnitOfWorkFactory:

@@ -16,7 +16,12 @@ from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from taskapi.domain.events import TaskCreated, TaskDeleted, TaskUpdated
+from taskapi.domain.event_readers import (
+    ReceivedEvent,
+    ReceivedTask,
+    ReceivedTaskCreated,
+    ReceivedTaskUpdated,
+)
 from taskapi.domain.model import Assignee, Status, Task
 from taskapi.domain.text import clip
 
@@ -45,13 +50,11 @@ class Notification(BaseModel):
     cause: str = Field(description="What triggered it: an event id, or a reminder's due date.")
 
 
-def assignment_notifications(
-    event: TaskCreated | TaskUpdated | TaskDeleted,
-) -> list[Notification]:
+def assignment_notifications(event: ReceivedEvent) -> list[Notification]:
     """The new assignee of a created or reassigned task (nobody for an unassignment)."""
     task = event.task
-    newly_assigned = isinstance(event, TaskCreated) or (
-        isinstance(event, TaskUpdated) and "assignee" in event.changes
+    newly_assigned = isinstance(event, ReceivedTaskCreated) or (
+        isinstance(event, ReceivedTaskUpdated) and "assignee" in event.changes
     )
     if task.assignee is None or not newly_assigned:
         return []
@@ -72,16 +75,16 @@ def assignment_notifications(
     ]
 
 
-def is_completion(event: TaskCreated | TaskUpdated | TaskDeleted) -> TypeGuard[TaskUpdated]:
+def is_completion(event: ReceivedEvent) -> TypeGuard[ReceivedTaskUpdated]:
     """Whether the event is a task's transition to completed."""
-    if not isinstance(event, TaskUpdated):
+    if not isinstance(event, ReceivedTaskUpdated):
         return False
     change = event.changes.get("status")
     return change is not None and change.current == Status.COMPLETED
 
 
 def unblocked_notifications(
-    completion: TaskUpdated,
+    completion: ReceivedTaskUpdated,
     dependents: Iterable[Task],
     dependencies: Mapping[UUID, Task],
 ) -> list[Notification]:
@@ -147,7 +150,10 @@ def reminder_notification(task: Task) -> Notification:
     )
 
 
-def _status_of(dependency_id: UUID, done: Task, stored: Mapping[UUID, Task]) -> Status | None:
+def _status_of(
+    dependency_id: UUID, done: ReceivedTask, stored: Mapping[UUID, Task]
+) -> Status | str | None:
+    # A status added after this release (kept as a string) is not "completed": it blocks.
     task = stored.get(dependency_id)
     if dependency_id == done.task_id and (task is None or task.version < done.version):
         return done.status
@@ -155,7 +161,13 @@ def _status_of(dependency_id: UUID, done: Task, stored: Mapping[UUID, Task]) -> 
 
 
 def _notification(
-    kind: NotificationKind, task: Task, recipient: str, *, cause: str, subject: str, body: str
+    kind: NotificationKind,
+    task: Task | ReceivedTask,
+    recipient: str,
+    *,
+    cause: str,
+    subject: str,
+    body: str,
 ) -> Notification:
     name = f"{kind}|{task.task_id}|{recipient}|{cause}"
     return Notification(
@@ -169,7 +181,7 @@ def _notification(
     )
 
 
-def _subject_title(task: Task) -> str:
+def _subject_title(task: Task | ReceivedTask) -> str:
     # A title may contain line breaks; a subject must be a single line.
     title = " ".join(task.title.split())
     return clip(title, _MAX_SUBJECT_TITLE)

@@ -2,7 +2,7 @@
 
 A malformed envelope or task event raises (Lambda retries, then dead-letters it: never dropped
 silently); an unknown detail-type is logged and ignored (retrying would not make it known); a
-task event goes to the idempotent consumer, at most once per ``event_id``.
+task event, read tolerantly, goes to the idempotent consumer, at most once per ``event_id``.
 See docs/events.md#the-notification-service.
 """
 
@@ -16,7 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from taskapi import bootstrap
-from taskapi.domain.events import EVENT_TYPES, TaskCreated, TaskDeleted, TaskUpdated, parse_event
+from taskapi.domain.event_readers import ReceivedEvent, read_event
+from taskapi.domain.events import EVENT_TYPES
 from taskapi.entrypoints import snapstart
 from taskapi.entrypoints.observability import logger, tracer
 
@@ -27,8 +28,9 @@ class MalformedEvent(Exception):
     """A task event whose detail does not match its detail-type's schema."""
 
 
-def parse_detail(detail_type: str, detail: object) -> TaskCreated | TaskUpdated | TaskDeleted:
-    """The domain event carried in ``detail``, checked against the envelope's detail-type.
+def parse_detail(detail_type: str, detail: object) -> ReceivedEvent:
+    """The domain event carried in ``detail``, checked against the envelope's detail-type and
+    read tolerantly (fields and enum values added by a later minor version are accepted).
 
     The detail names its own type (``event_type``); a detail without one takes the detail-type,
     and one that disagrees with it is malformed rather than silently re-routed.
@@ -39,7 +41,7 @@ def parse_detail(detail_type: str, detail: object) -> TaskCreated | TaskUpdated 
     if named != detail_type:
         raise MalformedEvent(f"detail-type {detail_type!r} carries an event_type of {named!r}")
     try:
-        return parse_event({**detail, "event_type": detail_type})
+        return read_event({**detail, "event_type": detail_type})
     except ValidationError as exc:
         raise MalformedEvent(
             f"the detail is not a valid {detail_type}: {exc.error_count()} error(s): "

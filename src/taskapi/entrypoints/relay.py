@@ -28,7 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from taskapi import bootstrap
 from taskapi.entrypoints import snapstart
 from taskapi.entrypoints.observability import logger, tracer
-from taskapi.service.ports import Event
+from taskapi.service.ports import PublishableEvent
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -49,7 +49,7 @@ def publish_outbox_records(
     """Phase 1: publish the events of the batch's outbox INSERTs; return the failure of each
     record that must be retried, by sequence number."""
     failures: dict[str, Exception] = {}
-    events: dict[str, Event] = {}
+    events: dict[str, PublishableEvent] = {}
     for record in records:
         sequence_number = _sequence_number(record)
         if record.event_name != DynamoDBRecordEventName.INSERT or record.dynamodb is None:

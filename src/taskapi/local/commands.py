@@ -4,10 +4,10 @@ local notification tools.
 * ``taskapi events export [--out DIR] [--check]`` writes one JSON Schema per event type
   (``DIR/<EventType>.json``); with ``--check`` it writes nothing and exits 1 when the committed
   files are out of date, explaining whether the change is compatible or needs a version bump.
-* ``taskapi events dispatch`` delivers the local outbox's pending events now (what the server's
-  dispatcher thread does continuously).
-* ``taskapi mailbox [--limit N]`` shows the latest notifications of the local mailbox file.
-* ``taskapi remind`` runs the reminder job once, as the schedule does in AWS.
+* ``taskapi events dispatch`` delivers the local outbox's events due now (what the server's
+  dispatcher thread does continuously); ``events dead-letters`` lists the events it set aside,
+  ``events redrive (--event-id ID ... | --all) [--dry-run]`` puts them back in the outbox.
+* ``taskapi mailbox [--limit N]`` and ``taskapi remind``: the local notifications, the reminders.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from taskapi import bootstrap
 from taskapi.domain.event_schemas import published_schemas, render, review
+from taskapi.service.dispatch import OutboxDispatcher
+from taskapi.service.ports import DeadLetter
 
 DEFAULT_SCHEMA_DIR = Path("schemas/events")
 
@@ -41,6 +44,30 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     dispatch = commands.add_parser("dispatch", help="deliver the local outbox's pending events")
     dispatch.set_defaults(func=_dispatch)
+
+    dead = commands.add_parser(
+        "dead-letters", help="list the local outbox events set aside (failed or unreadable)"
+    )
+    dead.add_argument("--limit", type=_positive_int, default=None, help="at most this many")
+    dead.set_defaults(func=_dead_letters)
+
+    redrive = commands.add_parser(
+        "redrive", help="put dead letters back in the local outbox, to be delivered again"
+    )
+    which = redrive.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--event-id",
+        dest="event_ids",
+        metavar="ID",
+        type=UUID,
+        action="append",
+        help="the dead letter to redrive (repeatable)",
+    )
+    which.add_argument("--all", action="store_true", help="every dead letter")
+    redrive.add_argument(
+        "--dry-run", action="store_true", help="say what would be redriven; change nothing"
+    )
+    redrive.set_defaults(func=_redrive)
 
     mailbox = subparsers.add_parser("mailbox", help="show the latest local notifications")
     mailbox.add_argument("--limit", type=_positive_int, default=20, help="how many (default 20)")
@@ -88,20 +115,67 @@ def _export(args: argparse.Namespace) -> int:
 # -- events dispatch -------------------------------------------------------------------
 
 
-def _dispatch(_args: argparse.Namespace) -> int:
+def _local_dispatcher() -> OutboxDispatcher | None:
     dispatcher = bootstrap.get_runtime().dispatcher
     if dispatcher is None:
         print("this store has no local outbox (events leave through the relay)", file=sys.stderr)
+    return dispatcher
+
+
+def _dispatch(_args: argparse.Namespace) -> int:
+    dispatcher = _local_dispatcher()
+    if dispatcher is None:
         return 1
+    dead_before = {letter.event_id for letter in dispatcher.dead_letters()}
     delivered = failed = 0
-    while True:  # batch after batch, until a batch delivers nothing new
+    while True:  # batch after batch, until one offers nothing (a failed event is due later)
         report = dispatcher.dispatch_pending()
         delivered += report.delivered
         failed += report.failed
-        if report.delivered == 0:
+        if report.offered == 0:
             break
-    print(f"delivered {delivered} event(s); {failed} failed attempt(s) left pending")
-    return 0 if failed == 0 else 1
+    # Unreadable records are set aside by the store itself: count what is new.
+    set_aside = len({letter.event_id for letter in dispatcher.dead_letters()} - dead_before)
+    print(
+        f"delivered {delivered} event(s); {failed} failed attempt(s) left to retry; "
+        f"{set_aside} set aside as dead letter(s)"
+        + (" (taskapi events dead-letters)" if set_aside else "")
+    )
+    return 0 if failed == 0 and set_aside == 0 else 1
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    dispatcher = _local_dispatcher()
+    if dispatcher is None:
+        return 1
+    letters = dispatcher.dead_letters(args.limit)
+    if not letters:
+        print("no dead letters")
+    for letter in letters:
+        print(_describe(letter))
+    return 0
+
+
+def _redrive(args: argparse.Namespace) -> int:
+    dispatcher = _local_dispatcher()
+    if dispatcher is None:
+        return 1
+    report = dispatcher.redrive(None if args.all else args.event_ids, dry_run=args.dry_run)
+    for letter in report.redriven:
+        print(f"{'would redrive' if report.dry_run else 'redrove'} {_describe(letter)}")
+    for event_id in report.not_found:
+        print(f"not a dead letter: {event_id}", file=sys.stderr)
+    verb = "would redrive" if report.dry_run else "redrove"
+    print(f"{verb} {len(report.redriven)} dead letter(s)")
+    return 0 if not report.not_found else 1
+
+
+def _describe(letter: DeadLetter) -> str:
+    when = letter.dead_lettered_at.strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        f"{letter.event_id}  {letter.event_type:<12} set aside {when} UTC after "
+        f"{letter.attempts} attempt(s): {letter.last_error or '(no error recorded)'}"
+    )
 
 
 # -- mailbox ---------------------------------------------------------------------------

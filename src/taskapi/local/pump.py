@@ -1,7 +1,7 @@
 """The outbox pump of ``taskapi serve``: the in-process stand-in for the stream relay.
 
 A background thread runs the outbox dispatcher whenever a commit wakes it, and every few
-seconds to retry failed deliveries. See docs/events.md.
+seconds for the retries that have fallen due. See docs/events.md#the-local-outbox.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ logger = logging.getLogger("taskapi-serve")
 
 class OutboxPump:
     """Runs ``dispatcher`` in a background thread: as soon as ``wake`` is set (the service sets
-    it after every commit), and every ``retry_seconds`` so failed deliveries are retried.
+    it after every commit), and every ``retry_seconds`` for the retries that fell due.
     ``stop()`` delivers what is pending one last time, then joins the thread."""
 
     def __init__(
@@ -66,6 +66,7 @@ class OutboxPump:
                 # The store itself failed; the events stay pending and are retried next time.
                 logger.exception("outbox dispatch failed")
                 return
-            # A full batch of successes means there may be more; a failure waits for the retry.
-            if report.failed or report.delivered < self._batch_size:
+            # A full batch means there may be more. Failed events are not offered again at once
+            # (their retry is due later), so the next batch is the events behind them.
+            if report.offered < self._batch_size:
                 return

@@ -1,6 +1,7 @@
 """``taskapi serve``: the API on a local port, with the embedded store and the outbox pump.
 
-See docs/architecture.md#runtime-modes.
+It never runs without delivering events: with a store whose outbox only a stream relay
+delivers (DynamoDB in stream mode) it refuses to start. See docs/architecture.md#runtime-modes.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -45,21 +47,22 @@ def serve(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {} if args.db is None else {"db_path": args.db}
     settings = Settings.from_environment(**overrides)
     runtime = bootstrap.build_runtime(settings)
+    if runtime.dispatcher is None:
+        # No silent mode: writes whose events this process would never deliver.
+        print(f"taskapi serve: not starting: {_no_delivery(settings)}", file=sys.stderr)
+        return 2
     server = LocalApiServer((args.host, args.port), lambda_handler)
-    pump = None
-    if runtime.dispatcher is not None:
-        pump = OutboxPump(runtime.dispatcher, runtime.outbox_signal)
+    pump = OutboxPump(runtime.dispatcher, runtime.outbox_signal)
     stop_requested = threading.Event()
     _on_signals(stop_requested.set, signal.SIGINT, signal.SIGTERM)
 
     with bootstrap.override_runtime(runtime):
-        if pump is not None:
-            pump.start()
+        pump.start()
         with serving(server):
             where = {
                 "memory": "in memory",
                 "sqlite": str(settings.sqlite_path),
-                "dynamodb": f"table {settings.table_name}",
+                "dynamodb": f"table {settings.table_name}, outbox polled by this process",
             }[settings.store]
             print(
                 f"taskapi listening on {server.url} (store: {settings.store}, {where})", flush=True
@@ -68,9 +71,18 @@ def serve(args: argparse.Namespace) -> int:
             stop_requested.wait()
             logger.info("shutting down")
         # The final delivery, once the server no longer takes writes.
-        if pump is not None:
-            pump.stop()
+        pump.stop()
     return 0
+
+
+def _no_delivery(settings: Settings) -> str:
+    return (
+        f"with TASKAPI_STORE={settings.store} and TASKAPI_OUTBOX_MODE={settings.outbox_mode} "
+        "only the table's stream relay (in AWS) delivers events, and this server runs none, "
+        "so its writes would notify nobody; set TASKAPI_OUTBOX_MODE=polling to deliver them "
+        "from this process (for a table no deployed stack relays: DynamoDB Local, moto), "
+        "or use TASKAPI_STORE=sqlite"
+    )
 
 
 def _on_signals(callback: Callable[[], None], *signals: signal.Signals) -> None:

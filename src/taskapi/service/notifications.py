@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from taskapi.domain.events import TaskUpdated
+from taskapi.domain.event_readers import ReceivedEvent, ReceivedTaskUpdated
 from taskapi.domain.model import Status, Task
 from taskapi.domain.notifications import (
     Notification,
@@ -27,7 +27,6 @@ from taskapi.domain.notifications import (
 )
 from taskapi.service.ports import (
     Clock,
-    Event,
     Notifier,
     Position,
     ReminderLog,
@@ -71,7 +70,7 @@ class NotificationService:
 
     # -- events -------------------------------------------------------------------------
 
-    def handle(self, event: Event) -> list[Notification]:
+    def handle(self, event: ReceivedEvent) -> list[Notification]:
         """Send every notification ``event`` causes and return them."""
         notifications = assignment_notifications(event)
         if is_completion(event):
@@ -80,7 +79,7 @@ class NotificationService:
             self._notifier.send(notification)
         return notifications
 
-    def _unblocked_by(self, completion: TaskUpdated) -> list[Notification]:
+    def _unblocked_by(self, completion: ReceivedTaskUpdated) -> list[Notification]:
         # Two reads whatever the fan-out: the dependents (reverse edges), then all of their
         # dependencies at once. Sending happens after the unit of work is closed.
         with self._uow_factory() as uow:

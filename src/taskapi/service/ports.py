@@ -12,10 +12,12 @@ from types import TracebackType
 from typing import Any, Protocol, Self
 from uuid import UUID
 
+from taskapi.domain.event_readers import ReceivedEvent
 from taskapi.domain.events import TaskCreated, TaskDeleted, TaskUpdated
 from taskapi.domain.model import Priority, Status, Task
 from taskapi.domain.notifications import Notification
 
+# An event as the service writes it (strict: validated by the models the schemas come from).
 Event = TaskCreated | TaskUpdated | TaskDeleted
 
 # A store's resume position for listing: JSON-serialisable. The service wraps it in a signed
@@ -159,22 +161,75 @@ class UnitOfWorkFactory(Protocol):
 
 @dataclass(slots=True)
 class OutboxRecord:
-    event: Event
+    # Read back as a tolerant reader reads it: a row committed by a later minor release (new
+    # fields, a new status) is delivered, not refused.
+    event: ReceivedEvent
     attempts: int = 0
     last_error: str | None = field(default=None)
 
 
-class OutboxReader(Protocol):
-    """The dispatcher's side of the outbox: committed events not yet delivered."""
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An outbox event set aside: delivery failed for the last time, or the record could not
+    be read (``last_error`` then starts with ``unreadable:``). Kept until redriven."""
 
-    def pending(self, limit: int) -> list[OutboxRecord]:
-        """Oldest undelivered events first."""
+    event_id: UUID
+    event_type: str
+    attempts: int
+    last_error: str | None
+    dead_lettered_at: datetime
+
+
+class OutboxReader(Protocol):
+    """The dispatcher's side of the outbox: committed events not yet delivered, each due now
+    or at the time of its next retry, and the dead letters set aside."""
+
+    def pending(self, limit: int, now: datetime | None = None) -> list[OutboxRecord]:
+        """Up to ``limit`` undelivered events due at ``now`` (all of them if ``None``): new
+        events in commit order, then retried ones in the order they fell due, so a retried
+        event comes after the events that were pending when it failed. A record that cannot
+        be read is moved to the dead letters instead, and the batch filled past it."""
         ...
 
-    def mark_sent(self, event_id: UUID) -> None: ...
+    def mark_sent(self, event_id: UUID) -> None:
+        """The event was delivered: it is neither pending nor a dead letter any more."""
+        ...
 
-    def mark_failed(self, event_id: UUID, error: str) -> None:
-        """Record a failed delivery attempt; the event stays pending."""
+    def mark_failed(self, event_id: UUID, error: str, retry_at: datetime | None = None) -> None:
+        """Record a failed delivery attempt; the event stays pending, due again at
+        ``retry_at`` (``None``: when it was due before)."""
+        ...
+
+    def dead_letter(self, event_id: UUID, error: str) -> None:
+        """Record a last failed attempt and set the pending event aside: it is not offered
+        again until redriven. (Nothing happens if it is not pending.)"""
+        ...
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+        """The dead letters, in the order they were set aside (all of them if ``None``)."""
+        ...
+
+    def redrive(self, event_id: UUID) -> bool:
+        """Return a dead letter to the outbox as a new event (no attempts, behind the events
+        pending now); ``False`` if it is not a dead letter."""
+        ...
+
+
+class PublishableEvent(Protocol):
+    """What publishing an event needs of it: a task event as written, or the relay's envelope
+    of one read back from the outbox (``domain.event_readers.EventEnvelope``)."""
+
+    @property
+    def event_id(self) -> UUID: ...
+
+    @property
+    def event_type(self) -> str: ...
+
+    @property
+    def occurred_at(self) -> datetime: ...
+
+    def model_dump_json(self) -> str:
+        """The event's JSON: the bus's ``detail``."""
         ...
 
 
@@ -182,7 +237,7 @@ class EventPublisher(Protocol):
     """Publishes committed events beyond the process (EventBridge in AWS): the stream
     relay's port."""
 
-    def publish(self, events: Sequence[Event]) -> Mapping[UUID, str]:
+    def publish(self, events: Sequence[PublishableEvent]) -> Mapping[UUID, str]:
         """Publish ``events``; return the reason each one that was not accepted failed, by
         event id (empty: all were accepted). The caller decides what to retry."""
         ...

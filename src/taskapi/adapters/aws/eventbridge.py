@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.validate import ParamValidator
 
 from taskapi.adapters.aws.errors import to_port_error
-from taskapi.service.ports import Event
+from taskapi.service.ports import PublishableEvent
 
 if TYPE_CHECKING:
     from botocore.model import Shape
@@ -85,7 +85,7 @@ class EventEntryBuilder:
     source: str
     event_bus_name: str
 
-    def build(self, event: Event) -> PutEventsRequestEntryTypeDef:
+    def build(self, event: PublishableEvent) -> PutEventsRequestEntryTypeDef:
         """The PutEvents entry for ``event``; raises ``InvalidEventEntry`` (or its subclass
         ``EventEntryTooLarge``) if EventBridge would refuse it."""
         entry: PutEventsRequestEntryTypeDef = {
@@ -104,7 +104,7 @@ class EventEntryBuilder:
 
 @dataclass(frozen=True, slots=True)
 class _Batch:
-    events: list[Event]
+    events: list[PublishableEvent]
     entries: list[PutEventsRequestEntryTypeDef]
 
 
@@ -123,9 +123,9 @@ class EventBridgePublisher:
         self._client = client
         self._entries = entries
 
-    def publish(self, events: Sequence[Event]) -> dict[UUID, str]:
+    def publish(self, events: Sequence[PublishableEvent]) -> dict[UUID, str]:
         rejected: dict[UUID, str] = {}
-        entries: list[tuple[Event, PutEventsRequestEntryTypeDef]] = []
+        entries: list[tuple[PublishableEvent, PutEventsRequestEntryTypeDef]] = []
         for event in events:
             try:
                 entries.append((event, self._entries.build(event)))
@@ -169,7 +169,9 @@ class EventBridgePublisher:
         return rejected
 
 
-def _batches(entries: Sequence[tuple[Event, PutEventsRequestEntryTypeDef]]) -> Iterator[_Batch]:
+def _batches(
+    entries: Sequence[tuple[PublishableEvent, PutEventsRequestEntryTypeDef]],
+) -> Iterator[_Batch]:
     """The entries in order, in as few PutEvents calls as the quotas allow."""
     batch = _Batch([], [])
     batch_bytes = 0

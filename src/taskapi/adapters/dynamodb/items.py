@@ -19,9 +19,8 @@ from uuid import UUID
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from taskapi.adapters.dynamodb.table import ASSIGNEE_PK, LIST_PK, LIST_SK, PK, SK
-from taskapi.domain.events import parse_event
+from taskapi.domain.event_readers import EventEnvelope, read_envelope
 from taskapi.domain.model import Task, to_utc
-from taskapi.service.ports import Event
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -37,7 +36,10 @@ OUTBOX_ITEM_SK: Final = "OUTBOX"
 GRAPH_ID: Final = "GRAPH"
 ALL_TASKS: Final = "TASK"  # the one partition key value of the ByCreatedAt index
 ASSIGNEE_PREFIX: Final = "ASSIGNEE#"
-PENDING: Final = "PENDING"  # the one partition key value of the PendingOutbox index
+# The partition key values of the PendingOutbox index (polling mode): events to deliver,
+# sorted by when they are due, and the dead letters, sorted by when they were set aside.
+PENDING: Final = "PENDING"
+DEAD: Final = "DEAD"
 
 # Attributes besides the task's own fields.
 DEPENDENTS_GENERATION: Final = "dependents_generation"
@@ -114,12 +116,14 @@ def task_from_record(record: Mapping[str, Any]) -> Task:
     return Task.model_validate(values)
 
 
-def outbox_event_from_image(image: Mapping[str, Any]) -> Event | None:
+def outbox_event_from_image(image: Mapping[str, Any]) -> EventEnvelope | None:
     """The event of an outbox item's stream image (already decoded), or ``None`` if the
-    image is some other item. A malformed outbox item raises ``ValueError``."""
+    image is some other item. The relay only forwards it, so only its envelope is read: an
+    event of a later release (new fields, values, types) is published as it was committed.
+    An item without a valid envelope raises ``ValueError``."""
     if not str(image.get(PK, "")).startswith(OUTBOX_PREFIX):
         return None
     try:
-        return parse_event(str(image["event"]))
+        return read_envelope(str(image["event"]))
     except (KeyError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         raise ValueError(f"malformed outbox item {image.get(PK)!r}") from exc

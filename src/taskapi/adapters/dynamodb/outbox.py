@@ -2,15 +2,16 @@
 
 Every commit puts one ``OUTBOX#<event_id>`` item per event in the task's transaction. In
 ``"stream"`` mode (AWS) the table's stream hands it to the relay and TTL removes it later; in
-``"polling"`` mode (the contract suite) ``DynamoDbOutbox`` reads the pending index and
-``mark_sent`` deletes the item. See docs/aws.md#stream-and-ttl.
+``"polling"`` mode (the contract suite, ``taskapi serve`` on DynamoDB Local or moto)
+``DynamoDbOutbox`` reads the pending index, with retries and dead letters as every local
+outbox keeps them, and ``mark_sent`` deletes the item. See docs/aws.md#stream-and-ttl.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from taskapi.adapters.aws.errors import error_code, to_port_error
 from taskapi.adapters.aws.eventbridge import EventEntryBuilder
 from taskapi.adapters.dynamodb.client import DynamoDbTable
 from taskapi.adapters.dynamodb.items import (
+    DEAD,
     OUTBOX_ITEM_SK,
     OUTBOX_PREFIX,
     PENDING,
@@ -36,9 +38,10 @@ from taskapi.adapters.dynamodb.table import (
     PK,
     SK,
 )
+from taskapi.adapters.outbox import read_record
 from taskapi.adapters.unit_of_work import StagedEvents, bounded_error
-from taskapi.domain.events import parse_event
-from taskapi.service.ports import Event, OutboxRecord
+from taskapi.domain.model import to_utc
+from taskapi.service.ports import DeadLetter, Event, OutboxRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import (
@@ -101,62 +104,157 @@ def outbox_puts(
 
 
 class DynamoDbOutbox:
-    """The ``OutboxReader`` of a table in polling mode: pending events are the entries of
-    the ``PendingOutbox`` index, in commit order. (In stream mode the index stays empty.)"""
+    """The ``OutboxReader`` of a table in polling mode. The ``PendingOutbox`` index holds the
+    undelivered events under ``PENDING``, sorted by when they are due (a new event: its
+    commit; a failed one: its retry), and the dead letters under ``DEAD``, sorted by when
+    they were set aside. (In stream mode the index stays empty.)"""
 
     def __init__(self, table: DynamoDbTable) -> None:
         self._table = table
 
-    def pending(self, limit: int) -> list[OutboxRecord]:
-        request: QueryInputTypeDef = {
-            "TableName": self._table.name,
-            "IndexName": PENDING_OUTBOX,
-            "KeyConditionExpression": "#pk = :pending",
-            "ExpressionAttributeNames": {"#pk": OUTBOX_PK},
-            "ExpressionAttributeValues": {":pending": string(PENDING)},
-            "Limit": limit,
-        }
-        keys: list[dict[str, AttributeValueTypeDef]] = []
-        for page in self._table.query_pages(request):
-            keys += [{PK: string(entry[PK]), SK: string(entry[SK])} for entry in page]
-            if len(keys) >= limit:
-                break
-        keys = keys[:limit]
-        # The index lags its table: an entry whose item was deleted (sent) since is skipped.
-        records = {record[PK]: record for record in self._table.batch_get(keys)}
-        return [
-            OutboxRecord(
-                event=parse_event(record["event"]),
-                attempts=int(record.get("attempts", 0)),
-                last_error=record.get("last_error"),
+    def pending(self, limit: int, now: datetime | None = None) -> list[OutboxRecord]:
+        bound = None if now is None else f"{_nanos(now):020d}~"  # after every key of `now`
+        records: list[OutboxRecord] = []
+        for key, item in self._index(PENDING, limit, bound):
+            # The index lags its table: skip an entry whose item was sent, set aside or
+            # rescheduled since.
+            if item.get(OUTBOX_PK) != PENDING or (bound is not None and item[OUTBOX_SK] > bound):
+                continue
+            event = read_record(item["event"])
+            if isinstance(event, str):
+                self._set_aside(key, event, attempts_added=0)
+                continue
+            records.append(
+                OutboxRecord(event, int(item.get("attempts", 0)), item.get("last_error"))
             )
-            for key in keys
-            if (record := records.get(key[PK]["S"])) is not None
-        ]
+            if len(records) == limit:
+                break
+        return records
 
     def mark_sent(self, event_id: UUID) -> None:
         self._table.delete(outbox_key(event_id))
 
-    def mark_failed(self, event_id: UUID, error: str) -> None:
+    def mark_failed(self, event_id: UUID, error: str, retry_at: datetime | None = None) -> None:
+        names = {"#attempts": "attempts", "#error": "last_error"}
+        values = {":one": number(1), ":error": string(bounded_error(error))}
+        update = "ADD #attempts :one SET #error = :error"
+        if retry_at is not None:
+            names["#sk"] = OUTBOX_SK
+            values[":due"] = string(f"{_nanos(retry_at):020d}#{event_id}")
+            update += ", #sk = :due"
+        # Not pending any more (sent by another dispatcher, or set aside): nothing to record.
+        self._update_if(outbox_key(event_id), PENDING, update, names, values)
+
+    def dead_letter(self, event_id: UUID, error: str) -> None:
+        self._set_aside(outbox_key(event_id), bounded_error(error), attempts_added=1)
+
+    def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
+        letters: list[DeadLetter] = []
+        for _, item in self._index(DEAD, limit, None):
+            if limit is not None and len(letters) == limit:
+                break
+            if item.get(OUTBOX_PK) == DEAD:  # not redriven since the index was written
+                letters.append(
+                    DeadLetter(
+                        event_id=UUID(item["event_id"]),
+                        event_type=str(item["event_type"]),
+                        attempts=int(item.get("attempts", 0)),
+                        last_error=item.get("last_error"),
+                        dead_lettered_at=datetime.fromisoformat(item[DEAD_LETTERED_AT]),
+                    )
+                )
+        return letters
+
+    def redrive(self, event_id: UUID) -> bool:
+        # Back under PENDING, due now: behind every event committed before the redrive.
+        return self._update_if(
+            outbox_key(event_id),
+            DEAD,
+            "SET #opk = :to, #sk = :due, #attempts = :zero REMOVE #error, #dead_at",
+            {"#sk": OUTBOX_SK, "#attempts": "attempts", "#error": "last_error"}
+            | {"#dead_at": DEAD_LETTERED_AT},
+            {":to": string(PENDING), ":due": string(f"{time.time_ns():020d}#{event_id}")}
+            | {":zero": number(0)},
+        )
+
+    def _index(
+        self, partition: str, limit: int | None, bound: str | None
+    ) -> Iterator[tuple[dict[str, AttributeValueTypeDef], dict[str, Any]]]:
+        """(key, item) of each entry of one partition of the index, in order, read page by
+        page (a page's items with one BatchGetItem)."""
+        condition = "#pk = :partition" + ("" if bound is None else " AND #sk <= :bound")
+        request: QueryInputTypeDef = {
+            "TableName": self._table.name,
+            "IndexName": PENDING_OUTBOX,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": {"#pk": OUTBOX_PK}
+            | ({} if bound is None else {"#sk": OUTBOX_SK}),
+            "ExpressionAttributeValues": {":partition": string(partition)}
+            | ({} if bound is None else {":bound": string(bound)}),
+        }
+        if limit is not None:
+            request["Limit"] = max(limit, 1)
+        for page in self._table.query_pages(request):
+            keys = [{PK: string(entry[PK]), SK: string(entry[SK])} for entry in page]
+            items = {item[PK]: item for item in self._table.batch_get(keys)}
+            for key in keys:
+                item = items.get(key[PK]["S"])
+                if item is not None:
+                    yield key, item
+
+    def _set_aside(
+        self, key: dict[str, AttributeValueTypeDef], error: str, *, attempts_added: int
+    ) -> None:
+        event_id = key[PK]["S"].removeprefix(OUTBOX_PREFIX)
+        self._update_if(
+            key,
+            PENDING,
+            "ADD #attempts :added SET #opk = :to, #sk = :at, #error = :error, #dead_at = :when",
+            {"#attempts": "attempts", "#error": "last_error", "#sk": OUTBOX_SK}
+            | {"#dead_at": DEAD_LETTERED_AT},
+            {
+                ":added": number(attempts_added),
+                ":to": string(DEAD),
+                ":at": string(f"{time.time_ns():020d}#{event_id}"),
+                ":error": string(error),
+                ":when": string(datetime.now(UTC).isoformat()),
+            },
+        )
+
+    def _update_if(
+        self,
+        key: dict[str, AttributeValueTypeDef],
+        partition: str,
+        update: str,
+        names: dict[str, str],
+        values: dict[str, AttributeValueTypeDef],
+    ) -> bool:
+        """Update the outbox item if it is in ``partition`` of the index (``#opk`` names the
+        index's partition attribute); ``False`` if it is not there."""
+        names = {**names, "#opk": OUTBOX_PK}
+        values = {**values, ":in": string(partition)}
         try:
             self._table.client.update_item(
                 TableName=self._table.name,
-                Key=outbox_key(event_id),
-                UpdateExpression="ADD #attempts :one SET #error = :error",
-                ConditionExpression="attribute_exists(#pk)",
-                ExpressionAttributeNames={
-                    "#attempts": "attempts",
-                    "#error": "last_error",
-                    "#pk": PK,
-                },
-                ExpressionAttributeValues={
-                    ":one": number(1),
-                    ":error": string(bounded_error(error)),
-                },
+                Key=key,
+                UpdateExpression=update,
+                ConditionExpression="#opk = :in",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise to_port_error(exc, "dynamodb.UpdateItem") from exc
-            # Already sent and removed by another dispatcher: nothing to record.
+            return False
         except BotoCoreError as exc:
             raise to_port_error(exc, "dynamodb.UpdateItem") from exc
+        return True
+
+
+# When an item was set aside, for listing (ISO 8601, UTC).
+DEAD_LETTERED_AT: Final = "dead_lettered_at"
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _nanos(instant: datetime) -> int:
+    return (to_utc(instant) - _EPOCH) // timedelta(microseconds=1) * 1000

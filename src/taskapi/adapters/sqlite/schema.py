@@ -1,8 +1,8 @@
 """The SQLite schema and its versioning (``PRAGMA user_version``).
 
 ``MIGRATIONS[n]`` takes a database from schema version ``n`` to ``n + 1``. Opening a database
-applies, in one transaction, every migration it has not had yet; statements are idempotent
-(``IF NOT EXISTS``) so two processes opening a new file at once cannot trip over each other.
+applies, in one transaction that holds the write lock and reads the version first, every
+migration it has not had yet, so two processes opening a file at once apply each one once.
 A file written by a newer release (a higher ``user_version``) is refused rather than guessed at.
 """
 
@@ -77,7 +77,28 @@ _VERSION_2 = (
     "CREATE INDEX IF NOT EXISTS requests_by_expiry ON requests (expires_at_us)",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_VERSION_1, _VERSION_2)
+_VERSION_3 = (
+    # When an outbox event is next due, in microseconds since the Unix epoch: 0 (a new or
+    # redriven event) is due at once; a failed delivery moves it to the time of its retry.
+    "ALTER TABLE outbox ADD COLUMN due_us INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX IF NOT EXISTS outbox_by_due ON outbox (due_us, sequence)",
+    # Events set aside: delivered for the last time without success, or unreadable. They are
+    # kept until redriven (moved back to `outbox`); `sequence` is the order they were set aside.
+    """
+    CREATE TABLE IF NOT EXISTS outbox_dead_letters (
+        sequence         INTEGER NOT NULL PRIMARY KEY,
+        event_id         TEXT    NOT NULL UNIQUE,
+        event_type       TEXT    NOT NULL,
+        payload          TEXT    NOT NULL,
+        attempts         INTEGER NOT NULL,
+        last_error       TEXT,
+        created_at       TEXT    NOT NULL,
+        dead_lettered_at TEXT    NOT NULL
+    )
+    """,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_VERSION_1, _VERSION_2, _VERSION_3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
