@@ -248,6 +248,7 @@ class _GraphReads:
         self.inner = inner
         self.calls: list[list[UUID]] = []
         self.get_many_calls: list[list[UUID]] = []
+        self.walks: list[list[UUID]] = []  # the first levels of cycle checks
 
     def __call__(self) -> UnitOfWork:
         reads = self
@@ -257,9 +258,13 @@ class _GraphReads:
             def __getattr__(self, name: str) -> Any:
                 return getattr(uow.tasks, name)
 
-            def get_many(self, ids: Collection[UUID]) -> dict[UUID, Task]:
+            def get_many(
+                self, ids: Collection[UUID], *, graph_walk: bool = False
+            ) -> dict[UUID, Task]:
                 reads.get_many_calls.append(list(ids))
-                return uow.tasks.get_many(ids)
+                if graph_walk:
+                    reads.walks.append(list(ids))
+                return uow.tasks.get_many(ids, graph_walk=graph_walk)
 
             def dependencies_of(self, ids: Collection[UUID]) -> Mapping[UUID, Sequence[UUID]]:
                 reads.calls.append(list(ids))
@@ -290,10 +295,28 @@ def test_removing_dependencies_does_not_walk_the_graph_but_adding_one_does() -> 
     task = create(harness, "task", dependencies=[str(first.task_id), str(second.task_id)])
 
     harness.service.update(task.task_id, UpdateTask(dependencies=(first.task_id,)), 1)
-    assert graph_reads.calls == []
+    assert (graph_reads.walks, graph_reads.calls) == ([], [])
 
     harness.service.update(task.task_id, UpdateTask(dependencies=(first.task_id, third.task_id)), 2)
-    assert graph_reads.calls == [[first.task_id, third.task_id]]
+    # The walk starts from the dependencies as read for the existence check: each new
+    # dependency is read once, and their own (empty) dependencies end the walk.
+    assert graph_reads.walks == [[first.task_id, third.task_id]]
+    assert graph_reads.calls == []
+
+
+def test_each_dependency_is_read_once_and_the_walk_reads_only_the_levels_below() -> None:
+    harness = build_service(wrap=_GraphReads)
+    reads = harness.uow_factory
+    assert isinstance(reads, _GraphReads)
+    root = create(harness, "root")
+    middle = create(harness, "middle", dependencies=[str(root.task_id)])
+    task = create(harness, "task")
+    reads.get_many_calls.clear()
+
+    harness.service.update(task.task_id, UpdateTask(dependencies=(middle.task_id,)), 1)
+
+    assert reads.get_many_calls == [[middle.task_id]]
+    assert reads.calls == [[root.task_id]]  # the next level only; middle is not read again
 
 
 def test_an_edit_that_neither_completes_nor_changes_dependencies_reads_no_dependency() -> None:

@@ -65,34 +65,45 @@ def find_cycle(
     The returned path starts and ends with ``task_id``: ``[task_id, d, ..., task_id]``.
     Edges stored for ``task_id`` itself are ignored: the new ``dependencies`` replace them.
     """
-    parent: dict[UUID, UUID | None] = {}
+    # Nodes are keyed by their 128-bit integer: hashing an int is a C call, hashing a UUID a
+    # Python one, and the walk hashes every edge it follows (docs/performance.md).
+    target = task_id.int
+    parent: dict[int, int | None] = {}
+    node_of: dict[int, UUID] = {}
     frontier: list[UUID] = []
     for dep in dependencies:
-        if dep == task_id:
+        key = dep.int
+        if key == target:
             return [task_id, task_id]
-        if dep not in parent:
-            parent[dep] = None
+        if key not in parent:
+            parent[key] = None
+            node_of[key] = dep
             frontier.append(dep)
 
     while frontier:
         edges = fetch(frontier)
         next_frontier: list[UUID] = []
         for node in frontier:
+            node_key = node.int
             for dep in edges.get(node, ()):
-                if dep == task_id:
-                    return _path_to(node, parent, task_id)
-                if dep not in parent:
-                    parent[dep] = node
+                key = dep.int
+                if key == target:
+                    return _path_to(node_key, parent, node_of, task_id)
+                if key not in parent:
+                    parent[key] = node_key
+                    node_of[key] = dep
                     next_frontier.append(dep)
         frontier = next_frontier
     return None
 
 
-def _path_to(node: UUID, parent: Mapping[UUID, UUID | None], task_id: UUID) -> list[UUID]:
+def _path_to(
+    node: int, parent: Mapping[int, int | None], node_of: Mapping[int, UUID], task_id: UUID
+) -> list[UUID]:
     chain: list[UUID] = []
-    current: UUID | None = node
+    current: int | None = node
     while current is not None:
-        chain.append(current)
+        chain.append(node_of[current])
         current = parent[current]
     chain.reverse()
     return [task_id, *chain, task_id]

@@ -52,8 +52,10 @@ class TaskRepository(Protocol):
 
     def get(self, task_id: UUID) -> Task | None: ...
 
-    def get_many(self, task_ids: Collection[UUID]) -> dict[UUID, Task]:
-        """The tasks that exist among ``task_ids`` (one round trip per call where possible)."""
+    def get_many(self, task_ids: Collection[UUID], *, graph_walk: bool = False) -> dict[UUID, Task]:
+        """The tasks that exist among ``task_ids`` (one round trip per call where possible).
+        ``graph_walk``: they are also the first level of a cycle check (``dependencies_of``
+        reads the next ones), so a store that guards walks at commit starts that guard now."""
         ...
 
     def dependencies_of(self, task_ids: Collection[UUID]) -> Mapping[UUID, Sequence[UUID]]:

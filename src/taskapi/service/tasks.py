@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -235,11 +235,19 @@ def _check_dependencies(
     that was completed already, rather than completing it.)"""
     if not task.dependencies:
         return
-    found = tasks.get_many(task.dependencies)
+    found = tasks.get_many(task.dependencies, graph_walk=check_cycle)
     rules.check_dependencies_exist(task.dependencies, found)
     if task.status == Status.COMPLETED:
         rules.check_can_complete(
             {dep: found[dep].status for dep in task.dependencies}, stays_completed=stays_completed
         )
     if check_cycle:
-        rules.check_no_cycle(task.task_id, task.dependencies, tasks.dependencies_of)
+        # The walk's first level is what was just read: each dependency is read once.
+        first_level = {dep: found[dep].dependencies for dep in task.dependencies}
+
+        def fetch(ids: Collection[UUID]) -> Mapping[UUID, Sequence[UUID]]:
+            unread = [i for i in ids if i not in first_level]
+            edges = {i: first_level[i] for i in ids if i in first_level}
+            return {**edges, **tasks.dependencies_of(unread)} if unread else edges
+
+        rules.check_no_cycle(task.task_id, task.dependencies, fetch)

@@ -120,7 +120,11 @@ class DynamoDbTaskRepository(StagedWrites):
         record = self._table.get(task_key(task_id))
         return None if record is None else self._remember(record)
 
-    def get_many(self, task_ids: Collection[UUID]) -> dict[UUID, Task]:
+    def get_many(self, task_ids: Collection[UUID], *, graph_walk: bool = False) -> dict[UUID, Task]:
+        if graph_walk:
+            # The first level of a walk: fix the graph generation before reading it.
+            self.observe_graph()
+            self.walked_graph = True
         keys = [task_key(task_id) for task_id in dict.fromkeys(task_ids)]
         tasks = (self._remember(record) for record in self._table.batch_get(keys))
         return {task.task_id: task for task in tasks}

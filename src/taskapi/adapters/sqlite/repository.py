@@ -70,7 +70,9 @@ class SqliteTaskRepository(StagedWrites):
         rows = self._query("SELECT body FROM tasks WHERE task_id = ?", (str(task_id),))
         return Task.model_validate_json(rows[0][0]) if rows else None
 
-    def get_many(self, task_ids: Collection[UUID]) -> dict[UUID, Task]:
+    def get_many(self, task_ids: Collection[UUID], *, graph_walk: bool = False) -> dict[UUID, Task]:
+        # Units of work hold the store's write lock: a walk needs no guard of its own.
+        del graph_walk
         found: dict[UUID, Task] = {}
         for chunk in _chunks(task_ids):
             marks = _placeholders(len(chunk))
