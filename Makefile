@@ -29,7 +29,7 @@ BUILD_TOOLS := tools/package.py tools/preflight.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help setup run test test-unit test-property test-contract test-integration test-e2e \
+.PHONY: help setup run test test-unit test-cli test-property test-contract test-integration test-e2e \
         test-fuzz lint format bench risk-demo clean iac-setup iac-check package package-check \
         deploy destroy logs
 
@@ -59,6 +59,9 @@ test: $(STAMP) $(IAC_STAMP) ## the whole suite but the artifacts' wheel checks (
 
 test-unit: $(STAMP) ## unit tests only (seconds)
 	$(PYTEST) tests/unit
+
+test-cli: $(STAMP) ## the taskapi command run as a process (events, dispatch, redrive, serve)
+	$(PYTEST) tests/cli
 
 test-property: $(STAMP) ## property-based tests with Hypothesis statistics
 	$(PYTEST) tests/property --hypothesis-show-statistics -p no:xdist
