@@ -20,12 +20,15 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 from benches import markdown_table
 from taskapi import bootstrap
@@ -101,6 +104,37 @@ def run(handler: Handler, calls: list[Invocation]) -> Outcome:
     return Outcome(seconds, latencies, statuses)
 
 
+class FloorBody(BaseModel):
+    title: str
+
+
+class FloorTask(BaseModel):
+    task_id: str
+    title: str
+
+
+def floor_handler() -> Handler:
+    """The floor, measured in the same run: Powertools' REST resolver with validation, one
+    Pydantic body model and a dict for a store; no logging, metrics, tracing or error table.
+    What any validated Powertools API pays per request in Python."""
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver  # noqa: PLC0415
+
+    app = APIGatewayRestResolver(enable_validation=True)
+    tasks: dict[str, FloorTask] = {}
+
+    @app.post("/tasks")
+    def create(body: FloorBody) -> tuple[FloorTask, int]:
+        task = FloorTask(task_id=str(uuid.uuid4()), title=body.title)
+        tasks[task.task_id] = task
+        return task, 201
+
+    @app.get("/tasks/<task_id>")
+    def get(task_id: str) -> FloorTask:
+        return tasks.get(task_id) or FloorTask(task_id=task_id, title="?")
+
+    return app.resolve  # type: ignore[return-value]
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -163,6 +197,28 @@ def measure(
                 f"{statistics.mean(best.latencies) * 1e6:,.0f}",
                 f"{percentile(best.latencies, 0.5) * 1e6:,.0f}",
                 f"{percentile(best.latencies, 0.99) * 1e6:,.0f}",
+            ]
+        )
+    floor = floor_handler()
+    for name, build in (
+        ("floor: GET (resolver + validation)", lambda n: invocation("GET", f"/tasks/{n}")),
+        (
+            "floor: POST (resolver + validation)",
+            lambda n: invocation("POST", "/tasks", {"title": f"t{n}"}),
+        ),
+    ):
+        best_floor = min(
+            (run(floor, [build(n) for n in range(requests)]) for _ in range(repeat)),
+            key=lambda outcome: outcome.seconds,
+        )
+        rows.append(
+            [
+                name,
+                f"{requests:,}",
+                f"{requests / best_floor.seconds:,.0f}",
+                f"{statistics.mean(best_floor.latencies) * 1e6:,.0f}",
+                f"{percentile(best_floor.latencies, 0.5) * 1e6:,.0f}",
+                f"{percentile(best_floor.latencies, 0.99) * 1e6:,.0f}",
             ]
         )
     print(f"lambda_handler in-process, memory store, best of {repeat} runs per case\n")
