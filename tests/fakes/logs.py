@@ -21,9 +21,12 @@ def logged_lines() -> Iterator[list[dict[str, Any]]]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logger.registered_formatter)
     logger.addHandler(handler)
+    level = logger.log_level
+    logger.setLevel(logging.DEBUG)  # the lines of every level, "task created" included
     lines: list[dict[str, Any]] = []
     try:
         yield lines
     finally:
+        logger.setLevel(level)
         logger.removeHandler(handler)
         lines.extend(json.loads(line) for line in stream.getvalue().splitlines())
