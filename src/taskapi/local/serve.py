@@ -19,6 +19,7 @@ from typing import Any
 from taskapi import bootstrap
 from taskapi.config import Settings
 from taskapi.local.gateway import LocalApiServer, serving
+from taskapi.local.logs import LOG_FORMATS, local_logging, resolve_format
 from taskapi.local.pump import OutboxPump
 
 logger = logging.getLogger("taskapi-serve")
@@ -35,6 +36,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free)")
     parser.add_argument(
         "--db", type=Path, default=None, help="SQLite file (default <data dir>/taskapi.db)"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=None,
+        help="text (default): one line per request, and the functions' warnings and errors "
+        "as readable lines (POWERTOOLS_LOG_LEVEL=INFO for more); json: every Powertools JSON "
+        "line on stdout, as in Lambda (the default with POWERTOOLS_DEV=true)",
     )
     parser.set_defaults(func=serve)
 
@@ -56,7 +65,8 @@ def serve(args: argparse.Namespace) -> int:
     stop_requested = threading.Event()
     _on_signals(stop_requested.set, signal.SIGINT, signal.SIGTERM)
 
-    with bootstrap.override_runtime(runtime):
+    log_format = resolve_format(args.log_format)
+    with local_logging(log_format, text_stream=sys.stderr), bootstrap.override_runtime(runtime):
         pump.start()
         with serving(server):
             where = {
@@ -68,6 +78,10 @@ def serve(args: argparse.Namespace) -> int:
                 f"taskapi listening on {server.url} (store: {settings.store}, {where})", flush=True
             )
             print(f"  API docs: {server.url}/swagger   stop: Ctrl-C", flush=True)
+            if log_format == "text":
+                print(
+                    "  logs: a line per request, and warnings (JSON: --log-format json)", flush=True
+                )
             stop_requested.wait()
             logger.info("shutting down")
         # The final delivery, once the server no longer takes writes.
@@ -94,8 +108,8 @@ def _on_signals(callback: Callable[[], None], *signals: signal.Signals) -> None:
 
 
 def _configure_logging() -> None:
-    # The access log is for people: plain lines on stderr. (The handler's own logs stay
-    # structured JSON on stdout, as in Lambda.)
+    # The access log is for people: plain lines on stderr. (The functions' own logs go where
+    # and how local_logging says.)
     if not logger.handlers:
         stream = logging.StreamHandler()
         stream.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
