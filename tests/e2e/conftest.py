@@ -67,6 +67,38 @@ def local_data_dir(e2e_workdir: Path) -> Path | None:
     return None if os.environ.get(API_URL_VARIABLE) else e2e_workdir / "data"
 
 
+def start_local_server(workdir: Path) -> tuple[subprocess.Popen[bytes], ServerOutput, str]:
+    """A ``taskapi serve`` subprocess on a free port, with its data directory and database in
+    ``workdir``, once it accepts connections: (process, its output, its URL). The caller
+    stops it."""
+    env = {**os.environ, "TASKAPI_DATA_DIR": str(workdir / "data"), "TASKAPI_STORE": "sqlite"}
+    command = [sys.executable, "-m", "taskapi.local.cli", "serve", "--port", "0"]
+    command += ["--db", str(workdir / "e2e.db")]
+    server = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=workdir
+    )
+    assert server.stdout is not None
+    output = ServerOutput(server.stdout, workdir / "server.log")
+    url = output.wait_for_url(STARTUP_DEADLINE_SECONDS)
+    if url is None:
+        server.kill()
+        server.wait()
+        pytest.fail(f"taskapi serve did not start listening:\n{output.text()}")
+    return server, output, url
+
+
+def stop_local_server(server: subprocess.Popen[bytes], output: ServerOutput) -> None:
+    """Stop it as a service manager would (SIGTERM); a clean exit is part of the contract."""
+    server.terminate()
+    try:
+        returncode = server.wait(timeout=SHUTDOWN_DEADLINE_SECONDS)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+        pytest.fail(f"taskapi serve ignored SIGTERM:\n{output.text()}")
+    assert returncode == 0, output.text()
+
+
 @pytest.fixture(scope="session")
 def api_url(e2e_workdir: Path, local_data_dir: Path | None) -> Iterator[str]:
     deployed = os.environ.get(API_URL_VARIABLE)
@@ -74,30 +106,11 @@ def api_url(e2e_workdir: Path, local_data_dir: Path | None) -> Iterator[str]:
         yield (deployed or "").rstrip("/")
         return
 
-    env = {**os.environ, "TASKAPI_DATA_DIR": str(local_data_dir), "TASKAPI_STORE": "sqlite"}
-    command = [sys.executable, "-m", "taskapi.local.cli", "serve", "--port", "0"]
-    command += ["--db", str(e2e_workdir / "e2e.db")]
-    server = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=e2e_workdir
-    )
-    assert server.stdout is not None
-    output = ServerOutput(server.stdout, e2e_workdir / "server.log")
+    server, output, url = start_local_server(e2e_workdir)
     try:
-        url = output.wait_for_url(STARTUP_DEADLINE_SECONDS)
-        if url is None:
-            server.kill()
-            pytest.fail(f"taskapi serve did not start listening:\n{output.text()}")
         yield url
     finally:
-        server.terminate()
-        try:
-            returncode = server.wait(timeout=SHUTDOWN_DEADLINE_SECONDS)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-            pytest.fail(f"taskapi serve ignored SIGTERM:\n{output.text()}")
-    # A clean shutdown is part of the contract of `taskapi serve`.
-    assert returncode == 0, output.text()
+        stop_local_server(server, output)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ delivers (DynamoDB in stream mode) it refuses to start. See docs/architecture.md
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -23,6 +24,8 @@ from taskapi.local.logs import LOG_FORMATS, local_logging, resolve_format
 from taskapi.local.pump import OutboxPump
 
 logger = logging.getLogger("taskapi-serve")
+# How often the HTTP thread looks for a shutdown request: Ctrl-C ends the server within this.
+SHUTDOWN_POLL_SECONDS = 0.05
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,7 +71,7 @@ def serve(args: argparse.Namespace) -> int:
     log_format = resolve_format(args.log_format)
     with local_logging(log_format, text_stream=sys.stderr), bootstrap.override_runtime(runtime):
         pump.start()
-        with serving(server):
+        with serving(server, poll_interval=SHUTDOWN_POLL_SECONDS):
             where = {
                 "memory": "in memory",
                 "sqlite": str(settings.sqlite_path),
@@ -86,6 +89,10 @@ def serve(args: argparse.Namespace) -> int:
             logger.info("shutting down")
         # The final delivery, once the server no longer takes writes.
         pump.stop()
+    # Everything is stopped and flushed, and the process is about to end: spare it the
+    # interpreter's final garbage collection of every object (about half a second), the OS
+    # frees the memory anyway.
+    gc.freeze()
     return 0
 
 
