@@ -156,8 +156,9 @@ def test_the_format_is_text_unless_asked_or_powertools_dev_mode_is_on(
     assert resolve_format("text") == "text"
 
 
-def test_serve_takes_a_log_format() -> None:
+def test_serve_and_invoke_take_a_log_format() -> None:
     parser = build_parser()
 
     assert parser.parse_args(["serve", "--log-format", "json"]).log_format == "json"
+    assert parser.parse_args(["invoke", "e.json", "--log-format", "text"]).log_format == "text"
     assert parser.parse_args(["serve"]).log_format is None

@@ -1,5 +1,5 @@
-"""Local logs a person can read: what ``taskapi serve`` does with the functions' Powertools
-logs and metrics, for as long as it runs (the Lambda code is untouched).
+"""Local logs a person can read: what ``taskapi serve`` and ``taskapi invoke`` do with the
+functions' Powertools logs and metrics, for as long as they run (the Lambda code is untouched).
 
 ``text`` (the default): one short line per record, from WARNING up (``POWERTOOLS_LOG_LEVEL``
 moves the threshold); ``json``: Powertools' own JSON lines, as in Lambda (the default when
