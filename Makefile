@@ -29,9 +29,9 @@ BUILD_TOOLS := tools/package.py tools/preflight.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help setup run test test-unit test-cli test-property test-contract test-integration test-e2e \
-        test-fuzz lint format bench risk-demo clean iac-setup iac-check package package-check \
-        deploy destroy logs
+.PHONY: help setup run test test-unit test-cli test-property test-contract test-integration \
+        test-e2e test-fuzz coverage lint format bench risk-demo clean iac-setup iac-check package \
+        package-check deploy destroy logs
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -77,6 +77,12 @@ test-e2e: $(STAMP) ## end-to-end over HTTP (TASKAPI_API_URL for a deployed stack
 
 test-fuzz: $(STAMP) ## schemathesis against the generated OpenAPI of a live local server
 	$(PYTEST) tests/contract/test_openapi_fuzz.py
+
+# Branch coverage of src/ over the suite of `make test`, the subprocesses it starts included
+# ([tool.coverage] in pyproject.toml holds the floor).
+coverage: $(STAMP) $(IAC_STAMP) ## make test's suite with branch coverage: htmlcov/index.html, coverage.xml
+	$(PYTEST) -n auto --ignore=$(WHEEL_CHECKS) --cov --cov-report=term --cov-report=html \
+		--cov-report=xml
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict on src and the build tools
 	$(RUN) ruff check .
@@ -133,4 +139,5 @@ logs: $(SAM_STAMP) ## tail the logs (and traces) of every function of the deploy
 	$(SAM) logs --config-env $(SAM_ENV) --tail
 
 clean: ## remove local environments and data
-	rm -rf $(VENV) .tools .taskapi .pytest_cache .mypy_cache .ruff_cache .hypothesis $(IAC)/.venv build
+	rm -rf $(VENV) .tools .taskapi .pytest_cache .mypy_cache .ruff_cache .hypothesis $(IAC)/.venv build \
+		htmlcov .coverage .coverage.* coverage.xml
