@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 import taskrisk.cli
 from taskapi.local import commands, invoke, serve
@@ -19,10 +20,18 @@ from taskapi.local import commands, invoke, serve
 _COMMAND_MODULES = (serve, invoke, commands, taskrisk.cli)
 
 
+def _version() -> str:
+    try:
+        return version("taskapi")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0.0.0"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="taskapi", description="Task-management API: local server and operations tools."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in _COMMAND_MODULES:
         module.register(subparsers)
