@@ -33,8 +33,12 @@ PORT ?= 8000
         test-e2e test-fuzz coverage lint format bench risk-demo clean iac-setup iac-check package \
         package-check deploy destroy logs
 
+# The variables a help text below names, shown with their values (e.g. PORT=9000 make help).
+HELP_VARIABLES := HOST PORT SAM_ENV
+
 help: ## list targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}' \
+		| sed $(foreach v,$(HELP_VARIABLES),-e 's|$$($(v))|$($(v))|g')
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -94,8 +98,9 @@ format: $(STAMP) ## apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-bench: $(STAMP) ## run benchmarks and print figures (see docs/performance.md)
-	$(RUN) python -m benches
+# NAME only from the command line: some systems (WSL) export NAME as the machine's name.
+bench: $(STAMP) ## run the benchmarks; NAME=cycles: only those whose name has it (docs/performance.md)
+	$(RUN) python -m benches $(if $(filter command line,$(origin NAME)),$(NAME))
 
 risk-demo: $(STAMP) ## render the risk heat map of the sample bug reports
 	$(RUN) taskapi risk examples/bugs.json
@@ -112,7 +117,10 @@ $(SAM_STAMP): $(IAC)/uv.lock $(IAC)/pyproject.toml | $(UV)
 
 iac-setup: $(IAC_STAMP) ## create tools/iac/.venv (checkov, SAM translator) from its lock
 
-iac-check: $(STAMP) $(IAC_STAMP) ## cfn-lint, checkov, SAM transform and template cross-checks
+# `sam validate --lint` needs no AWS account or credentials; the region only picks the
+# resource specification cfn-lint checks against.
+iac-check: $(STAMP) $(IAC_STAMP) $(SAM_STAMP) ## sam validate --lint, cfn-lint, checkov, SAM transform, cross-checks
+	$(SAM) validate --lint --region us-east-1 --template-file template.yaml
 	$(PYTEST) tests/infra
 
 # Every function's artifact (its CodeUri under build/lambda/): the modules its handler imports
@@ -127,7 +135,7 @@ package-check: $(STAMP) ## build the artifacts, wheels included, in a temporary 
 # The preflight stops with one line when SAM would find no credentials or no region; then the
 # artifacts are rebuilt and `sam deploy` zips and uploads them. --template-file: SAM would
 # otherwise prefer a stale .aws-sam/build/template.yaml left by an earlier `sam build`.
-deploy: $(STAMP) $(SAM_STAMP) ## package, then sam deploy (SAM_ENV=e2e: test stack; GUIDED=1 the first time)
+deploy: $(STAMP) $(SAM_STAMP) ## package, then sam deploy for SAM_ENV=$(SAM_ENV) (e2e: test stack; GUIDED=1 first)
 	@$(RUN) python tools/preflight.py --config-env $(SAM_ENV) $(if $(GUIDED),--guided)
 	$(RUN) python tools/package.py --uv $(UV)
 	$(SAM) deploy --template-file template.yaml --config-env $(SAM_ENV) $(if $(GUIDED),--guided) $(if $(SAM_PARAMS),--parameter-overrides "$(SAM_PARAMS)")
