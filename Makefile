@@ -23,14 +23,15 @@ SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_ENV ?= default
 SAM_PARAMS ?=
 
-# The Lambda artifact builder and the deploy preflight (typed scripts run with .venv).
-BUILD_TOOLS := tools/package.py tools/preflight.py
+# The Lambda artifact builder, the deploy preflight and the mutation runner (typed scripts run
+# with .venv).
+BUILD_TOOLS := tools/package.py tools/preflight.py tools/mutation.py
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help setup run test test-unit test-cli test-property test-contract test-integration test-e2e \
-        test-fuzz lint format bench risk-demo clean iac-setup iac-check package package-check \
+        test-fuzz mutation lint format bench risk-demo clean iac-setup iac-check package package-check \
         deploy destroy logs
 
 help: ## list targets
@@ -77,6 +78,11 @@ test-e2e: $(STAMP) ## end-to-end over HTTP (TASKAPI_API_URL for a deployed stack
 
 test-fuzz: $(STAMP) ## schemathesis against the generated OpenAPI of a live local server
 	$(PYTEST) tests/contract/test_openapi_fuzz.py
+
+# Not part of `make test`: a full run takes minutes (docs/testing.md#mutation-testing); CI runs
+# it as its own job. PROFILE=core|adapters runs one profile.
+mutation: $(STAMP) ## mutation testing (mutmut): score per module, survivors, fail under the floors
+	$(RUN) python tools/mutation.py $(if $(PROFILE),run $(PROFILE) && $(RUN) python tools/mutation.py report $(PROFILE),all)
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict on src and the build tools
 	$(RUN) ruff check .
@@ -133,4 +139,4 @@ logs: $(SAM_STAMP) ## tail the logs (and traces) of every function of the deploy
 	$(SAM) logs --config-env $(SAM_ENV) --tail
 
 clean: ## remove local environments and data
-	rm -rf $(VENV) .tools .taskapi .pytest_cache .mypy_cache .ruff_cache .hypothesis $(IAC)/.venv build
+	rm -rf $(VENV) .tools .taskapi .pytest_cache .mypy_cache .ruff_cache .hypothesis $(IAC)/.venv build mutants .mutants
