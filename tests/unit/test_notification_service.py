@@ -7,9 +7,9 @@ are fakes.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
-import logging
 from uuid import UUID
 
 import pytest
