@@ -23,15 +23,16 @@ SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_ENV ?= default
 SAM_PARAMS ?=
 
-# The Lambda artifact builder and the deploy preflight (typed scripts run with .venv).
-BUILD_TOOLS := tools/package.py tools/preflight.py
+# The Lambda artifact builder, the deploy preflight and the mutation runner (typed scripts run
+# with .venv).
+BUILD_TOOLS := tools/package.py tools/preflight.py tools/mutation.py
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help setup run test test-unit test-cli test-property test-contract test-integration \
-        test-e2e test-fuzz coverage lint format bench risk-demo clean iac-setup iac-check package \
-        package-check deploy destroy logs
+        test-e2e test-fuzz coverage mutation lint format bench risk-demo clean iac-setup iac-check \
+        package package-check deploy destroy logs
 
 # The variables a help text below names, shown with their values (e.g. PORT=9000 make help).
 HELP_VARIABLES := HOST PORT SAM_ENV
@@ -87,6 +88,11 @@ test-fuzz: $(STAMP) ## schemathesis against the generated OpenAPI of a live loca
 coverage: $(STAMP) $(IAC_STAMP) ## make test's suite with branch coverage: htmlcov/index.html, coverage.xml
 	$(PYTEST) -n auto --ignore=$(WHEEL_CHECKS) --cov --cov-report=term --cov-report=html \
 		--cov-report=xml
+
+# Not part of `make test`: a full run takes minutes (docs/testing.md#mutation-testing); CI runs
+# it as its own job. PROFILE=core|adapters runs one profile.
+mutation: $(STAMP) ## mutation testing (mutmut): score per module, survivors, fail under the floors
+	$(RUN) python tools/mutation.py $(if $(PROFILE),run $(PROFILE) && $(RUN) python tools/mutation.py report $(PROFILE),all)
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict on src and the build tools
 	$(RUN) ruff check .
@@ -148,4 +154,4 @@ logs: $(SAM_STAMP) ## tail the logs (and traces) of every function of the deploy
 
 clean: ## remove local environments and data
 	rm -rf $(VENV) .tools .taskapi .pytest_cache .mypy_cache .ruff_cache .hypothesis $(IAC)/.venv build \
-		htmlcov .coverage .coverage.* coverage.xml
+		htmlcov .coverage .coverage.* coverage.xml mutants .mutants

@@ -257,3 +257,43 @@ def test_nothing_pending_is_a_quiet_no_op(store: InMemoryStore, clock: FixedCloc
     report = OutboxDispatcher(store, [subscriber], clock=clock).dispatch_pending()
     assert (report.delivered, report.failed) == (0, 0)
     assert subscriber.seen == []
+
+
+def test_a_dry_run_reports_itself_as_one_and_names_the_ids_that_are_not_dead_letters(
+    store: InMemoryStore, clock: FixedClock
+) -> None:
+    kept, pending = commit_events(store, 2)
+    store.dead_letter(kept.event_id, "ValueError: poison")
+    dispatcher = OutboxDispatcher(store, clock=clock)
+
+    dry = dispatcher.redrive([pending.event_id, kept.event_id], dry_run=True)
+    assert (dry.dry_run, dry.not_found) == (True, (pending.event_id,))
+
+    done = dispatcher.redrive([kept.event_id], dry_run=False)
+    assert (done.dry_run, done.not_found) == (False, ())
+
+
+def test_each_redriven_dead_letter_is_logged_with_its_event_id(
+    store: InMemoryStore, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = commit_events(store, 2)
+    for event in (first, second):
+        store.dead_letter(event.event_id, "ValueError: poison")
+    caplog.set_level(logging.INFO, logger="taskapi.service.dispatch")
+
+    OutboxDispatcher(store, clock=clock).redrive(None, dry_run=False)
+
+    logged = [(r.getMessage(), getattr(r, "event_id", None)) for r in caplog.records]
+    assert sorted(logged) == sorted(
+        ("dead letter redriven", str(event.event_id)) for event in (first, second)
+    )
+
+
+def test_dead_letters_honours_its_limit(store: InMemoryStore, clock: FixedClock) -> None:
+    events = commit_events(store, 3)
+    for event in events:
+        store.dead_letter(event.event_id, "ValueError: poison")
+    dispatcher = OutboxDispatcher(store, clock=clock)
+
+    assert len(dispatcher.dead_letters(2)) == 2
+    assert len(dispatcher.dead_letters()) == 3

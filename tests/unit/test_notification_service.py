@@ -7,6 +7,7 @@ are fakes.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
@@ -267,3 +268,33 @@ def test_a_failed_reminder_does_not_stop_the_run_and_is_retried_next_time() -> N
     assert (first.sent, first.failed) == (1, (for_ana.task_id,))
     assert (second.sent, second.already_reminded, second.failed) == (1, 1, ())
     assert sorted(n.recipient for n in world.notifier.sent) == [ANA, BEN]
+
+
+def test_every_task_reminded_before_is_counted_and_the_rest_still_go_out(world: World) -> None:
+    now = world.tasks.clock.now
+    for title in ("A", "B"):
+        world.create(title, due_at=now + timedelta(hours=1), assignee=ANA)
+    world.notifications.send_reminders()
+    world.create("C", due_at=now + timedelta(hours=1), assignee=BEN)
+
+    run = world.notifications.send_reminders()
+
+    assert (run.due_soon, run.sent, run.already_reminded) == (3, 1, 2)
+    assert [n.recipient for n in world.notifier.sent] == [ANA, ANA, BEN]
+
+
+def test_a_failed_reminder_is_logged_with_its_task_and_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    world = build_world(RecordingNotifier(fails_for=lambda n: True))
+    task = world.create("A", due_at=world.tasks.clock.now + timedelta(hours=1), assignee=ANA)
+    caplog.set_level(logging.WARNING, logger="taskapi.service.notifications")
+
+    world.notifications.send_reminders()
+
+    [record] = [r for r in caplog.records if r.name == "taskapi.service.notifications"]
+    assert record.getMessage() == "reminder not sent; it is retried on the next run"
+    assert (getattr(record, "task_id", None), getattr(record, "error", None)) == (
+        str(task.task_id),
+        f"NotifierDown: cannot reach {ANA}",
+    )

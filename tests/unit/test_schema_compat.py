@@ -104,3 +104,112 @@ def test_changes_render_with_kind_path_and_detail() -> None:
 
     assert str(change) == "optional field added at task.x: new and optional"
     assert change.breaking is False
+
+
+def obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(required)}
+
+
+STRING, INTEGER, NULL = {"type": "string"}, {"type": "integer"}, {"type": "null"}
+NODE_DEFS = {"Node": obj({"value": STRING})}
+NODE_DEFS_INT = {"Node": obj({"value": INTEGER})}
+
+# Every kind of change, reported where it happens (the dotted path a subscriber's reader
+# follows) and with the detail a reviewer needs: the messages the contract test prints.
+REPORTS = {
+    "field removed": (
+        obj({"task": obj({"a": STRING})}),
+        obj({"task": obj({})}),
+        ["field removed at task.a: no longer published"],
+    ),
+    "required field added": (
+        obj({"task": obj({})}),
+        obj({"task": obj({"b": STRING}, required=("b",))}),
+        ["required field added at task.b: new and required"],
+    ),
+    "field became optional": (
+        obj({"task": obj({"a": STRING}, required=("a",))}),
+        obj({"task": obj({"a": STRING})}),
+        ["field became optional at task.a: may now be absent"],
+    ),
+    "field became required": (
+        obj({"a": STRING}),
+        obj({"a": STRING}, required=("a",)),
+        ["field became required at a: now required"],
+    ),
+    "type of a nested field": (
+        obj({"task": obj({"a": STRING})}),
+        obj({"task": obj({"a": INTEGER})}),
+        ["type changed at task.a: string -> integer"],
+    ),
+    "type of the items": (
+        obj({"ids": {"type": "array", "items": STRING}}),
+        obj({"ids": {"type": "array", "items": INTEGER}}),
+        ["type changed at ids[]: string -> integer"],
+    ),
+    "items dropped": (
+        {"type": "array", "items": STRING},
+        {"type": "array"},
+        ["constraint changed at (root)[]: items: {'type': 'string'} -> (absent)"],
+    ),
+    "map closed": (
+        obj({"m": {"type": "object"}}),
+        obj({"m": {"type": "object", "additionalProperties": False}}),
+        ["constraint changed at m.*: additionalProperties: (absent) -> False"],
+    ),
+    "enum values": (
+        obj({"s": {"enum": ["a", "b"]}}),
+        obj({"s": {"enum": ["b", "c"]}}),
+        ["enum value removed at s: 'a'", "enum value added at s: 'c'"],
+    ),
+    "enum lifted": (
+        obj({"s": {"type": "string", "enum": ["a"]}}),
+        obj({"s": STRING}),
+        ["constraint changed at s: now unrestricted"],
+    ),
+    "keywords": (
+        obj({"s": {"type": "string", "maxLength": 5}}),
+        obj({"s": {"type": "string", "maxLength": 3, "description": "d"}}),
+        [
+            "annotation changed at s: description: (absent) -> 'd'",
+            "constraint changed at s: maxLength: 5 -> 3",
+        ],
+    ),
+    "union narrowed": (
+        obj({"a": {"anyOf": [STRING, INTEGER, NULL]}}),
+        obj({"a": NULL}),
+        [
+            "type changed at a: no longer accepts string",
+            "type changed at a: no longer accepts integer",
+        ],
+    ),
+    "union widened": (
+        obj({"a": STRING}),
+        obj({"a": {"anyOf": [STRING, {"const": "none"}]}}),
+        ["type changed at a: now also accepts values ['none']"],
+    ),
+    "inside a referenced alternative": (
+        {**obj({"p": {"anyOf": [{"$ref": "#/$defs/Node"}, NULL]}}), "$defs": NODE_DEFS},
+        {**obj({"p": {"anyOf": [{"$ref": "#/$defs/Node"}, NULL]}}), "$defs": NODE_DEFS_INT},
+        ["type changed at p.value: string -> integer"],
+    ),
+    # Two fields referring to one definition: the change shows under each of them.
+    "in a definition used twice": (
+        {**obj({"a": {"$ref": "#/$defs/Node"}, "b": {"$ref": "#/$defs/Node"}}), "$defs": NODE_DEFS},
+        {
+            **obj({"a": {"$ref": "#/$defs/Node"}, "b": {"$ref": "#/$defs/Node"}}),
+            "$defs": NODE_DEFS_INT,
+        },
+        [
+            "type changed at a.value: string -> integer",
+            "type changed at b.value: string -> integer",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), REPORTS.values(), ids=REPORTS.keys())
+def test_each_change_is_reported_with_its_path_and_detail(
+    old: dict[str, Any], new: dict[str, Any], expected: list[str]
+) -> None:
+    assert [str(change) for change in compare_schemas(old, new)] == expected

@@ -359,3 +359,19 @@ def test_removing_a_dependency_of_a_completed_task_says_what_is_refused(
         c.task_id, UpdateTask(dependencies=(b.task_id,), status=Status.PENDING), 1
     )
     assert (reopened.status, reopened.dependencies) == (Status.PENDING, (b.task_id,))
+
+
+def test_the_update_schema_says_which_fields_may_be_absent_but_never_null() -> None:
+    # What the OpenAPI request body publishes must match what the validator enforces.
+    properties = UpdateTask.model_json_schema()["properties"]
+
+    assert properties["title"]["type"] == "string"
+    assert properties["status"] == {"$ref": "#/$defs/Status"}
+    assert properties["priority"] == {"$ref": "#/$defs/Priority"}
+    assert properties["dependencies"]["type"] == "array"
+    for name in ("title", "status", "priority", "dependencies"):
+        assert "anyOf" not in properties[name]
+        assert "default" not in properties[name]
+    assert {"type": "null"} in properties["assignee"]["anyOf"]
+    with pytest.raises(ValidationError):
+        UpdateTask.model_validate({"title": None})
