@@ -29,7 +29,7 @@ BUILD_TOOLS := tools/package.py tools/preflight.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help setup run test test-unit test-cli test-property test-contract test-integration test-e2e \
+.PHONY: help setup run test test-unit test-local test-cli test-property test-contract test-integration test-e2e \
         test-fuzz lint format bench risk-demo clean iac-setup iac-check package package-check \
         deploy destroy logs
 
@@ -57,8 +57,11 @@ test: $(STAMP) $(IAC_STAMP) ## the whole suite but the artifacts' wheel checks (
 	$(RUN) lint-imports
 	$(PYTEST) -n auto --ignore=$(WHEEL_CHECKS)
 
-test-unit: $(STAMP) ## unit tests only (seconds)
+test-unit: $(STAMP) ## unit tests only (seconds; no socket at all, see tests/network.py)
 	$(PYTEST) tests/unit
+
+test-local: $(STAMP) ## the local gateway and server over real sockets on 127.0.0.1
+	$(PYTEST) tests/local
 
 test-cli: $(STAMP) ## the taskapi command run as a process (events, dispatch, redrive, serve)
 	$(PYTEST) tests/cli

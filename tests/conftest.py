@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests import network
+from tests.moto_server import FAKE_CREDENTIALS
 
 # The moto server endpoint and AWS resource fixtures (started only by tests that use them).
 pytest_plugins = ["tests.moto_server"]
@@ -22,3 +26,18 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-socket's own hook, which enforces the mark
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    network.apply_policy(item)
+
+
+@pytest.fixture
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials in the environment, so that creating a boto3 client resolves them there
+    instead of asking the instance metadata service (a request to 169.254.169.254)."""
+    monkeypatch.delenv("AWS_PROFILE", raising=False)  # a profile would skip the environment
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_CREDENTIALS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_CREDENTIALS["aws_secret_access_key"])
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
