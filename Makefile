@@ -23,14 +23,15 @@ SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_ENV ?= default
 SAM_PARAMS ?=
 
-# The Lambda artifact builder and the deploy preflight (typed scripts run with .venv).
-BUILD_TOOLS := tools/package.py tools/preflight.py
+# The Lambda artifact builder, the deploy preflight and the flaky-test finder (typed scripts
+# run with .venv).
+BUILD_TOOLS := tools/package.py tools/preflight.py tools/flaky.py
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help setup run test test-unit test-local test-cli test-property test-contract test-integration test-e2e \
-        test-fuzz lint format bench risk-demo clean iac-setup iac-check package package-check \
+        test-fuzz flaky lint format bench risk-demo clean iac-setup iac-check package package-check \
         deploy destroy logs
 
 help: ## list targets
@@ -56,6 +57,12 @@ WHEEL_CHECKS := tests/package/test_dependency_wheels.py
 test: $(STAMP) $(IAC_STAMP) ## the whole suite but the artifacts' wheel checks (make package-check)
 	$(RUN) lint-imports
 	$(PYTEST) -n auto --ignore=$(WHEEL_CHECKS)
+
+# make flaky SEEDS=20 [FIRST_SEED=N]: what make test runs, once per random-order seed.
+SEEDS ?= 20
+flaky: $(STAMP) $(IAC_STAMP) ## make test's suite SEEDS times (20), each in a new random order; lists every test that failed
+	$(RUN) python tools/flaky.py --seeds $(SEEDS) $(if $(FIRST_SEED),--first-seed $(FIRST_SEED)) \
+	    -- -n auto --ignore=$(WHEEL_CHECKS)
 
 test-unit: $(STAMP) ## unit tests only (seconds; no socket at all, see tests/network.py)
 	$(PYTEST) tests/unit

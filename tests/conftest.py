@@ -8,7 +8,6 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests import network
-from tests.moto_server import FAKE_CREDENTIALS
 
 # The moto server endpoint and AWS resource fixtures (started only by tests that use them).
 pytest_plugins = ["tests.moto_server"]
@@ -38,6 +37,8 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Credentials in the environment, so that creating a boto3 client resolves them there
     instead of asking the instance metadata service (a request to 169.254.169.254)."""
     monkeypatch.delenv("AWS_PROFILE", raising=False)  # a profile would skip the environment
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_CREDENTIALS["aws_access_key_id"])
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_CREDENTIALS["aws_secret_access_key"])
+    # The values of tests.moto_server.FAKE_CREDENTIALS (importing it here would import the
+    # plugin before pytest_plugins loads it, and it would escape assertion rewriting).
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
