@@ -31,7 +31,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: help setup run test test-unit test-local test-cli test-property test-contract test-integration test-e2e \
-        test-fuzz flaky lint format bench risk-demo clean iac-setup iac-check package package-check \
+        test-fuzz contract-check flaky lint format bench risk-demo clean iac-setup iac-check package package-check \
         deploy destroy logs
 
 help: ## list targets
@@ -84,6 +84,10 @@ test-integration: $(STAMP) ## adapters against moto server (or AWS with TASKAPI_
 
 test-e2e: $(STAMP) ## end-to-end over HTTP (TASKAPI_API_URL for a deployed stack)
 	$(PYTEST) tests/e2e
+
+contract-check: $(STAMP) ## the committed event schemas and OpenAPI document are the code's (no unversioned break)
+	$(RUN) taskapi events export --check
+	$(RUN) taskapi openapi export --check
 
 test-fuzz: $(STAMP) ## schemathesis against the generated OpenAPI of a live local server
 	$(PYTEST) tests/contract/test_openapi_fuzz.py

@@ -12,10 +12,11 @@ import sys
 from collections.abc import Sequence
 
 import taskrisk.cli
-from taskapi.local import commands, serve
+from taskapi.local import commands, openapi_export, serve
 
-# Modules that contribute subcommands, in help order: serve; events, mailbox, remind; risk.
-_COMMAND_MODULES = (serve, commands, taskrisk.cli)
+# Modules that contribute subcommands, in help order: serve; events, mailbox, remind; openapi;
+# risk.
+_COMMAND_MODULES = (serve, commands, openapi_export, taskrisk.cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
