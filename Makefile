@@ -110,8 +110,9 @@ risk-demo: $(STAMP) ## render the risk heat map of the sample bug reports
 
 # -- infrastructure: checks, deploy, operations (docs/deployment.md) ------------------------
 
+# IAC_PYTHON=3.11: the tools' own interpreter, whatever UV_PYTHON picks for the app (CI's matrix).
 $(IAC_STAMP): $(IAC)/uv.lock $(IAC)/pyproject.toml | $(UV)
-	$(UV) sync --frozen --project $(IAC)
+	$(UV) sync --frozen --project $(IAC) $(if $(IAC_PYTHON),--python $(IAC_PYTHON))
 	@touch $(IAC_STAMP)
 
 $(SAM_STAMP): $(IAC)/uv.lock $(IAC)/pyproject.toml | $(UV)
@@ -140,8 +141,9 @@ deploy: $(STAMP) $(SAM_STAMP) ## package, then sam deploy (SAM_ENV=e2e: test sta
 	$(RUN) python tools/package.py --uv $(UV)
 	$(SAM) deploy --template-file template.yaml --config-env $(SAM_ENV) $(if $(GUIDED),--guided) $(if $(SAM_PARAMS),--parameter-overrides "$(SAM_PARAMS)")
 
-destroy: $(SAM_STAMP) ## delete the deployed stack (SAM_ENV=e2e for the test stack); asks first
-	$(SAM) delete --config-env $(SAM_ENV)
+# NO_PROMPTS=1: delete without asking (CI's throw-away e2e stack).
+destroy: $(SAM_STAMP) ## delete the deployed stack (SAM_ENV=e2e for the test stack); asks first unless NO_PROMPTS=1
+	$(SAM) delete --config-env $(SAM_ENV) $(if $(NO_PROMPTS),--no-prompts)
 
 logs: $(SAM_STAMP) ## tail the logs (and traces) of every function of the deployed stack
 	$(SAM) logs --config-env $(SAM_ENV) --tail
