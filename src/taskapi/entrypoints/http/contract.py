@@ -337,8 +337,8 @@ class DocumentReview:
                 "  Clients coded against the published API would break. Undo the change, or "
                 f"release it as a new version: set `version` in pyproject.toml to {target} "
                 "(a breaking change takes the next major version, the next minor before 1.0), "
-                "say what changed in docs/api.md, run `make setup` (the installed package "
-                "carries the version) and `taskapi openapi export`."
+                "say what changed in docs/api.md, run `uv lock` and `make setup` (the lock and "
+                "the installed package carry the version) and `taskapi openapi export`."
             )
         elif not self.ok:
             lines.append("  Run `taskapi openapi export` and commit schemas/openapi.json.")
