@@ -23,16 +23,16 @@ SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_ENV ?= default
 SAM_PARAMS ?=
 
-# The Lambda artifact builder, the deploy preflight and the mutation runner (typed scripts run
-# with .venv).
-BUILD_TOOLS := tools/package.py tools/preflight.py tools/mutation.py
+# The Lambda artifact builder, the deploy preflight, the mutation runner and the flaky-test
+# finder (typed scripts run with .venv).
+BUILD_TOOLS := tools/package.py tools/preflight.py tools/mutation.py tools/flaky.py
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help setup run test test-unit test-cli test-property test-contract test-integration \
-        test-e2e test-fuzz coverage mutation lint format bench risk-demo clean iac-setup iac-check \
-        package package-check deploy destroy logs
+.PHONY: help setup run test test-unit test-local test-cli test-property test-contract \
+        test-integration test-e2e test-fuzz contract-check coverage mutation flaky lint format \
+        bench risk-demo clean iac-setup iac-check package package-check deploy destroy logs
 
 # The variables a help text below names, shown with their values (e.g. PORT=9000 make help).
 HELP_VARIABLES := HOST PORT SAM_ENV
@@ -62,8 +62,17 @@ test: $(STAMP) $(IAC_STAMP) ## the whole suite but the artifacts' wheel checks (
 	$(RUN) lint-imports
 	$(PYTEST) -n auto --ignore=$(WHEEL_CHECKS)
 
-test-unit: $(STAMP) ## unit tests only (seconds)
+# make flaky SEEDS=20 [FIRST_SEED=N]: what make test runs, once per random-order seed.
+SEEDS ?= 20
+flaky: $(STAMP) $(IAC_STAMP) ## make test's suite SEEDS times (20), each in a new random order; lists every test that failed
+	$(RUN) python tools/flaky.py --seeds $(SEEDS) $(if $(FIRST_SEED),--first-seed $(FIRST_SEED)) \
+	    -- -n auto --ignore=$(WHEEL_CHECKS)
+
+test-unit: $(STAMP) ## unit tests only (seconds; no socket at all, see tests/network.py)
 	$(PYTEST) tests/unit
+
+test-local: $(STAMP) ## the local gateway and server over real sockets on 127.0.0.1
+	$(PYTEST) tests/local
 
 test-cli: $(STAMP) ## the taskapi command run as a process (events, dispatch, redrive, serve)
 	$(PYTEST) tests/cli
@@ -79,6 +88,10 @@ test-integration: $(STAMP) ## adapters against moto server (or AWS with TASKAPI_
 
 test-e2e: $(STAMP) ## end-to-end over HTTP (TASKAPI_API_URL for a deployed stack)
 	$(PYTEST) tests/e2e
+
+contract-check: $(STAMP) ## the committed event schemas and OpenAPI document are the code's (no unversioned break)
+	$(RUN) taskapi events export --check
+	$(RUN) taskapi openapi export --check
 
 test-fuzz: $(STAMP) ## schemathesis against the generated OpenAPI of a live local server
 	$(PYTEST) tests/contract/test_openapi_fuzz.py
@@ -113,8 +126,9 @@ risk-demo: $(STAMP) ## render the risk heat map of the sample bug reports
 
 # -- infrastructure: checks, deploy, operations (docs/deployment.md) ------------------------
 
+# IAC_PYTHON=3.11: the tools' own interpreter, whatever UV_PYTHON picks for the app (CI's matrix).
 $(IAC_STAMP): $(IAC)/uv.lock $(IAC)/pyproject.toml | $(UV)
-	$(UV) sync --frozen --project $(IAC)
+	$(UV) sync --frozen --project $(IAC) $(if $(IAC_PYTHON),--python $(IAC_PYTHON))
 	@touch $(IAC_STAMP)
 
 $(SAM_STAMP): $(IAC)/uv.lock $(IAC)/pyproject.toml | $(UV)
@@ -146,8 +160,9 @@ deploy: $(STAMP) $(SAM_STAMP) ## package, then sam deploy for SAM_ENV=$(SAM_ENV)
 	$(RUN) python tools/package.py --uv $(UV)
 	$(SAM) deploy --template-file template.yaml --config-env $(SAM_ENV) $(if $(GUIDED),--guided) $(if $(SAM_PARAMS),--parameter-overrides "$(SAM_PARAMS)")
 
-destroy: $(SAM_STAMP) ## delete the deployed stack (SAM_ENV=e2e for the test stack); asks first
-	$(SAM) delete --config-env $(SAM_ENV)
+# NO_PROMPTS=1: delete without asking (CI's throw-away e2e stack).
+destroy: $(SAM_STAMP) ## delete the deployed stack (SAM_ENV=e2e for the test stack); asks first unless NO_PROMPTS=1
+	$(SAM) delete --config-env $(SAM_ENV) $(if $(NO_PROMPTS),--no-prompts)
 
 logs: $(SAM_STAMP) ## tail the logs (and traces) of every function of the deployed stack
 	$(SAM) logs --config-env $(SAM_ENV) --tail

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tests import network
 
 # The moto server endpoint and AWS resource fixtures (started only by tests that use them).
 pytest_plugins = ["tests.moto_server"]
@@ -22,3 +25,20 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-socket's own hook, which enforces the mark
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    network.apply_policy(item)
+
+
+@pytest.fixture
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials in the environment, so that creating a boto3 client resolves them there
+    instead of asking the instance metadata service (a request to 169.254.169.254)."""
+    monkeypatch.delenv("AWS_PROFILE", raising=False)  # a profile would skip the environment
+    # The values of tests.moto_server.FAKE_CREDENTIALS (importing it here would import the
+    # plugin before pytest_plugins loads it, and it would escape assertion rewriting).
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)

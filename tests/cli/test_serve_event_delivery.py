@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from taskapi import bootstrap
 from taskapi.config import Settings
 
@@ -48,6 +50,7 @@ def test_serve_refuses_a_dynamodb_store_whose_outbox_only_a_stream_relay_deliver
     assert "TASKAPI_OUTBOX_MODE=polling" in reason
 
 
+@pytest.mark.usefixtures("fake_aws_credentials")
 def test_in_polling_mode_the_local_runtime_has_a_dispatcher_on_the_table() -> None:
     # What serve builds (no call is made: clients are only constructed).
     polling = Settings(store="dynamodb", outbox_mode="polling")

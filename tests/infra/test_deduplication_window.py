@@ -11,6 +11,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from taskapi import bootstrap
 from taskapi.config import Settings
 from tests.infra.cfn import Template, resources_of_type, source_template
@@ -91,6 +93,7 @@ def test_the_queues_that_redrive_into_the_consumer_are_found() -> None:
     }
 
 
+@pytest.mark.usefixtures("fake_aws_credentials")
 def test_the_deduplication_window_outlasts_every_redrive_source() -> None:
     template = source_template()
     longest = max(

@@ -111,6 +111,7 @@ def test_the_handler_imports_and_is_callable(function: str) -> None:
 
 
 @pytest.mark.parametrize("function", sorted(BUILDERS))
+@pytest.mark.usefixtures("fake_aws_credentials")
 def test_every_setting_the_code_path_reads_is_set(function: str) -> None:
     configured = set(_setting_values(function))
     read = _fields_read(function)
@@ -122,6 +123,7 @@ def test_every_setting_the_code_path_reads_is_set(function: str) -> None:
 
 
 @pytest.mark.parametrize("function", sorted(BUILDERS))
+@pytest.mark.usefixtures("fake_aws_credentials")
 def test_every_setting_the_template_passes_is_read(function: str) -> None:
     unused = set(_setting_values(function)) - _fields_read(function)
 
@@ -129,6 +131,7 @@ def test_every_setting_the_template_passes_is_read(function: str) -> None:
 
 
 @pytest.mark.parametrize("function", sorted(BUILDERS))
+@pytest.mark.usefixtures("fake_aws_credentials")
 def test_the_read_but_unused_allowance_is_current(function: str) -> None:
     assert READ_BUT_UNUSED[function] <= _fields_read(function)
     assert READ_BUT_UNUSED[function].isdisjoint(_setting_values(function))

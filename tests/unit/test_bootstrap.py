@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from taskapi import bootstrap
 from taskapi.config import Settings
 
@@ -16,6 +18,7 @@ def aws_settings() -> Settings:
     return Settings(store="dynamodb", aws_endpoint_url="http://127.0.0.1:1")
 
 
+@pytest.mark.usefixtures("fake_aws_credentials")
 def test_in_aws_the_api_runtime_has_no_dispatcher_and_no_notification_service() -> None:
     runtime = bootstrap.build_runtime(aws_settings())
 

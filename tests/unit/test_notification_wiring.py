@@ -58,6 +58,7 @@ def test_a_redelivery_after_a_restart_is_not_notified_twice(tmp_path: Path) -> N
     assert len((tmp_path / "mailbox.jsonl").read_text(encoding="utf-8").splitlines()) == 1
 
 
+@pytest.mark.usefixtures("fake_aws_credentials")
 def test_the_aws_mode_builds_without_calling_aws_and_keeps_no_mailbox(tmp_path: Path) -> None:
     settings = Settings(store="dynamodb", data_dir=tmp_path, aws_endpoint_url="http://127.0.0.1:9")
 

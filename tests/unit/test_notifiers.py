@@ -14,6 +14,7 @@ from taskapi.adapters.mailbox import MailboxNotifier
 from taskapi.domain.notifications import Notification, assignment_notifications
 from tests.fakes.builders import created_event, make_task, received
 from tests.fakes.clock import DEFAULT_NOW, FixedClock
+from tests.moto_server import FAKE_CREDENTIALS
 
 
 def a_notification(recipient: str = "ana@example.com", title: str = "Ship it") -> Notification:
@@ -27,7 +28,7 @@ def a_notification(recipient: str = "ana@example.com", title: str = "Ship it") -
 
 
 def test_ses_notifier_sends_one_simple_text_email_from_the_sender() -> None:
-    real_client = boto3.client("sesv2", region_name="us-east-1")
+    real_client = boto3.Session(region_name="us-east-1", **FAKE_CREDENTIALS).client("sesv2")
     client = create_autospec(real_client, instance=True)
     client.send_email.return_value = {"MessageId": "m-1"}
     notification = a_notification()

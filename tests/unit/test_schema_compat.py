@@ -213,3 +213,17 @@ def test_each_change_is_reported_with_its_path_and_detail(
     old: dict[str, Any], new: dict[str, Any], expected: list[str]
 ) -> None:
     assert [str(change) for change in compare_schemas(old, new)] == expected
+
+
+def test_a_schema_inside_a_document_follows_references_into_that_document() -> None:
+    # An OpenAPI operation's schema refers to #/components/schemas/...: the roots given.
+    def document(status_values: list[str]) -> dict[str, Any]:
+        return {"components": {"schemas": {"Status": {"type": "string", "enum": status_values}}}}
+
+    body = {"type": "object", "properties": {"status": {"$ref": "#/components/schemas/Status"}}}
+    old, new = document(["open", "done"]), document(["open"])
+
+    [change] = compare_schemas(body, body, old_root=old, new_root=new)
+
+    assert (change.kind, change.path) == (ChangeKind.ENUM_VALUE_REMOVED, "status")
+    assert compare_schemas(body, body, old_root=old, new_root=old) == []

@@ -56,9 +56,19 @@ class SchemaChange:
         return f"{self.kind} at {self.path}: {self.detail}"
 
 
-def compare_schemas(old: Schema, new: Schema) -> list[SchemaChange]:
-    """Every difference between ``old`` (published) and ``new`` (candidate), classified."""
-    return list(_Comparison(old, new).run())
+def compare_schemas(
+    old: Schema, new: Schema, *, old_root: Schema | None = None, new_root: Schema | None = None
+) -> list[SchemaChange]:
+    """Every difference between ``old`` (published) and ``new`` (candidate), classified.
+
+    ``old_root`` and ``new_root`` are the documents their ``$ref``s point into when the
+    schemas are parts of one (an OpenAPI document's ``#/components/schemas/...``); by default
+    each schema is its own root.
+    """
+    comparison = _Comparison(
+        old if old_root is None else old_root, new if new_root is None else new_root
+    )
+    return list(comparison.compare(old, new))
 
 
 def breaking_changes(changes: Sequence[SchemaChange]) -> list[SchemaChange]:
@@ -105,8 +115,8 @@ class _Comparison:
         # Reference pairs being compared on the current path: guards recursive definitions.
         self._in_progress: set[tuple[str | None, str | None]] = set()
 
-    def run(self) -> Iterator[SchemaChange]:
-        yield from self._compare(self._old_root, self._new_root, "(root)")
+    def compare(self, old: Schema, new: Schema) -> Iterator[SchemaChange]:
+        yield from self._compare(old, new, "(root)")
 
     def _compare(self, old: Schema, new: Schema, path: str) -> Iterator[SchemaChange]:
         refs = (old.get("$ref"), new.get("$ref"))
@@ -227,7 +237,8 @@ def _allowed_values(node: Schema) -> list[Any] | None:
 
 
 def _resolve(node: Schema, root: Schema) -> Schema:
-    """Follow a local ``$ref`` (``#/$defs/Name``); keywords beside the ``$ref`` win."""
+    """Follow a local ``$ref`` (``#/$defs/Name``, ``#/components/schemas/Name``); keywords
+    beside the ``$ref`` win."""
     seen: set[str] = set()
     while "$ref" in node:
         ref = str(node["$ref"])

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 import taskrisk.cli
-from taskapi.local import commands, invoke, serve
+from taskapi.local import commands, invoke, openapi_export, serve
 
 # Modules that contribute subcommands, in help order: serve; invoke; events, mailbox, remind;
-# risk.
-_COMMAND_MODULES = (serve, invoke, commands, taskrisk.cli)
+# openapi; risk.
+_COMMAND_MODULES = (serve, invoke, commands, openapi_export, taskrisk.cli)
 
 
 def _version() -> str:

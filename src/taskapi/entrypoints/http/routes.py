@@ -60,17 +60,18 @@ def health() -> Health:
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
-    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, _openapi_json())
+    return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, openapi_json())
 
 
 @app.get("/swagger", include_in_schema=False)
 def swagger_ui() -> Response[str]:
-    page = swagger_page(json.loads(_openapi_json()), _base_path())
+    page = swagger_page(json.loads(openapi_json()), _base_path())
     return Response(HTTPStatus.OK, "text/html", page)
 
 
 @functools.cache
-def _openapi_json() -> str:
+def openapi_json() -> str:
+    """The OpenAPI document served at /openapi.json (and committed: ``contract``)."""
     # Every route is registered at import, so the document never changes: build it (several
     # milliseconds) on the first request for it, not on every one, nor at import.
     return app.get_openapi_json_schema()
