@@ -281,13 +281,16 @@ class Relay:
     publisher: EventPublisher
 
 
-def build_relay(settings: Settings) -> Relay:
-    from taskapi.adapters.aws.eventbridge import EventBridgePublisher
+def build_relay(settings: Settings, publisher: EventPublisher | None = None) -> Relay:
+    """The relay; ``publisher`` replaces EventBridge (``taskapi invoke`` with a local store)."""
     from taskapi.adapters.dynamodb.items import outbox_event_from_image
 
-    publisher = EventBridgePublisher(
-        get_aws_clients(settings).events, build_event_entries(settings)
-    )
+    if publisher is None:
+        from taskapi.adapters.aws.eventbridge import EventBridgePublisher
+
+        publisher = EventBridgePublisher(
+            get_aws_clients(settings).events, build_event_entries(settings)
+        )
     return Relay(read_outbox_image=outbox_event_from_image, publisher=publisher)
 
 

@@ -19,9 +19,9 @@ from tests.infra.cfn import source_template
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
-# Targets the workflow calls that another branch of issue 12 adds (mutation testing). Once the
-# target is in the Makefile, test_pending_targets_are_still_pending asks to drop it from here.
-PENDING_TARGETS = {"mutation"}
+# Targets the workflow calls before the Makefile has them (none today). Once a target is in the
+# Makefile, test_pending_targets_are_still_pending asks to drop it from here.
+PENDING_TARGETS: set[str] = set()
 
 
 def workflow() -> dict[Any, Any]:

@@ -148,10 +148,10 @@ def _load(handler: str) -> Callable[[dict[str, Any], Any], Any]:
 def _installed(name: str, settings: Settings) -> Iterator[bootstrap.Runtime | None]:
     """What the function's handler asks bootstrap for, built from ``settings``."""
     if name == "relay":
-        relay = bootstrap.build_relay(settings)
-        if settings.store != "dynamodb":
-            entries = bootstrap.build_event_entries(settings)
-            relay = dataclasses.replace(relay, publisher=EntryPrinter(entries, sys.stderr))
+        printer = None
+        if settings.store != "dynamodb":  # no bus: print the entries, build no AWS client
+            printer = EntryPrinter(bootstrap.build_event_entries(settings), sys.stderr)
+        relay = bootstrap.build_relay(settings, publisher=printer)
         with bootstrap.override_relay(relay):
             yield None
         return
