@@ -30,9 +30,9 @@ BUILD_TOOLS := tools/package.py tools/preflight.py tools/flaky.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: help setup run test test-unit test-local test-cli test-property test-contract test-integration test-e2e \
-        test-fuzz contract-check flaky lint format bench risk-demo clean iac-setup iac-check package package-check \
-        deploy destroy logs
+.PHONY: help setup run test test-unit test-local test-cli test-property test-contract \
+        test-integration test-e2e test-fuzz contract-check flaky lint format bench risk-demo clean \
+        iac-setup iac-check package package-check deploy destroy logs
 
 help: ## list targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
