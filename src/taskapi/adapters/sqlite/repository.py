@@ -42,13 +42,13 @@ class Session:
         return self.connection
 
 
-def _chunks(ids: Iterable[UUID]) -> Iterator[list[str]]:
+def id_chunks(ids: Iterable[UUID]) -> Iterator[list[str]]:
     unique = list(dict.fromkeys(str(i) for i in ids))
     for start in range(0, len(unique), ID_CHUNK_SIZE):
         yield unique[start : start + ID_CHUNK_SIZE]
 
 
-def _placeholders(count: int) -> str:
+def placeholders(count: int) -> str:
     return ", ".join("?" * count)
 
 
@@ -74,8 +74,8 @@ class SqliteTaskRepository(StagedWrites):
         # Units of work hold the store's write lock: a walk needs no guard of its own.
         del graph_walk
         found: dict[UUID, Task] = {}
-        for chunk in _chunks(task_ids):
-            marks = _placeholders(len(chunk))
+        for chunk in id_chunks(task_ids):
+            marks = placeholders(len(chunk))
             sql = f"SELECT body FROM tasks WHERE task_id IN ({marks})"  # noqa: S608 - "?" only
             for (body,) in self._query(sql, chunk):
                 task = Task.model_validate_json(body)
@@ -84,9 +84,9 @@ class SqliteTaskRepository(StagedWrites):
 
     def dependencies_of(self, task_ids: Collection[UUID]) -> dict[UUID, tuple[UUID, ...]]:
         edges: dict[UUID, list[UUID]] = {}
-        for chunk in _chunks(task_ids):
+        for chunk in id_chunks(task_ids):
             # LEFT JOIN: an existing task without dependencies still appears (with none).
-            marks = _placeholders(len(chunk))
+            marks = placeholders(len(chunk))
             sql = (
                 "SELECT t.task_id, d.depends_on FROM tasks AS t"  # noqa: S608 - "?" marks only
                 " LEFT JOIN task_dependencies AS d ON d.task_id = t.task_id"

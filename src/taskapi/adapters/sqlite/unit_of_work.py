@@ -15,11 +15,12 @@ from uuid import UUID
 
 from taskapi.adapters.sqlite.database import SqliteDatabase, store_errors
 from taskapi.adapters.sqlite.repository import (
-    ID_CHUNK_SIZE,
     Session,
     SqliteRequestLog,
     SqliteTaskRepository,
     epoch_micros,
+    id_chunks,
+    placeholders,
 )
 from taskapi.adapters.unit_of_work import StagedEvents, StagedWrite, StagingUnitOfWork
 from taskapi.domain.errors import DependenciesNotFound
@@ -44,12 +45,17 @@ def _task_row(task: Task) -> dict[str, Any]:
 def _apply_write(connection: sqlite3.Connection, write: StagedWrite) -> set[UUID]:
     """Apply ``write``; return the dependencies it adds (to be checked once all are applied)."""
     task = write.task
-    previous = {
-        UUID(dependency)
-        for (dependency,) in connection.execute(
-            "SELECT depends_on FROM task_dependencies WHERE task_id = ?", (str(task.task_id),)
-        )
-    }
+    # Only an update has edges to compare with: a new task has none, a delete adds none.
+    previous = (
+        {
+            UUID(dependency)
+            for (dependency,) in connection.execute(
+                "SELECT depends_on FROM task_dependencies WHERE task_id = ?", (str(task.task_id),)
+            )
+        }
+        if write.kind == "update"
+        else set()
+    )
     row = _task_row(task)
     if write.expected_version == 0:
         cursor = connection.execute(
@@ -81,14 +87,11 @@ def _apply_write(connection: sqlite3.Connection, write: StagedWrite) -> set[UUID
 
 def _check_exist(connection: sqlite3.Connection, dependencies: set[UUID]) -> None:
     """The store's own guard (the service checks first): no edge to a task that is not there."""
-    wanted = sorted(str(dependency) for dependency in dependencies)
     found: set[str] = set()
-    for start in range(0, len(wanted), ID_CHUNK_SIZE):
-        chunk = wanted[start : start + ID_CHUNK_SIZE]
-        marks = ", ".join("?" * len(chunk))
-        sql = f"SELECT task_id FROM tasks WHERE task_id IN ({marks})"  # noqa: S608 - "?" only
+    for chunk in id_chunks(dependencies):
+        sql = f"SELECT task_id FROM tasks WHERE task_id IN ({placeholders(len(chunk))})"  # noqa: S608
         found.update(row[0] for row in connection.execute(sql, chunk))
-    missing = [UUID(task_id) for task_id in wanted if task_id not in found]
+    missing = sorted((d for d in dependencies if str(d) not in found), key=str)
     if missing:
         raise DependenciesNotFound(missing)
 
