@@ -10,7 +10,7 @@ the dependent's own item lists the dependency. See docs/aws.md#writes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -175,7 +175,7 @@ class DynamoDbTaskRepository(StagedWrites):
             for edge in page:
                 dependent = UUID(edge[DEPENDENT_ID])
                 (tentative if edge.get(TENTATIVE) else confirmed).append(dependent)
-                self._note_if_stale(edge, stale)
+            stale.update(self._stale_edges(page))
         if tentative:
             verified = self._verified_dependents(task_id, tentative)
             confirmed += verified
@@ -195,11 +195,8 @@ class DynamoDbTaskRepository(StagedWrites):
             edges, last = self._table.query(request)
             candidates = [UUID(edge[DEPENDENT_ID]) for edge in edges]
             tentative = [UUID(edge[DEPENDENT_ID]) for edge in edges if edge.get(TENTATIVE)]
-            stale: dict[UUID, str] = {}
-            for edge in edges:
-                self._note_if_stale(edge, stale)
             held = set(self._verified_dependents(task_id, tentative)) if tentative else set()
-            self._settle_stale(task_id, stale, held)
+            self._settle_stale(task_id, self._stale_edges(edges), held)
             found += [i for i in candidates if i in held or i not in tentative]
             if last is None:
                 break
@@ -225,11 +222,15 @@ class DynamoDbTaskRepository(StagedWrites):
             "ConsistentRead": True,
         }
 
-    def _note_if_stale(self, edge: Mapping[str, Any], stale: dict[UUID, str]) -> None:
-        """Record a tentative edge older than any write in flight, with its writer's token."""
+    def _stale_edges(self, edges: Iterable[Mapping[str, Any]]) -> dict[UUID, str]:
+        """The tentative edges among ``edges`` older than any write in flight, by dependent,
+        with their writer's token."""
         stale_before = int((self._now() - STALE_TENTATIVE_EDGE).timestamp())
-        if edge.get(TENTATIVE) and int(edge.get(TENTATIVE_SINCE, 0)) < stale_before:
-            stale[UUID(edge[DEPENDENT_ID])] = str(edge[TENTATIVE])
+        return {
+            UUID(edge[DEPENDENT_ID]): str(edge[TENTATIVE])
+            for edge in edges
+            if edge.get(TENTATIVE) and int(edge.get(TENTATIVE_SINCE, 0)) < stale_before
+        }
 
     def _settle_stale(self, task_id: UUID, stale: dict[UUID, str], real: set[UUID]) -> None:
         """Confirm or delete, as verified, the tentative edges a failed or interrupted large
