@@ -29,6 +29,7 @@ from taskapi.service.ports import (
     UnitOfWorkFactory,
 )
 from taskapi.service.tasks import TaskService
+from taskapi.service.workspaces import WorkspaceService
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
@@ -62,6 +63,7 @@ class Runtime:
     notification service it delivers to."""
 
     service: TaskService
+    workspaces: WorkspaceService
     dispatcher: OutboxDispatcher | None
     # Set by the service after every committed write: the local dispatcher thread waits on it,
     # so events go out promptly instead of on the next poll.
@@ -142,12 +144,16 @@ def build_runtime(settings: Settings) -> Runtime:
     """The API function's (and the local server's) object graph."""
     store = build_task_store(settings)
     outbox_signal = threading.Event()
+    page_tokens = build_page_tokens(settings)
     service = TaskService(
         uow_factory=store.uow_factory,
         clock=utc_now,
         new_id=uuid.uuid4,
-        page_tokens=build_page_tokens(settings),
+        page_tokens=page_tokens,
         on_commit=outbox_signal.set,
+    )
+    workspaces = WorkspaceService(
+        uow_factory=store.uow_factory, clock=utc_now, new_id=uuid.uuid4, page_tokens=page_tokens
     )
     dispatcher = notifications = None
     if store.outbox is not None:
@@ -161,6 +167,7 @@ def build_runtime(settings: Settings) -> Runtime:
         )
     return Runtime(
         service=service,
+        workspaces=workspaces,
         dispatcher=dispatcher,
         outbox_signal=outbox_signal,
         notifications=notifications,
@@ -309,6 +316,10 @@ def get_runtime() -> Runtime:
 
 def get_task_service() -> TaskService:
     return get_runtime().service
+
+
+def get_workspace_service() -> WorkspaceService:
+    return get_runtime().workspaces
 
 
 def get_notifications() -> Notifications:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from taskapi.service.ports import OutboxReader, UnitOfWorkFactory
+from uuid import UUID
+
+from taskapi.service.ports import OutboxReader, UnitOfWork, UnitOfWorkFactory
 from tests.contract.backends import BACKENDS, Backend, BackendFactory, CommitRaw
+from tests.fakes.builders import WORKSPACE_ID, make_membership, make_workspace
 
 
 @pytest.fixture(params=BACKENDS)
@@ -16,9 +19,25 @@ def repository_backend(request: pytest.FixtureRequest) -> Backend:
     return make_backend(request)
 
 
+class InDefaultWorkspace:
+    """The backend's factory, opening units of work in ``WORKSPACE_ID`` (created first) when
+    no workspace is named: the task contract tests need not name it every time."""
+
+    def __init__(self, inner: UnitOfWorkFactory) -> None:
+        self.inner = inner
+        workspace = make_workspace()
+        with inner() as uow:
+            uow.workspaces.add(workspace, make_membership(workspace))
+            uow.commit()
+
+    def __call__(self, workspace_id: UUID | None = WORKSPACE_ID) -> UnitOfWork:
+        return self.inner(workspace_id)
+
+
 @pytest.fixture
 def uow_factory(repository_backend: Backend) -> UnitOfWorkFactory:
-    return repository_backend.uow_factory
+    """Units of work in ``WORKSPACE_ID``, unless another is named (``None``: none)."""
+    return InDefaultWorkspace(repository_backend.uow_factory)
 
 
 @pytest.fixture

@@ -17,7 +17,33 @@ from taskapi.domain.events import (
     new_event_fields,
 )
 from taskapi.domain.model import MUTABLE_FIELDS, Task
+from taskapi.domain.workspaces import Membership, Role, Workspace
 from tests.fakes.clock import DEFAULT_NOW
+
+# The workspace tests build their tasks in unless they say otherwise, and its owner.
+WORKSPACE_ID = uuid.UUID("5a5a5a5a-0000-4000-8000-000000000001")
+OWNER = "cognito:00000000-0000-4000-8000-0000000000a1"
+
+
+def make_workspace(**fields: Any) -> Workspace:
+    """A valid version-1 workspace (``WORKSPACE_ID`` unless given)."""
+    created_at = fields.pop("created_at", DEFAULT_NOW)
+    values: dict[str, Any] = {
+        "workspace_id": WORKSPACE_ID,
+        "name": "Team",
+        "created_at": created_at,
+        "updated_at": created_at,
+        "version": 1,
+    }
+    return Workspace.model_validate(values | fields)
+
+
+def make_membership(
+    workspace: Workspace, member: str = OWNER, role: Role = Role.OWNER
+) -> Membership:
+    return Membership(
+        workspace_id=workspace.workspace_id, member=member, role=role, added_at=workspace.created_at
+    )
 
 
 def make_task(**fields: Any) -> Task:
@@ -26,6 +52,7 @@ def make_task(**fields: Any) -> Task:
     created_at = fields.pop("created_at", DEFAULT_NOW)
     values: dict[str, Any] = {
         "task_id": uuid.uuid4(),
+        "workspace_id": WORKSPACE_ID,
         "title": "Write the quarterly report",
         "created_at": created_at,
         "updated_at": created_at,

@@ -14,9 +14,16 @@ from types import TracebackType
 from typing import Final, Literal, Self
 from uuid import UUID
 
-from taskapi.domain.errors import InvalidPageToken, TaskNotFound, VersionConflict
+from taskapi.domain.errors import (
+    InvalidPageToken,
+    TaskNotFound,
+    VersionConflict,
+    WorkspaceNotFound,
+    WorkspaceVersionConflict,
+)
 from taskapi.domain.model import Task, to_utc
 from taskapi.domain.text import clip
+from taskapi.domain.workspaces import Membership, Workspace
 from taskapi.service.ports import Event, Position, RecordedRequest
 
 # What a store keeps of a failed delivery's error: enough to diagnose it, and bounded, so a
@@ -112,6 +119,86 @@ class StagedRequests:
         self.staged.clear()
 
 
+WorkspaceWriteKind = Literal["add", "update", "remove", "put_member", "remove_member"]
+
+
+@dataclass(frozen=True, slots=True)
+class StagedWorkspaceWrite:
+    """A write to a workspace waiting for commit: the workspace's new version (or, for a
+    remove, the one removed), conditional on the version it replaces (0: must not exist),
+    with the member it adds or changes (``membership``) or removes (``member``)."""
+
+    workspace: Workspace
+    expected_version: int
+    kind: WorkspaceWriteKind
+    membership: Membership | None = None
+    member: str | None = None
+
+    def accepts(self, stored: Workspace | None) -> bool:
+        if self.expected_version == 0:
+            return stored is None
+        return stored is not None and stored.version == self.expected_version
+
+    def rejection(self, stored: Workspace | None) -> WorkspaceNotFound | WorkspaceVersionConflict:
+        if stored is None:
+            return WorkspaceNotFound(self.workspace.workspace_id)
+        return WorkspaceVersionConflict(stored, self.expected_version)
+
+
+class StagedWorkspaces:
+    """The write half of a ``WorkspaceRepository``: one staged write per workspace."""
+
+    def __init__(self) -> None:
+        self.staged: dict[UUID, StagedWorkspaceWrite] = {}
+
+    def add(self, workspace: Workspace, owner: Membership) -> None:
+        self._stage(StagedWorkspaceWrite(workspace, 0, "add", membership=owner))
+
+    def update(self, workspace: Workspace, expected_version: int) -> None:
+        self._stage(StagedWorkspaceWrite(workspace, expected_version, "update"))
+
+    def remove(self, workspace: Workspace) -> None:
+        self._stage(StagedWorkspaceWrite(workspace, workspace.version, "remove"))
+
+    def put_member(
+        self, workspace: Workspace, expected_version: int, membership: Membership
+    ) -> None:
+        self._stage(
+            StagedWorkspaceWrite(workspace, expected_version, "put_member", membership=membership)
+        )
+
+    def remove_member(self, workspace: Workspace, expected_version: int, member: str) -> None:
+        self._stage(
+            StagedWorkspaceWrite(workspace, expected_version, "remove_member", member=member)
+        )
+
+    def _stage(self, write: StagedWorkspaceWrite) -> None:
+        self.staged[write.workspace.workspace_id] = write
+
+    def discard(self) -> None:
+        self.staged.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """Everything a unit of work hands its store's ``_apply`` on commit. ``workspace_id``:
+    the workspace whose tasks it wrote (``None``: it was opened without one)."""
+
+    workspace_id: UUID | None
+    writes: list[StagedWrite]
+    events: list[Event]
+    requests: list[RecordedRequest]
+    workspaces: list[StagedWorkspaceWrite]
+
+
+def require_workspace(workspace_id: UUID | None) -> UUID:
+    """The workspace a task repository reads and writes; a unit of work opened without one
+    reaches no tasks."""
+    if workspace_id is None:
+        raise RuntimeError("this unit of work was opened without a workspace: it has no tasks")
+    return workspace_id
+
+
 def is_live(record: RecordedRequest | None, now: datetime) -> bool:
     """Whether ``record`` still holds its key at ``now``."""
     return record is not None and record.expires_at > now
@@ -125,9 +212,11 @@ class StagingUnitOfWork(ABC):
     and leave). Leaving, with or without a commit, discards what is staged, then ``_end``s.
     """
 
+    workspace_id: UUID | None
     tasks: StagedWrites
     outbox: StagedEvents
     requests: StagedRequests
+    workspaces: StagedWorkspaces
 
     def __enter__(self) -> Self:
         self._begin()
@@ -145,26 +234,33 @@ class StagingUnitOfWork(ABC):
             self._end()
 
     def commit(self) -> None:
-        staged = list(self.tasks.staged.values()), list(self.outbox.staged)
-        self._apply(*staged, list(self.requests.staged))
+        self._apply(
+            Staged(
+                workspace_id=self.workspace_id,
+                writes=list(self.tasks.staged.values()),
+                events=list(self.outbox.staged),
+                requests=list(self.requests.staged),
+                workspaces=list(self.workspaces.staged.values()),
+            )
+        )
         self._discard()
 
     def _discard(self) -> None:
         self.tasks.discard()
         self.outbox.discard()
         self.requests.discard()
+        self.workspaces.discard()
 
     def _begin(self) -> None:
         """Called on entering the unit of work (nothing by default)."""
         return None
 
     @abstractmethod
-    def _apply(
-        self, writes: list[StagedWrite], events: list[Event], requests: list[RecordedRequest]
-    ) -> None:
-        """Apply every write, each conditional on its expected version, store every event in
-        the outbox and every request record, each conditional on its key being free: all of
-        it, or (raising the error of the first failed condition) none of it."""
+    def _apply(self, staged: Staged) -> None:
+        """Apply every write, each conditional on its expected version (task writes also on
+        their workspace still existing), store every event in the outbox and every request
+        record, each conditional on its key being free: all of it, or (raising the error of
+        the first failed condition) none of it."""
 
     def _end(self) -> None:
         """Called on leaving the unit of work, after the staging is discarded (nothing by
@@ -209,4 +305,37 @@ def parse_dependent_position(position: Position) -> UUID:
             raise ValueError(f"unexpected keys {sorted(position)}")
         return UUID(position["dependent_id"])
     except (TypeError, ValueError, AttributeError) as exc:
+        raise InvalidPageToken("it does not belong to this listing") from exc
+
+
+# Members are listed in member order; a position is the last member of a page.
+
+
+def member_position_after(member: str) -> Position:
+    return {"member": member}
+
+
+def parse_member_position(position: Position) -> str:
+    """The member a members listing resumes after; ``InvalidPageToken`` if malformed."""
+    member = position.get("member") if set(position) == {"member"} else None
+    if not isinstance(member, str):
+        raise InvalidPageToken("it does not belong to this listing")
+    return member
+
+
+# A member's workspaces are listed in the order they joined them: (added_at, workspace_id).
+
+
+def joined_position_after(added_at: datetime, workspace_id: UUID) -> Position:
+    return {"added_at": to_utc(added_at).isoformat(), "workspace_id": str(workspace_id)}
+
+
+def parse_joined_position(position: Position) -> tuple[datetime, UUID]:
+    """The (added_at, workspace_id) a listing of workspaces resumes after."""
+    try:
+        if set(position) != {"added_at", "workspace_id"}:
+            raise ValueError(f"unexpected keys {sorted(position)}")
+        added_at = to_utc(datetime.fromisoformat(position["added_at"]))
+        return added_at, UUID(position["workspace_id"])
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidPageToken("it does not belong to this listing") from exc

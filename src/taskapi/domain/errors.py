@@ -9,6 +9,7 @@ from uuid import UUID
 
 if TYPE_CHECKING:
     from taskapi.domain.model import Status, Task
+    from taskapi.domain.workspaces import Workspace
 
 
 def _ids(ids: Iterable[UUID]) -> list[str]:
@@ -129,3 +130,77 @@ class IdempotencyKeyReused(DomainError):
             "this Idempotency-Key was already used with a different request body; use a new "
             "key for a new request"
         )
+
+
+# -- workspaces ---------------------------------------------------------------------------
+
+
+class WorkspaceNotFound(DomainError):
+    """The workspace does not exist, or the caller is not one of its members: the two are
+    indistinguishable to the caller, so a workspace's existence is never revealed."""
+
+    code = "workspace_not_found"
+
+    def __init__(self, workspace_id: UUID) -> None:
+        super().__init__(
+            f"workspace {workspace_id} does not exist", {"workspace_id": str(workspace_id)}
+        )
+        self.workspace_id = workspace_id
+
+
+class NotPermitted(DomainError):
+    """A member asked for something their role does not allow."""
+
+    code = "not_permitted"
+
+    def __init__(self, role: str, needed: str) -> None:
+        super().__init__(
+            f"your role in this workspace ({role}) does not allow this ({needed})",
+            {"role": role, "needed": needed},
+        )
+
+
+class MemberNotFound(DomainError):
+    code = "member_not_found"
+
+    def __init__(self, workspace_id: UUID, member: str) -> None:
+        super().__init__(
+            f"{member[:100]} is not a member of workspace {workspace_id}",
+            {"workspace_id": str(workspace_id), "member": member[:100]},
+        )
+
+
+class LastOwner(DomainError):
+    code = "workspace_needs_an_owner"
+
+    def __init__(self, workspace_id: UUID) -> None:
+        super().__init__(
+            f"workspace {workspace_id} must keep at least one owner: make another member an "
+            "owner first",
+            {"workspace_id": str(workspace_id)},
+        )
+
+
+class WorkspaceNotEmpty(DomainError):
+    code = "workspace_not_empty"
+
+    def __init__(self, workspace_id: UUID) -> None:
+        super().__init__(
+            f"workspace {workspace_id} still holds tasks: delete them first",
+            {"workspace_id": str(workspace_id)},
+        )
+
+
+class WorkspaceVersionConflict(DomainError):
+    """A write to a workspace (rename, members) was based on a version no longer current."""
+
+    code = "version_conflict"
+
+    def __init__(self, current: Workspace, expected_version: int) -> None:
+        super().__init__(
+            f"workspace {current.workspace_id} is at version {current.version}, "
+            f"not {expected_version}; re-read it and retry",
+            {"expected_version": expected_version, "current_version": current.version},
+        )
+        self.current = current
+        self.expected_version = expected_version

@@ -92,6 +92,7 @@ class Task(BaseModel):
     # Descriptions are public documentation: they appear in the OpenAPI document and in the
     # published event schemas (schemas/events/), where the task is the payload's snapshot.
     task_id: UUID = Field(description="Identifier assigned by the service.")
+    workspace_id: UUID = Field(description="The workspace the task belongs to.")
     title: Title = Field(description="Short summary; surrounding whitespace is trimmed.")
     description: Description | None = Field(default=None, description="Free-text details.")
     status: Status = Field(default=Status.PENDING, description="Workflow state.")

@@ -22,6 +22,7 @@ from taskapi.domain.model import (
     UtcDateTime,
     unique_ids,
 )
+from taskapi.domain.workspaces import Role, WorkspaceName
 
 # An id as the API writes it: 8-4-4-4-12 hexadecimal digits, in either case (RFC 9562 reads
 # UUIDs case-insensitively). Python's UUID() also reads braces, "urn:uuid:", no hyphens and
@@ -110,15 +111,26 @@ DescriptionText = Annotated[
 
 
 @dataclass(frozen=True, slots=True)
+class Access:
+    """Who is asking, about which workspace: every task use case starts from one."""
+
+    workspace_id: UUID
+    caller: str  # the caller identity (cognito:<sub>, iam:<arn>): a member, or not
+
+
+@dataclass(frozen=True, slots=True)
 class IdempotencyKey:
-    """Who sent a create and the key they gave it: keys never collide across callers."""
+    """Who sent a create, in which workspace, and the key they gave it: keys never collide
+    across callers or workspaces."""
 
     caller: str
+    workspace_id: UUID
     key: str
 
     def scoped(self) -> str:
-        """The key as stores keep it: bounded, and one per (caller, key)."""
-        return hashlib.sha256(f"{self.caller}\n{self.key}".encode()).hexdigest()
+        """The key as stores keep it: bounded, and one per (caller, workspace, key)."""
+        text = f"{self.caller}\n{self.workspace_id}\n{self.key}"
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 class CreateTask(BaseModel):
@@ -200,6 +212,40 @@ class ListTasks(BaseModel):
 
 class ListDependents(BaseModel):
     """A page of the tasks that depend on a task."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: int = Field(default=50, ge=1, le=100)
+    next_token: str | None = None
+
+
+# -- workspaces ---------------------------------------------------------------------------
+
+
+class CreateWorkspace(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: WorkspaceName
+
+
+class UpdateWorkspace(BaseModel):
+    """A rename. ``version`` is the optimistic-concurrency token (or ``If-Match``); without
+    either, the rename applies to whatever version is current."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: WorkspaceName
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION, strict=True)
+
+
+class PutMember(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Role
+
+
+class ListPage(BaseModel):
+    """A page of workspaces, or of a workspace's members."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

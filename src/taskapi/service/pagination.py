@@ -1,10 +1,10 @@
 """Opaque, tamper-evident page tokens.
 
-A token is the store's resume position plus the listing it was issued for (the task filter,
-or whose dependents), signed with HMAC-SHA256 (signed, not encrypted). Altered, forged or
-reused with another listing, it is a 400, never a 500 or a wrong page. Tokens are signed with
-the current key and accepted with the previous one too, so a key can rotate without breaking
-the pages clients are walking. See docs/api.md#pagination.
+A token is the store's resume position plus the listing it was issued for (which workspace,
+which filters, whose dependents), signed with HMAC-SHA256 (signed, not encrypted). Altered,
+forged or reused with another listing or workspace, it is a 400, never a 500 or a wrong page.
+Tokens are signed with the current key and accepted with the previous one too, so a key can
+rotate without breaking the pages clients are walking. See docs/api.md#pagination.
 """
 
 from __future__ import annotations
@@ -27,14 +27,37 @@ _MAX_TOKEN_LENGTH = 2048
 
 
 @dataclass(frozen=True, slots=True)
-class DependentsOf:
-    """The listing of the tasks that depend on ``task_id``."""
+class TasksIn:
+    """The listing of a workspace's tasks that pass ``task_filter``."""
 
+    workspace_id: UUID
+    task_filter: TaskFilter
+
+
+@dataclass(frozen=True, slots=True)
+class DependentsOf:
+    """The listing of the tasks of a workspace that depend on ``task_id``."""
+
+    workspace_id: UUID
     task_id: UUID
 
 
-# What a token is bound to: a filtered listing of every task, or one task's dependents.
-Listing = TaskFilter | DependentsOf
+@dataclass(frozen=True, slots=True)
+class WorkspacesOf:
+    """The listing of the workspaces ``member`` belongs to."""
+
+    member: str
+
+
+@dataclass(frozen=True, slots=True)
+class MembersOf:
+    """The listing of a workspace's members."""
+
+    workspace_id: UUID
+
+
+# What a token is bound to: which listing, of which workspace (or caller), with which filters.
+Listing = TasksIn | DependentsOf | WorkspacesOf | MembersOf
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +120,7 @@ class PageTokenCodec:
             raise InvalidPageToken("not a token issued by this API")
         expected = _fingerprint(listing)
         if data["f"] != expected:
-            same_kind = isinstance(data["f"], dict) and set(data["f"]) == set(expected)
-            raise InvalidPageToken(_OTHER_LISTING[same_kind, isinstance(listing, DependentsOf)])
+            raise InvalidPageToken(_mismatch(data["f"], expected))
         position = data["p"]
         if not isinstance(position, dict):
             raise InvalidPageToken("not a token issued by this API")
@@ -109,15 +131,27 @@ def _sign(key: bytes, payload: bytes) -> bytes:
     return hmac.new(key, payload, hashlib.sha256).digest()[:_SIGNATURE_BYTES]
 
 
-_OTHER_LISTING = {
-    (True, False): "it was issued for different filters",
-    (True, True): "it was issued for the dependents of another task",
-    (False, False): "it was issued for another listing",
-    (False, True): "it was issued for another listing",
-}
-
-
 def _fingerprint(listing: Listing) -> dict[str, str | None]:
-    if isinstance(listing, DependentsOf):
-        return {"dependents_of": str(listing.task_id)}
-    return {k: (None if v is None else str(v)) for k, v in asdict(listing).items()}
+    fields = {
+        name: None if value is None else str(value) for name, value in _fields(listing).items()
+    }
+    return {"listing": type(listing).__name__, **fields}
+
+
+def _fields(listing: Listing) -> dict[str, object]:
+    if isinstance(listing, TasksIn):
+        return {"workspace_id": listing.workspace_id, **asdict(listing.task_filter)}
+    return asdict(listing)
+
+
+def _mismatch(issued: object, expected: dict[str, str | None]) -> str:
+    """Why a token signed by us does not fit this listing, in the client's terms."""
+    if not isinstance(issued, dict) or issued.get("listing") != expected["listing"]:
+        return "it was issued for another listing"
+    if "workspace_id" in expected and issued.get("workspace_id") != expected["workspace_id"]:
+        return "it was issued for another workspace"
+    if expected["listing"] == DependentsOf.__name__:
+        return "it was issued for the dependents of another task"
+    if expected["listing"] == WorkspacesOf.__name__:
+        return "it was issued to another caller"
+    return "it was issued for different filters"

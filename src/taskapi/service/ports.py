@@ -16,6 +16,7 @@ from taskapi.domain.event_readers import ReceivedEvent
 from taskapi.domain.events import TaskCreated, TaskDeleted, TaskUpdated
 from taskapi.domain.model import Priority, Status, Task
 from taskapi.domain.notifications import Notification
+from taskapi.domain.workspaces import Membership, Role, Workspace
 
 # An event as the service writes it (strict: validated by the models the schemas come from).
 Event = TaskCreated | TaskUpdated | TaskDeleted
@@ -47,8 +48,10 @@ class TaskSlice:
 
 
 class TaskRepository(Protocol):
-    """Tasks and their reverse dependency edges. Writes are staged until the unit of work
-    commits; reads see committed state."""
+    """The tasks of one workspace (the unit of work's) and their reverse dependency edges.
+    It never reads or writes another workspace's task, whatever the ids: two workspaces may
+    even hold a task with the same id. Writes are staged until the unit of work commits;
+    reads see committed state."""
 
     def get(self, task_id: UUID) -> Task | None: ...
 
@@ -86,6 +89,82 @@ class TaskRepository(Protocol):
 
     def remove(self, task: Task) -> None:
         """Stage a delete of ``task`` conditional on its version being unchanged."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceRole:
+    """A workspace as one of its members sees it: with the member's role."""
+
+    workspace: Workspace
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceSlice:
+    workspaces: list[WorkspaceRole]
+    next_position: Position | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberSlice:
+    members: list[Membership]
+    next_position: Position | None
+
+
+class WorkspaceRepository(Protocol):
+    """Workspaces and their members. A workspace and its members are one aggregate: every
+    change of its members is also a new version of the workspace, so two concurrent changes
+    of one workspace's members conflict (and cannot, between them, remove its last owner).
+    Writes are staged until the unit of work commits; reads see committed state."""
+
+    def get(self, workspace_id: UUID) -> Workspace | None: ...
+
+    def membership(self, workspace_id: UUID, member: str) -> Membership | None:
+        """``member``'s membership of the workspace (one read: every request makes it)."""
+        ...
+
+    def owners(self, workspace_id: UUID) -> list[str]:
+        """The members whose role is owner, sorted."""
+        ...
+
+    def members(self, workspace_id: UUID, limit: int, after: Position | None) -> MemberSlice:
+        """Up to ``limit`` members in member order, resuming after ``after``."""
+        ...
+
+    def of_member(self, member: str, limit: int, after: Position | None) -> WorkspaceSlice:
+        """Up to ``limit`` of the workspaces ``member`` belongs to, in the order they joined
+        them (``added_at``, then workspace id), resuming after ``after``."""
+        ...
+
+    def all(self, limit: int, after: UUID | None) -> list[Workspace]:
+        """Up to ``limit`` workspaces in workspace id order (as strings), after the workspace
+        ``after``: for jobs that visit every workspace in turn, without reading any task."""
+        ...
+
+    def add(self, workspace: Workspace, owner: Membership) -> None:
+        """Stage a new workspace (version 1) with its first owner."""
+        ...
+
+    def update(self, workspace: Workspace, expected_version: int) -> None:
+        """Stage a new version (e.g. a rename), conditional on ``expected_version``."""
+        ...
+
+    def remove(self, workspace: Workspace) -> None:
+        """Stage the delete of the workspace and all its members, conditional on its version
+        being unchanged; the commit raises ``WorkspaceNotEmpty`` if it holds tasks."""
+        ...
+
+    def put_member(
+        self, workspace: Workspace, expected_version: int, membership: Membership
+    ) -> None:
+        """Stage adding a member or changing their role, with ``workspace`` as its new
+        version, conditional on ``expected_version``."""
+        ...
+
+    def remove_member(self, workspace: Workspace, expected_version: int, member: str) -> None:
+        """Stage removing ``member``, with ``workspace`` as its new version, conditional on
+        ``expected_version``."""
         ...
 
 
@@ -131,10 +210,17 @@ class OutboxWriter(Protocol):
 
 class UnitOfWork(Protocol):
     """One atomic write: the task changes and their outbox events commit together or not at
-    all. Used as a context manager; leaving without ``commit()`` discards staged writes."""
+    all. Used as a context manager; leaving without ``commit()`` discards staged writes.
+
+    A unit of work opened for a workspace (``factory(workspace_id)``) reaches that
+    workspace's tasks, and its commit raises ``WorkspaceNotFound`` if the workspace no longer
+    exists by then; one opened without reaches no tasks (``tasks`` raises ``RuntimeError``)."""
 
     @property
     def tasks(self) -> TaskRepository: ...
+
+    @property
+    def workspaces(self) -> WorkspaceRepository: ...
 
     @property
     def outbox(self) -> OutboxWriter: ...
@@ -152,13 +238,13 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     def commit(self) -> None:
-        """Apply every staged write atomically. Raises ``VersionConflict`` (domain) when a
-        conditional write lost the race."""
+        """Apply every staged write atomically. Raises ``VersionConflict`` or
+        ``WorkspaceVersionConflict`` (domain) when a conditional write lost the race."""
         ...
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, workspace_id: UUID | None = None) -> UnitOfWork: ...
 
 
 @dataclass(slots=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -17,14 +18,16 @@ from taskapi.domain.errors import (
 )
 from taskapi.domain.events import TaskCreated, TaskDeleted, TaskUpdated, diff, new_event_fields
 from taskapi.domain.model import MUTABLE_FIELDS, Status, Task
+from taskapi.domain.workspaces import Permission, check_permission
 from taskapi.service.commands import (
+    Access,
     CreateTask,
     IdempotencyKey,
     ListDependents,
     ListTasks,
     UpdateTask,
 )
-from taskapi.service.pagination import DependentsOf, PageTokenCodec
+from taskapi.service.pagination import DependentsOf, PageTokenCodec, TasksIn
 from taskapi.service.ports import (
     Clock,
     IdSource,
@@ -76,38 +79,41 @@ class TaskService:
 
     # -- queries ------------------------------------------------------------------------
 
-    def get(self, task_id: UUID) -> Task:
-        with self._uow_factory() as uow:
+    def get(self, access: Access, task_id: UUID) -> Task:
+        with self._open(access, Permission.READ) as uow:
             return _load(uow.tasks, task_id)
 
-    def list_tasks(self, query: ListTasks) -> TaskPage:
+    def list_tasks(self, access: Access, query: ListTasks) -> TaskPage:
         task_filter = TaskFilter(
             status=query.status, priority=query.priority, assignee=query.assignee
         )
-        after = (
-            None
-            if query.next_token is None
-            else self._page_tokens.decode(query.next_token, task_filter)
-        )
-        with self._uow_factory() as uow:
-            found = uow.tasks.find(task_filter, query.limit, after)
-        token = (
-            None
-            if found.next_position is None
-            else self._page_tokens.encode(found.next_position, task_filter)
-        )
-        return TaskPage(tasks=found.tasks, limit=query.limit, next_token=token)
-
-    def dependents(self, task_id: UUID, query: ListDependents | None = None) -> TaskPage:
-        """A page of the tasks that depend on ``task_id``, in id order."""
-        query = query or ListDependents()
-        listing = DependentsOf(task_id)
+        listing = TasksIn(access.workspace_id, task_filter)
         after = (
             None
             if query.next_token is None
             else self._page_tokens.decode(query.next_token, listing)
         )
-        with self._uow_factory() as uow:
+        with self._open(access, Permission.READ) as uow:
+            found = uow.tasks.find(task_filter, query.limit, after)
+        token = (
+            None
+            if found.next_position is None
+            else self._page_tokens.encode(found.next_position, listing)
+        )
+        return TaskPage(tasks=found.tasks, limit=query.limit, next_token=token)
+
+    def dependents(
+        self, access: Access, task_id: UUID, query: ListDependents | None = None
+    ) -> TaskPage:
+        """A page of the tasks that depend on ``task_id``, in id order."""
+        query = query or ListDependents()
+        listing = DependentsOf(access.workspace_id, task_id)
+        after = (
+            None
+            if query.next_token is None
+            else self._page_tokens.decode(query.next_token, listing)
+        )
+        with self._open(access, Permission.READ) as uow:
             _load(uow.tasks, task_id)
             found = uow.tasks.find_dependents(task_id, query.limit, after)
         token = (
@@ -119,27 +125,29 @@ class TaskService:
 
     # -- commands -----------------------------------------------------------------------
 
-    def create(self, command: CreateTask) -> Task:
+    def create(self, access: Access, command: CreateTask) -> Task:
         now = self._clock()
-        with self._uow_factory() as uow:
-            task = self._stage_create(uow, command, now)
+        with self._open(access, Permission.WRITE) as uow:
+            task = self._stage_create(uow, access, command, now)
             uow.commit()
         self._on_commit()
         return task
 
-    def create_once(self, command: CreateTask, key: IdempotencyKey) -> Created:
+    def create_once(self, access: Access, command: CreateTask, key: str) -> Created:
         """``create``, exactly once per key while it lives: the task and the record of the
-        request commit together, so no failure between them can let a retry create again."""
-        scoped, fingerprint = key.scoped(), command.fingerprint()
+        request commit together, so no failure between them can let a retry create again.
+        The key is the caller's in this workspace: no one else's request can replay it."""
+        scoped = IdempotencyKey(access.caller, access.workspace_id, key).scoped()
+        fingerprint = command.fingerprint()
         for _ in range(2):  # a second pass only after a concurrent duplicate won the key
             now = self._clock()
-            with self._uow_factory() as uow:
+            with self._open(access, Permission.WRITE) as uow:
                 recorded = uow.requests.get(scoped, now)
                 if recorded is not None:
                     if recorded.fingerprint != fingerprint:
                         raise IdempotencyKeyReused
                     return Created(recorded.task, replayed=True)
-                task = self._stage_create(uow, command, now)
+                task = self._stage_create(uow, access, command, now)
                 expires_at = now + IDEMPOTENCY_KEY_LIFETIME
                 uow.requests.add(RecordedRequest(scoped, fingerprint, task, now, expires_at))
                 try:
@@ -150,9 +158,12 @@ class TaskService:
             return Created(task, replayed=False)
         raise StoreUnavailable("a request with this Idempotency-Key is still being recorded")
 
-    def _stage_create(self, uow: UnitOfWork, command: CreateTask, now: datetime) -> Task:
+    def _stage_create(
+        self, uow: UnitOfWork, access: Access, command: CreateTask, now: datetime
+    ) -> Task:
         task = Task(
             task_id=self._new_id(),
+            workspace_id=access.workspace_id,
             title=command.title,
             description=command.description,
             status=command.status,
@@ -170,8 +181,10 @@ class TaskService:
         uow.outbox.add(TaskCreated(**new_event_fields(self._new_id(), now, task)))
         return task
 
-    def update(self, task_id: UUID, command: UpdateTask, expected_version: int) -> Task:
-        with self._uow_factory() as uow:
+    def update(
+        self, access: Access, task_id: UUID, command: UpdateTask, expected_version: int
+    ) -> Task:
+        with self._open(access, Permission.WRITE) as uow:
             current = _load(uow.tasks, task_id)
             if current.version != expected_version:
                 raise VersionConflict(current, expected_version)
@@ -205,8 +218,8 @@ class TaskService:
         self._on_commit()
         return updated
 
-    def delete(self, task_id: UUID, expected_version: int | None = None) -> Task:
-        with self._uow_factory() as uow:
+    def delete(self, access: Access, task_id: UUID, expected_version: int | None = None) -> Task:
+        with self._open(access, Permission.WRITE) as uow:
             current = _load(uow.tasks, task_id)
             if expected_version is not None and current.version != expected_version:
                 raise VersionConflict(current, expected_version)
@@ -218,6 +231,15 @@ class TaskService:
             uow.commit()
         self._on_commit()
         return current
+
+    @contextmanager
+    def _open(self, access: Access, needed: Permission) -> Iterator[UnitOfWork]:
+        """A unit of work on the workspace's tasks, once the caller's role allows ``needed``
+        (a non-member gets ``WorkspaceNotFound``, whatever they ask)."""
+        with self._uow_factory(access.workspace_id) as uow:
+            membership = uow.workspaces.membership(access.workspace_id, access.caller)
+            check_permission(access.workspace_id, membership, needed)
+            yield uow
 
 
 def _load(tasks: TaskRepository, task_id: UUID) -> Task:
