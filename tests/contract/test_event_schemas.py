@@ -18,8 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
+from pydantic import ValidationError
 
+from taskapi.domain.event_readers import read_event
 from taskapi.domain.event_schemas import (
     SCHEMA_VERSION_KEY,
     ReviewStatus,
@@ -27,7 +30,12 @@ from taskapi.domain.event_schemas import (
     render,
     review,
 )
-from taskapi.domain.events import EVENT_TYPES, SCHEMA_VERSION, parse_event
+from taskapi.domain.events import (
+    EVENT_TYPES,
+    PREVIOUS_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    parse_event,
+)
 from taskapi.domain.model import Status, Task
 from taskapi.domain.schema_compat import ChangeKind, breaking_changes, compare_schemas
 from tests.fakes.builders import created_event, deleted_event, make_task, next_version
@@ -36,6 +44,7 @@ from tests.fakes.builders import updated_event as make_updated_event
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas" / "events"
 
 Schema = dict[str, Any]
+FORMAT_CHECKER = jsonschema.Draft202012Validator.FORMAT_CHECKER
 
 
 def committed_schemas() -> dict[str, Schema]:
@@ -286,3 +295,79 @@ def test_removing_an_event_type_is_breaking_and_adding_one_needs_an_export() -> 
 
     assert [v.status for v in removed if v.event_type == "TaskDeleted"] == [ReviewStatus.REMOVED]
     assert [v.status for v in added if v.event_type == "TaskDeleted"] == [ReviewStatus.NEW]
+
+
+# -- the previous major version (1, before workspaces) ----------------------------------
+
+PREVIOUS_DIR = SCHEMA_DIR / f"v{PREVIOUS_SCHEMA_VERSION}"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def previous_schemas() -> dict[str, Schema]:
+    return {
+        path.stem: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(PREVIOUS_DIR.glob("*.json"))
+    }
+
+
+def _detail(directory: str, name: str) -> dict[str, Any]:
+    envelope = json.loads((FIXTURES / directory / f"{name}.json").read_text(encoding="utf-8"))
+    detail: dict[str, Any] = envelope["detail"]
+    return detail
+
+
+EVENTBRIDGE_FIXTURES = sorted(path.stem for path in (FIXTURES / "previous_major").glob("*.json"))
+
+
+def test_the_previous_major_versions_schemas_are_kept_for_every_event_type() -> None:
+    previous = previous_schemas()
+
+    assert sorted(previous) == sorted(cls.__name__ for cls in EVENT_TYPES)
+    assert {schema[SCHEMA_VERSION_KEY] for schema in previous.values()} == {1}
+    assert PREVIOUS_SCHEMA_VERSION == SCHEMA_VERSION - 1
+
+
+def test_version_2_is_a_bump_whose_only_breaking_change_is_the_workspace() -> None:
+    verdicts = review(previous_schemas(), published_schemas())
+
+    assert {v.status for v in verdicts} == {ReviewStatus.BUMPED}
+    for verdict in verdicts:
+        breaking = {(c.kind, c.path) for c in verdict.changes if c.breaking}
+        assert breaking == {
+            (ChangeKind.REQUIRED_FIELD_ADDED, "workspace_id"),
+            (ChangeKind.REQUIRED_FIELD_ADDED, "task.workspace_id"),
+        }, verdict.explain()
+
+
+@pytest.mark.parametrize("name", EVENTBRIDGE_FIXTURES)
+def test_each_v1_fixture_is_a_v1_event_that_todays_reader_still_reads(name: str) -> None:
+    detail = _detail("previous_major", name)
+    schema = previous_schemas()[detail["event_type"]]
+
+    jsonschema.Draft202012Validator(schema, format_checker=FORMAT_CHECKER).validate(detail)
+    event = read_event(detail)
+
+    assert (event.schema_version, event.workspace_id) == (1, None)
+    with pytest.raises(ValidationError):
+        parse_event(detail)  # the writer's models know version 2 only
+
+
+@pytest.mark.parametrize("name", EVENTBRIDGE_FIXTURES)
+def test_a_v2_event_is_still_valid_under_the_v1_schema(name: str) -> None:
+    # Why a subscriber can widen its pin to [1, 2] before reading workspace_id: version 2
+    # only adds fields, which a tolerant reader of version 1 ignores.
+    detail = _detail("eventbridge", name)
+    schema = previous_schemas()[detail["event_type"]]
+
+    jsonschema.Draft202012Validator(schema, format_checker=FORMAT_CHECKER).validate(detail)
+    assert detail["schema_version"] == 2
+
+
+@pytest.mark.parametrize("name", EVENTBRIDGE_FIXTURES)
+def test_a_v1_fixture_and_its_v2_copy_differ_only_by_the_workspace(name: str) -> None:
+    v1, v2 = _detail("previous_major", name), _detail("eventbridge", name)
+
+    without = {k: v for k, v in v2.items() if k != "workspace_id"}
+    without["task"] = {k: v for k, v in v2["task"].items() if k != "workspace_id"}
+    assert {**without, "schema_version": 1} == v1
+    assert v2["workspace_id"] == v2["task"]["workspace_id"]

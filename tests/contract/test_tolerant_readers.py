@@ -1,5 +1,5 @@
 """Our own readers are tolerant readers: they take what the compatibility gate lets a later
-minor revision of schema version 1 send, through each of them: the stream relay, the local
+minor revision of schema version 2 send, through each of them: the stream relay, the local
 outbox (SQLite) with its dispatcher and notification service. (The notification Lambda's
 share is in test_notifications_eventbridge.py, on the same fixtures.)
 
@@ -85,7 +85,7 @@ def test_each_fixture_is_valid_under_the_later_schema(name: str) -> None:
 
     jsonschema.Draft202012Validator(later_minor_schemas()[event["event_type"]]).validate(event)
 
-    assert event["schema_version"] == 1
+    assert event["schema_version"] == 2
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from taskapi.domain.events import FieldChange, TaskUpdated, diff, parse_event
+from taskapi.domain.events import SCHEMA_VERSION, FieldChange, TaskUpdated, diff, parse_event
 from taskapi.domain.model import MUTABLE_FIELDS, Priority, Status, Task
 from taskapi.service.ports import Event
 from tests.fakes.builders import (
@@ -61,6 +61,30 @@ def test_an_update_event_round_trips_with_its_changes() -> None:
     assert isinstance(parsed, TaskUpdated)
     assert parsed.changes == {"title": FieldChange(previous=before.title, current="renamed")}
     assert parsed.task_id == before.task_id
+
+
+def test_every_event_names_the_workspace_of_its_task() -> None:
+    task = make_task(workspace_id=uuid4())
+
+    for event in (created_event(task), deleted_event(task)):
+        assert event.workspace_id == task.workspace_id
+        assert event.model_dump(mode="json")["workspace_id"] == str(task.workspace_id)
+        assert event.schema_version == SCHEMA_VERSION == 2
+
+
+def test_the_writer_refuses_an_event_whose_workspace_is_not_its_tasks() -> None:
+    data = created_event(make_task()).model_dump(mode="json") | {"workspace_id": str(uuid4())}
+
+    with pytest.raises(ValidationError, match="workspace_id"):
+        parse_event(data)
+
+
+def test_the_writer_refuses_an_event_without_a_workspace() -> None:
+    data = created_event(make_task()).model_dump(mode="json")
+    del data["workspace_id"]
+
+    with pytest.raises(ValidationError, match="workspace_id"):
+        parse_event(data)
 
 
 def test_an_unknown_event_type_is_refused() -> None:

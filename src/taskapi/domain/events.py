@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, model_validator
 
 from taskapi.domain.model import Task, UtcDateTime
 
@@ -35,7 +35,13 @@ class FieldChange(BaseModel):
 # One version for all of them: they share the ``Task`` snapshot, where a breaking change is most
 # likely, and one pin in a subscriber's rule covers them all. Bump it on a breaking change to
 # any task event (the contract test says when).
-SCHEMA_VERSION = 1
+# Version 2 (workspaces): every event names its workspace (``workspace_id``, also in the task
+# snapshot). Version 1 events have no workspace; see docs/events.md#version-2-workspaces for
+# what our consumers do with them.
+SCHEMA_VERSION = 2
+# The last major version before this one: what our readers still accept from the outbox, the
+# bus, dead-letter queues and archives during and after the upgrade.
+PREVIOUS_SCHEMA_VERSION = 1
 
 
 class TaskEvent(BaseModel):
@@ -50,13 +56,24 @@ class TaskEvent(BaseModel):
     schema_version: int = Field(
         description="Major version of this event's schema. It increases only on a breaking "
         "change; compatible additions keep it.",
-        examples=[1],
+        examples=[2],
+    )
+    workspace_id: UUID = Field(
+        description="The workspace the task belongs to (the same as task.workspace_id), so that "
+        "a subscriber can route or filter on it without reading the snapshot.",
+        examples=["5a5a5a5a-0000-4000-8000-000000000001"],
     )
     occurred_at: UtcDateTime = Field(
         description="When the change was committed (UTC, ISO 8601).",
         examples=["2025-01-15T09:30:00Z"],
     )
     task: Task = Field(description="Snapshot of the task after the change (before, if deleted).")
+
+    @model_validator(mode="after")
+    def _names_the_task_workspace(self) -> TaskEvent:
+        if self.workspace_id != self.task.workspace_id:
+            raise ValueError("workspace_id must be the task's workspace_id")
+        return self
 
     @property
     def task_id(self) -> UUID:
@@ -121,10 +138,11 @@ def diff(before: Task, after: Task, fields: tuple[str, ...]) -> dict[str, FieldC
 
 
 def new_event_fields(event_id: UUID, occurred_at: datetime, task: Task) -> dict[str, Any]:
-    """The envelope fields every event shares."""
+    """The envelope fields every event shares; the workspace is the task's."""
     return {
         "event_id": event_id,
         "schema_version": SCHEMA_VERSION,
+        "workspace_id": task.workspace_id,
         "occurred_at": occurred_at,
         "task": task,
     }
