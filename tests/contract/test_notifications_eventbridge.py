@@ -2,9 +2,11 @@
 them (``fixtures/eventbridge/*.json``: version, id, detail-type, source, account, time, region,
 resources, detail).
 
-The fixtures are frozen copies of schema-version-1 events. They double as a backward
+The fixtures are frozen copies of schema-version-2 events. They double as a backward
 compatibility check: whatever the models become, the consumer must still accept the events
-already on the bus, in dead-letter queues and in archives.
+already on the bus, in dead-letter queues and in archives. ``fixtures/previous_major/`` holds
+the same events as version 1 (before workspaces) published them: the consumer still reads
+them, and ignores them with a log line (docs/events.md#version-2-workspaces).
 """
 
 from __future__ import annotations
@@ -21,16 +23,20 @@ import pytest
 from pydantic import ValidationError
 
 from taskapi import bootstrap
+from taskapi.domain.event_readers import read_event
 from taskapi.domain.events import parse_event
 from taskapi.domain.notifications import NotificationKind
 from taskapi.entrypoints import notifications as notifications_lambda
 from taskapi.entrypoints.notifications import MalformedEvent, parse_detail
+from tests.fakes.builders import make_workspace
 from tests.fakes.lambda_context import FakeLambdaContext
 from tests.fakes.logs import logged_lines
 from tests.fakes.notifications import RecordingNotifier, notification_runtime
 from tests.fakes.service import build_service
+from tests.fakes.workspaces import add_workspace
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eventbridge"
+PREVIOUS_MAJOR = Path(__file__).parent / "fixtures" / "previous_major"
 TASK_EVENT_FIXTURES = [
     "task_created",
     "task_updated_completed",
@@ -50,8 +56,9 @@ ENVELOPE_KEYS = {
 }
 
 
-def load(name: str) -> dict[str, Any]:
-    envelope: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+def load(name: str, directory: Path = FIXTURES) -> dict[str, Any]:
+    text = (directory / f"{name}.json").read_text(encoding="utf-8")
+    envelope: dict[str, Any] = json.loads(text)
     return envelope
 
 
@@ -77,7 +84,8 @@ def wired() -> Iterator[Wired]:
     build_before_reassignment = build.model_copy(
         update={"assignee": "ben@example.com", "version": build.version - 1}
     )
-    with tasks.uow_factory() as uow:
+    add_workspace(tasks.uow_factory, make_workspace(workspace_id=design.workspace_id))
+    with tasks.uow_factory(design.workspace_id) as uow:
         uow.tasks.add(design)
         uow.tasks.add(build_before_reassignment)
         uow.commit()
@@ -101,13 +109,26 @@ def test_fixtures_have_exactly_the_eventbridge_envelope(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", TASK_EVENT_FIXTURES)
-def test_every_published_v1_event_still_parses(name: str) -> None:
+def test_every_published_v2_event_still_parses(name: str) -> None:
     envelope = load(name)
 
     event = parse_event(envelope["detail"])
 
     assert event.event_type == envelope["detail-type"]
-    assert event.schema_version == 1
+    assert event.schema_version == 2
+    assert event.workspace_id == event.task.workspace_id
+
+
+@pytest.mark.parametrize("name", TASK_EVENT_FIXTURES)
+def test_every_published_v1_event_is_still_read_without_a_workspace(name: str) -> None:
+    envelope = load(name, PREVIOUS_MAJOR)
+
+    event = read_event(envelope["detail"])
+
+    assert event.event_type == envelope["detail-type"]
+    assert (event.schema_version, event.workspace_id, event.task.workspace_id) == (1, None, None)
+    assert event.before_workspaces
+    assert set(envelope) == ENVELOPE_KEYS
 
 
 # -- handling ---------------------------------------------------------------------------
@@ -147,6 +168,45 @@ def test_task_deleted_is_handled_and_notifies_nobody(wired: Wired) -> None:
 
     assert result["status"] == "handled"
     assert wired.sent() == []
+
+
+@pytest.mark.parametrize("name", TASK_EVENT_FIXTURES)
+def test_a_v1_event_is_ignored_with_a_log_line_and_notifies_nobody(wired: Wired, name: str) -> None:
+    envelope = load(name, PREVIOUS_MAJOR)
+
+    with logged_lines() as lines:
+        result = wired.invoke(envelope)
+
+    assert result == {
+        "status": "ignored",
+        "event_id": envelope["detail"]["event_id"],
+        "reason": "schema_version 1: from before workspaces",
+    }
+    assert wired.sent() == []
+    [line] = [line for line in lines if "predates workspaces" in line["message"]]
+    assert line["level"] == "WARNING"
+    assert line["event_id"] == envelope["detail"]["event_id"]
+    assert line["task_id"] == envelope["detail"]["task"]["task_id"]
+
+
+def test_the_same_event_as_v2_notifies_after_its_v1_copy_was_ignored(wired: Wired) -> None:
+    wired.invoke(load("task_created", PREVIOUS_MAJOR))
+
+    result = wired.invoke(load("task_created"))
+
+    assert result["status"] == "handled"
+    assert [kind for kind, _, _ in wired.sent()] == [NotificationKind.TASK_ASSIGNED]
+
+
+def test_a_notification_names_the_events_workspace(wired: Wired) -> None:
+    envelope = load("task_created")
+
+    wired.invoke(envelope)
+
+    [notification] = wired.notifier.sent
+    assert str(notification.workspace_id) == envelope["detail"]["workspace_id"]
+    assert notification.subject.startswith("[Team] ")
+    assert f'Workspace: "Team" ({envelope["detail"]["workspace_id"]})' in notification.body
 
 
 # -- at-least-once delivery -------------------------------------------------------------
@@ -234,7 +294,11 @@ def test_an_unknown_detail_type_is_ignored_with_a_log_line(wired: Wired) -> None
         ("status not a string", lambda d: d["task"].update(status=3)),
         ("version below 1", lambda d: d["task"].update(version=0)),
         ("detail-type disagrees", lambda d: d.update(event_type="TaskDeleted")),
-        ("a newer major version", lambda d: d.update(schema_version=2)),
+        ("a newer major version", lambda d: d.update(schema_version=3)),
+        ("an older major version", lambda d: d.update(schema_version=0)),
+        ("workspace missing", lambda d: d.pop("workspace_id")),
+        ("workspace not the task's", lambda d: d.update(workspace_id=str(UUID(int=7)))),
+        ("task's workspace missing", lambda d: d["task"].pop("workspace_id")),
     ],
 )
 def test_a_malformed_detail_raises_so_it_is_retried_and_dead_lettered(

@@ -12,8 +12,10 @@ from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
 from taskapi.bootstrap import Notifications, Runtime
 from taskapi.domain.notifications import Notification
 from taskapi.service.notifications import NotificationService
+from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import Notifier, ReminderLog
-from tests.fakes.service import ServiceHarness
+from taskapi.service.workspaces import WorkspaceService
+from tests.fakes.service import PAGE_TOKEN_SECRET, ServiceHarness
 
 
 class NotifierDown(RuntimeError):
@@ -46,13 +48,13 @@ class InMemoryReminderLog:
     """A ``ReminderLog`` in a set."""
 
     def __init__(self) -> None:
-        self.marked: set[tuple[UUID, datetime]] = set()
+        self.marked: set[tuple[UUID, UUID, datetime]] = set()
 
-    def was_reminded(self, task_id: UUID, due_at: datetime) -> bool:
-        return (task_id, due_at) in self.marked
+    def was_reminded(self, workspace_id: UUID, task_id: UUID, due_at: datetime) -> bool:
+        return (workspace_id, task_id, due_at) in self.marked
 
-    def mark_reminded(self, task_id: UUID, due_at: datetime) -> None:
-        self.marked.add((task_id, due_at))
+    def mark_reminded(self, workspace_id: UUID, task_id: UUID, due_at: datetime) -> None:
+        self.marked.add((workspace_id, task_id, due_at))
 
 
 def notification_runtime(
@@ -72,8 +74,15 @@ def notification_runtime(
         reminder_window=reminder_window,
     )
     consumer = IdempotentEventConsumer(service.handle, InMemoryPersistenceLayer())
+    workspaces = WorkspaceService(
+        uow_factory=tasks.uow_factory,
+        clock=tasks.clock,
+        new_id=tasks.ids,
+        page_tokens=PageTokenCodec(PAGE_TOKEN_SECRET),
+    )
     return Runtime(
         service=tasks.service,
+        workspaces=workspaces,
         dispatcher=None,
         notifications=Notifications(service=service, consumer=consumer, mailbox=None),
     )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 
+from taskapi.domain.event_readers import read_event
 from taskapi.domain.model import Status
 from taskapi.domain.notifications import (
     NotificationKind,
@@ -27,6 +30,7 @@ from tests.fakes.clock import DEFAULT_NOW
 
 ANA = "ana@example.com"
 BEN = "ben@example.com"
+OTHER_WORKSPACE = UUID("9e4d2b71-0c3a-4f58-b6e1-2a7d8c9f0e13")
 
 
 # -- assignment -------------------------------------------------------------------------
@@ -269,3 +273,58 @@ def test_a_reminder_names_the_due_date_and_changes_identity_with_it() -> None:
 def test_a_task_without_assignee_or_due_date_cannot_be_reminded() -> None:
     with pytest.raises(ValueError, match="assigned task with a due date"):
         reminder_notification(make_task(assignee=ANA))
+
+
+# -- workspaces -------------------------------------------------------------------------
+
+
+def test_a_notification_is_in_the_events_workspace_and_names_it() -> None:
+    task = make_task(title="Ship it", assignee=ANA, workspace_id=OTHER_WORKSPACE)
+
+    [notification] = assignment_notifications(
+        received(created_event(task)), workspace_name="Launch team"
+    )
+
+    assert notification.workspace_id == OTHER_WORKSPACE
+    assert notification.subject == "[Launch team] Assigned to you: Ship it"
+    assert f'Workspace: "Launch team" ({OTHER_WORKSPACE})' in notification.body
+
+
+def test_a_workspace_name_is_one_line_in_a_subject() -> None:
+    task = make_task(due_at=DEFAULT_NOW + timedelta(hours=1), assignee=ANA)
+
+    reminder = reminder_notification(task, workspace_name="Ops  and\u2028support")
+
+    assert reminder.subject.startswith("[Ops and support] Due soon: ")
+
+
+def test_the_same_cause_in_another_workspace_is_another_notification() -> None:
+    task = make_task(due_at=DEFAULT_NOW + timedelta(hours=1), assignee=ANA)
+    same_id_elsewhere = task.model_copy(update={"workspace_id": OTHER_WORKSPACE})
+
+    here, there = reminder_notification(task), reminder_notification(same_id_elsewhere)
+
+    assert here.notification_id != there.notification_id
+    assert (here.workspace_id, there.workspace_id) == (task.workspace_id, OTHER_WORKSPACE)
+
+
+def test_a_dependent_of_another_workspace_is_never_announced() -> None:
+    blocker = make_task(status=Status.IN_PROGRESS)
+    elsewhere = make_task(
+        dependencies=(blocker.task_id,), assignee=ANA, workspace_id=OTHER_WORKSPACE
+    )
+    completed = next_version(blocker, status=Status.COMPLETED)
+
+    notifications = unblocked_notifications(
+        received(updated_event(blocker, completed)), [elsewhere], {blocker.task_id: completed}
+    )
+
+    assert notifications == []
+
+
+def test_a_version_1_event_cannot_become_a_notification() -> None:
+    written = json.loads(created_event(make_task(assignee=ANA)).model_dump_json())
+    del written["workspace_id"], written["task"]["workspace_id"]
+
+    with pytest.raises(ValueError, match="before workspaces"):
+        assignment_notifications(read_event({**written, "schema_version": 1}))

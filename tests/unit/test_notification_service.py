@@ -1,32 +1,58 @@
 """The notification service on the in-memory store, fed by the real task service's events.
 
-Tasks are created and changed through ``TaskService``; its outbox is delivered to the
-notification service by the real ``OutboxDispatcher``. Only the notifier and the reminder log
-are fakes.
+Tasks are created and changed through ``TaskService`` in a workspace; its outbox is delivered
+to the notification service by the real ``OutboxDispatcher``. Only the notifier and the
+reminder log are fakes. The workspace cases put tasks with the same ids in two workspaces:
+nothing read, notified or reminded in one may come from the other.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import UUID
 
 import pytest
 
+from taskapi.domain.event_readers import read_event
 from taskapi.domain.model import Status, Task
 from taskapi.domain.notifications import NotificationKind
-from taskapi.service.commands import CreateTask, UpdateTask
+from taskapi.service.commands import Access, CreateTask, UpdateTask
 from taskapi.service.dispatch import OutboxDispatcher
 from taskapi.service.notifications import NotificationService
-from tests.fakes.builders import make_task, next_version, received, updated_event
+from taskapi.service.ports import UnitOfWork, UnitOfWorkFactory
+from tests.fakes.builders import (
+    WORKSPACE_ID,
+    created_event,
+    make_task,
+    make_workspace,
+    next_version,
+    received,
+    updated_event,
+)
 from tests.fakes.notifications import InMemoryReminderLog, NotifierDown, RecordingNotifier
 from tests.fakes.service import ServiceHarness, build_service
+from tests.fakes.workspaces import add_workspace
 
 ANA = "ana@example.com"
 BEN = "ben@example.com"
 CAT = "cat@example.com"
 WINDOW = timedelta(hours=24)
+
+
+class OpenedFor:
+    """A unit-of-work factory that records the workspace each unit of work is opened for
+    (``None``: one without tasks), to show what the service reads where."""
+
+    def __init__(self, inner: UnitOfWorkFactory) -> None:
+        self.inner = inner
+        self.opened: list[UUID | None] = []
+
+    def __call__(self, workspace_id: UUID | None = None) -> UnitOfWork:
+        self.opened.append(workspace_id)
+        return self.inner(workspace_id)
 
 
 @dataclass
@@ -36,14 +62,32 @@ class World:
     reminder_log: InMemoryReminderLog
     notifications: NotificationService
     dispatcher: OutboxDispatcher
+    access: Access
+    uow: OpenedFor
+    others: dict[UUID, Access] = field(default_factory=dict)
 
-    def create(self, title: str, **fields: object) -> Task:
-        return self.tasks.service.create(CreateTask.model_validate({"title": title, **fields}))
+    def create(self, title: str, *, access: Access | None = None, **fields: object) -> Task:
+        command = CreateTask.model_validate({"title": title, **fields})
+        return self.tasks.service.create(access or self.access, command)
 
     def update(self, task: Task, **changes: object) -> Task:
-        current = self.tasks.service.get(task.task_id)
+        access = Access(task.workspace_id, self.access.caller)
+        current = self.tasks.service.get(access, task.task_id)
         command = UpdateTask.model_validate(changes)
-        return self.tasks.service.update(task.task_id, command, current.version)
+        return self.tasks.service.update(access, task.task_id, command, current.version)
+
+    def add_workspace(self, workspace_id: UUID, name: str) -> Access:
+        workspace = make_workspace(workspace_id=workspace_id, name=name)
+        access = add_workspace(self.tasks.uow_factory, workspace)
+        self.others[workspace_id] = access
+        return access
+
+    def commit(self, *tasks: Task) -> None:
+        """Store tasks as they are (ids chosen by the test), each in its own workspace."""
+        for task in tasks:
+            with self.tasks.uow_factory(task.workspace_id) as uow:
+                uow.tasks.add(task)
+                uow.commit()
 
     def deliver(self) -> None:
         report = self.dispatcher.dispatch_pending()
@@ -53,20 +97,25 @@ class World:
         return [(n.kind, n.recipient, n.task_id) for n in self.notifier.sent]
 
 
-def build_world(notifier: RecordingNotifier | None = None, page_size: int = 100) -> World:
+def build_world(
+    notifier: RecordingNotifier | None = None, page_size: int = 100, workspace_batch: int = 100
+) -> World:
     tasks = build_service()
+    access = add_workspace(tasks.uow_factory, make_workspace(name="Team"))
     notifier = notifier or RecordingNotifier()
     reminder_log = InMemoryReminderLog()
+    opened = OpenedFor(tasks.uow_factory)
     notifications = NotificationService(
-        uow_factory=tasks.uow_factory,
+        uow_factory=opened,
         notifier=notifier,
         reminder_log=reminder_log,
         clock=tasks.clock,
         reminder_window=WINDOW,
         page_size=page_size,
+        workspace_batch=workspace_batch,
     )
     dispatcher = OutboxDispatcher(tasks.store, [notifications.handle], clock=tasks.clock)
-    return World(tasks, notifier, reminder_log, notifications, dispatcher)
+    return World(tasks, notifier, reminder_log, notifications, dispatcher, access, opened)
 
 
 @pytest.fixture
@@ -101,7 +150,7 @@ def test_reassigning_notifies_the_new_assignee(world: World) -> None:
 def test_other_updates_and_deletions_notify_nobody(world: World) -> None:
     task = world.create("Review")
     world.update(task, title="Review the draft", priority="high")
-    world.tasks.service.delete(task.task_id)
+    world.tasks.service.delete(world.access, task.task_id)
 
     world.deliver()
 
@@ -298,3 +347,228 @@ def test_a_failed_reminder_is_logged_with_its_task_and_error(
         str(task.task_id),
         f"NotifierDown: cannot reach {ANA}",
     )
+
+
+# -- workspaces -------------------------------------------------------------------------
+
+TEAM_B = UUID("5a5a5a5a-0000-4000-8000-00000000000b")
+DESIGN_ID = UUID("00000000-0000-4000-8000-0000000000d1")
+BUILD_ID = UUID("00000000-0000-4000-8000-0000000000b1")
+TEST_ID = UUID("00000000-0000-4000-8000-0000000000e1")
+
+
+def test_a_completion_in_one_workspace_never_reads_or_notifies_about_another(
+    world: World,
+) -> None:
+    # Both workspaces hold a "design" and a "build" with the same ids; only B has "test".
+    world.add_workspace(TEAM_B, "Other team")
+    design_a = make_task(task_id=DESIGN_ID, title="Design A", status=Status.IN_PROGRESS)
+    world.commit(
+        design_a,
+        make_task(task_id=BUILD_ID, title="Build A", dependencies=(DESIGN_ID,), assignee=BEN),
+        make_task(task_id=DESIGN_ID, workspace_id=TEAM_B, title="Design B"),
+        make_task(
+            task_id=BUILD_ID,
+            workspace_id=TEAM_B,
+            title="Build B",
+            dependencies=(DESIGN_ID,),
+            assignee=CAT,
+        ),
+        make_task(
+            task_id=TEST_ID,
+            workspace_id=TEAM_B,
+            title="Test B",
+            dependencies=(DESIGN_ID,),
+            assignee=ANA,
+        ),
+    )
+    completion = updated_event(design_a, next_version(design_a, status=Status.COMPLETED))
+
+    sent = world.notifications.handle(received(completion))
+
+    assert [(n.kind, n.recipient, n.workspace_id, n.task_id) for n in sent] == [
+        (NotificationKind.TASK_UNBLOCKED, BEN, WORKSPACE_ID, BUILD_ID)
+    ]
+    assert "Build A" in sent[0].body
+    assert world.uow.opened == [WORKSPACE_ID]
+
+
+def test_the_same_completion_in_the_other_workspace_notifies_only_its_dependents(
+    world: World,
+) -> None:
+    world.add_workspace(TEAM_B, "Other team")
+    design_b = make_task(task_id=DESIGN_ID, workspace_id=TEAM_B, status=Status.IN_PROGRESS)
+    world.commit(
+        make_task(task_id=DESIGN_ID, title="Design A"),
+        make_task(task_id=BUILD_ID, dependencies=(DESIGN_ID,), assignee=BEN),
+        design_b,
+        make_task(task_id=BUILD_ID, workspace_id=TEAM_B, dependencies=(DESIGN_ID,), assignee=CAT),
+    )
+
+    sent = world.notifications.handle(
+        received(updated_event(design_b, next_version(design_b, status=Status.COMPLETED)))
+    )
+
+    assert [(n.recipient, n.workspace_id, n.task_id) for n in sent] == [(CAT, TEAM_B, BUILD_ID)]
+    assert sent[0].subject.startswith("[Other team] Ready to start: ")
+    assert world.uow.opened == [TEAM_B]
+
+
+def test_notifications_of_tasks_with_the_same_id_in_two_workspaces_have_distinct_ids(
+    world: World,
+) -> None:
+    world.add_workspace(TEAM_B, "Other team")
+    in_a = make_task(task_id=BUILD_ID, assignee=ANA)
+    in_b = in_a.model_copy(update={"workspace_id": TEAM_B})
+    event_a = created_event(in_a)
+    event_b = event_a.model_copy(update={"workspace_id": TEAM_B, "task": in_b})
+
+    [a] = world.notifications.handle(received(event_a))
+    [b] = world.notifications.handle(received(event_b))
+
+    assert (a.workspace_id, b.workspace_id) == (WORKSPACE_ID, TEAM_B)
+    assert a.notification_id != b.notification_id
+
+
+def test_every_notification_names_its_workspace(world: World) -> None:
+    task = world.create("Write the launch plan", assignee=ANA)
+
+    world.deliver()
+
+    [notification] = world.notifier.sent
+    assert notification.workspace_id == WORKSPACE_ID
+    assert notification.subject == "[Team] Assigned to you: Write the launch plan"
+    assert f'Workspace: "Team" ({WORKSPACE_ID})\nTask id: {task.task_id}' in notification.body
+
+
+def test_an_event_of_a_deleted_workspace_is_named_by_its_id(world: World) -> None:
+    gone = UUID("5a5a5a5a-0000-4000-8000-0000000000ff")
+
+    [notification] = world.notifications.handle(
+        received(created_event(make_task(workspace_id=gone, assignee=ANA)))
+    )
+
+    assert notification.workspace_id == gone
+    assert notification.subject.startswith("Assigned to you: ")
+    assert f"Workspace: {gone}\n" in notification.body
+
+
+def test_an_update_that_notifies_nobody_reads_nothing(world: World) -> None:
+    task = make_task(assignee=ANA)
+
+    sent = world.notifications.handle(received(updated_event(task, next_version(task, title="x"))))
+
+    assert sent == []
+    assert world.uow.opened == []
+
+
+def test_a_version_1_event_is_ignored_with_a_warning_and_reads_nothing(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    task = make_task(status=Status.IN_PROGRESS, assignee=ANA)
+    written = json.loads(
+        updated_event(task, next_version(task, status=Status.COMPLETED)).model_dump_json()
+    )
+    del written["workspace_id"], written["task"]["workspace_id"]
+    version_1 = read_event({**written, "schema_version": 1})
+    caplog.set_level(logging.WARNING, logger="taskapi.service.notifications")
+
+    sent = world.notifications.handle(version_1)
+
+    assert sent == []
+    assert world.uow.opened == []
+    [record] = [r for r in caplog.records if r.name == "taskapi.service.notifications"]
+    assert record.getMessage() == (
+        "event predates workspaces (schema_version 1): ignored, nothing notified"
+    )
+    assert getattr(record, "event_id", None) == written["event_id"]
+    assert getattr(record, "task_id", None) == str(task.task_id)
+
+
+# -- reminders across workspaces --------------------------------------------------------
+
+
+def test_the_reminder_run_visits_every_workspace_in_batches_and_lists_each_one() -> None:
+    world = build_world(workspace_batch=2)
+    now = world.tasks.clock.now
+    others = [UUID(f"5a5a5a5a-0000-4000-8000-00000000010{i}") for i in range(4)]
+    for n, workspace_id in enumerate(others):
+        world.add_workspace(workspace_id, f"Team {n}")
+    due = now + timedelta(hours=1)
+    # The same task id due in every workspace, each with its own assignee.
+    recipients = [ANA, BEN, CAT, "dan@example.com", "eve@example.com"]
+    for workspace_id, recipient in zip([WORKSPACE_ID, *others], recipients, strict=True):
+        world.commit(
+            make_task(task_id=BUILD_ID, workspace_id=workspace_id, due_at=due, assignee=recipient)
+        )
+
+    run = world.notifications.send_reminders()
+
+    assert (run.workspaces, run.due_soon, run.sent) == (5, 5, 5)
+    assert sorted((n.workspace_id, n.recipient) for n in world.notifier.sent) == sorted(
+        zip([WORKSPACE_ID, *others], recipients, strict=True)
+    )
+    assert {n.task_id for n in world.notifier.sent} == {BUILD_ID}
+    assert len({n.notification_id for n in world.notifier.sent}) == 5
+    # Workspaces are read in batches of 2 (3 reads for 5), without tasks; the tasks of each
+    # workspace only through a unit of work opened for it, once per open status.
+    workspaces_in_order = sorted([WORKSPACE_ID, *others], key=str)
+    assert world.uow.opened.count(None) == 3
+    assert [w for w in world.uow.opened if w is not None] == [
+        w for w in workspaces_in_order for _ in range(2)
+    ]
+
+
+def test_a_reminder_is_remembered_per_workspace() -> None:
+    world = build_world()
+    world.add_workspace(TEAM_B, "Other team")
+    due = world.tasks.clock.now + timedelta(hours=1)
+    world.commit(make_task(task_id=BUILD_ID, due_at=due, assignee=ANA))
+    first = world.notifications.send_reminders()
+
+    world.commit(make_task(task_id=BUILD_ID, workspace_id=TEAM_B, due_at=due, assignee=ANA))
+    second = world.notifications.send_reminders()
+
+    assert (first.sent, second.sent, second.already_reminded) == (1, 1, 1)
+    assert [n.workspace_id for n in world.notifier.sent] == [WORKSPACE_ID, TEAM_B]
+    assert world.notifier.sent[1].subject == "[Other team] Due soon: Write the quarterly report"
+
+
+def test_a_workspace_without_tasks_is_visited_and_reminds_nobody() -> None:
+    world = build_world(workspace_batch=1)
+    world.add_workspace(TEAM_B, "Empty")
+
+    run = world.notifications.send_reminders()
+
+    assert (run.workspaces, run.due_soon, run.sent) == (2, 0, 0)
+
+
+def test_a_run_without_workspaces_reads_no_task() -> None:
+    tasks = build_service()
+    opened = OpenedFor(tasks.uow_factory)
+    service = NotificationService(
+        uow_factory=opened,
+        notifier=RecordingNotifier(),
+        reminder_log=InMemoryReminderLog(),
+        clock=tasks.clock,
+        reminder_window=WINDOW,
+    )
+
+    run = service.send_reminders()
+
+    assert (run.workspaces, run.due_soon) == (0, 0)
+    assert opened.opened == [None]
+
+
+@pytest.mark.parametrize("sizes", [{"page_size": 0}, {"workspace_batch": 0}])
+def test_batch_sizes_must_be_positive(sizes: dict[str, int]) -> None:
+    tasks = build_service()
+    with pytest.raises(ValueError, match="at least 1"):
+        NotificationService(
+            uow_factory=tasks.uow_factory,
+            notifier=RecordingNotifier(),
+            reminder_log=InMemoryReminderLog(),
+            clock=tasks.clock,
+            reminder_window=WINDOW,
+            **sizes,
+        )

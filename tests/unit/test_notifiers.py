@@ -47,6 +47,7 @@ def test_ses_notifier_sends_one_simple_text_email_from_the_sender() -> None:
         EmailTags=[
             {"Name": "kind", "Value": "task_assigned"},
             {"Name": "notification_id", "Value": str(notification.notification_id)},
+            {"Name": "workspace_id", "Value": str(notification.workspace_id)},
         ],
     )
 

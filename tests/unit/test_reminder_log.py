@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 from taskapi.adapters.idempotency import InMemoryPersistenceLayer
 from taskapi.adapters.reminder_log import PersistenceLayerReminderLog
 from taskapi.adapters.sqlite.idempotency import SqlitePersistenceLayer
+from tests.fakes.builders import WORKSPACE_ID
 from tests.fakes.clock import DEFAULT_NOW
 
 LayerFactory = Callable[[Path], BasePersistenceLayer]
@@ -36,39 +37,51 @@ def test_a_reminder_is_remembered_per_task_and_due_date(
     task_id, other_task = uuid4(), uuid4()
     due = DEFAULT_NOW + timedelta(hours=3)
 
-    assert not reminder_log.was_reminded(task_id, due)
-    reminder_log.mark_reminded(task_id, due)
+    assert not reminder_log.was_reminded(WORKSPACE_ID, task_id, due)
+    reminder_log.mark_reminded(WORKSPACE_ID, task_id, due)
 
-    assert reminder_log.was_reminded(task_id, due)
-    assert not reminder_log.was_reminded(task_id, due + timedelta(hours=1))
-    assert not reminder_log.was_reminded(other_task, due)
+    assert reminder_log.was_reminded(WORKSPACE_ID, task_id, due)
+    assert not reminder_log.was_reminded(WORKSPACE_ID, task_id, due + timedelta(hours=1))
+    assert not reminder_log.was_reminded(WORKSPACE_ID, other_task, due)
+
+
+def test_a_reminder_is_remembered_per_workspace(
+    reminder_log: PersistenceLayerReminderLog,
+) -> None:
+    # Task ids are unique within a workspace only: the same id elsewhere is another task.
+    task_id, other_workspace, due = uuid4(), uuid4(), DEFAULT_NOW
+
+    reminder_log.mark_reminded(WORKSPACE_ID, task_id, due)
+
+    assert reminder_log.was_reminded(WORKSPACE_ID, task_id, due)
+    assert not reminder_log.was_reminded(other_workspace, task_id, due)
 
 
 def test_marking_twice_is_harmless(reminder_log: PersistenceLayerReminderLog) -> None:
     task_id, due = uuid4(), DEFAULT_NOW
 
-    reminder_log.mark_reminded(task_id, due)
-    reminder_log.mark_reminded(task_id, due)
+    reminder_log.mark_reminded(WORKSPACE_ID, task_id, due)
+    reminder_log.mark_reminded(WORKSPACE_ID, task_id, due)
 
-    assert reminder_log.was_reminded(task_id, due)
+    assert reminder_log.was_reminded(WORKSPACE_ID, task_id, due)
 
 
 def test_marks_survive_a_new_log_on_the_same_sqlite_file(tmp_path: Path) -> None:
     task_id, due = uuid4(), DEFAULT_NOW
     path = tmp_path / "idempotency.db"
     PersistenceLayerReminderLog(SqlitePersistenceLayer(path), timedelta(days=2)).mark_reminded(
-        task_id, due
+        WORKSPACE_ID, task_id, due
     )
 
     reopened = PersistenceLayerReminderLog(SqlitePersistenceLayer(path), timedelta(days=2))
 
-    assert reopened.was_reminded(task_id, due)
+    assert reopened.was_reminded(WORKSPACE_ID, task_id, due)
 
 
 def test_an_expired_mark_no_longer_counts() -> None:
     log = PersistenceLayerReminderLog(InMemoryPersistenceLayer(), retention=timedelta(seconds=-1))
     task_id = uuid4()
 
-    log.mark_reminded(task_id, DEFAULT_NOW)
+    log.mark_reminded(WORKSPACE_ID, task_id, DEFAULT_NOW)
 
-    assert not log.was_reminded(task_id, DEFAULT_NOW)
+    assert not log.was_reminded(WORKSPACE_ID, task_id, DEFAULT_NOW)

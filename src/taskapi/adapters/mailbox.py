@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from uuid import UUID
 
 from pydantic import ValidationError
 
@@ -29,6 +30,8 @@ MAILBOX_FILE_NAME = "mailbox.jsonl"
 class MailboxEntry(Notification):
     """A delivered notification, as stored in the mailbox file."""
 
+    # A line written before workspaces has none; it is still shown.
+    workspace_id: UUID | None = None  # type: ignore[assignment]
     sent_at: UtcDateTime
 
 

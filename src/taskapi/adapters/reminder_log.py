@@ -1,9 +1,10 @@
 """A ``ReminderLog`` kept in a Powertools idempotency persistence layer.
 
-A reminder mark is an idempotency record keyed on (task id, due date). Reusing the layer means
-no new table or file: DynamoDB in AWS (the idempotency table and its TTL), SQLite locally, in
-memory in tests, all with the semantics the team already tests. Marks expire once the due date
-cannot be in a reminder window any more (``retention``), and the store forgets them.
+A reminder mark is an idempotency record keyed on (workspace id, task id, due date): task ids
+are unique within a workspace only. Reusing the layer means no new table or file: DynamoDB in
+AWS (the idempotency table and its TTL), SQLite locally, in memory in tests, all with the
+semantics the team already tests. Marks expire once the due date cannot be in a reminder window
+any more (``retention``), and the store forgets them.
 
 The reminder run is scheduled, not concurrent, so "check, send, mark" is enough: two
 overlapping runs could both send a reminder (at least once), which the schedule avoids by
@@ -37,19 +38,25 @@ class PersistenceLayerReminderLog:
         )
         self._store = persistence_store
 
-    def was_reminded(self, task_id: UUID, due_at: datetime) -> bool:
+    def was_reminded(self, workspace_id: UUID, task_id: UUID, due_at: datetime) -> bool:
         try:
-            record = self._store.get_record(data=_key(task_id, due_at))
+            record = self._store.get_record(data=_key(workspace_id, task_id, due_at))
         except IdempotencyItemNotFoundError:
             return False
         # A mark past its retention reads as "EXPIRED" until the store purges it.
         return record is not None and record.status == _COMPLETED
 
-    def mark_reminded(self, task_id: UUID, due_at: datetime) -> None:
+    def mark_reminded(self, workspace_id: UUID, task_id: UUID, due_at: datetime) -> None:
         # save_success is an upsert in every layer (DynamoDB UpdateItem): one write, and a
         # second mark of the same reminder is harmless.
-        self._store.save_success(data=_key(task_id, due_at), result={"reminded": True})
+        self._store.save_success(
+            data=_key(workspace_id, task_id, due_at), result={"reminded": True}
+        )
 
 
-def _key(task_id: UUID, due_at: datetime) -> dict[str, Any]:
-    return {"task_id": str(task_id), "due_at": due_at.isoformat()}
+def _key(workspace_id: UUID, task_id: UUID, due_at: datetime) -> dict[str, Any]:
+    return {
+        "workspace_id": str(workspace_id),
+        "task_id": str(task_id),
+        "due_at": due_at.isoformat(),
+    }

@@ -2,8 +2,9 @@
 
 An assignment notifies the new assignee; a completion notifies the assignee of each dependent
 it fully unblocks (at least once); a task due within the reminder window reminds its assignee
-once per task and due date. Each notification's id is derived from its cause, so a re-run
-yields the same ids. See docs/events.md#the-notification-service.
+once per task and due date. Everything happens within one workspace, which every notification
+names. Each notification's id is derived from its cause, so a re-run yields the same ids.
+See docs/events.md#the-notification-service.
 """
 
 from __future__ import annotations
@@ -37,39 +38,50 @@ class NotificationKind(StrEnum):
 
 
 class Notification(BaseModel):
-    """One message to one person about one task."""
+    """One message to one person about one task of one workspace."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     notification_id: UUID = Field(description="Derived from the cause: the same cause, same id.")
     kind: NotificationKind
     recipient: Assignee
+    workspace_id: UUID
     task_id: UUID
     subject: str
     body: str
     cause: str = Field(description="What triggered it: an event id, or a reminder's due date.")
 
 
-def assignment_notifications(event: ReceivedEvent) -> list[Notification]:
-    """The new assignee of a created or reassigned task (nobody for an unassignment)."""
-    task = event.task
+def is_assignment(event: ReceivedEvent) -> bool:
+    """Whether the event gives its task a new assignee (a creation with one, a reassignment)."""
     newly_assigned = isinstance(event, ReceivedTaskCreated) or (
         isinstance(event, ReceivedTaskUpdated) and "assignee" in event.changes
     )
-    if task.assignee is None or not newly_assigned:
+    return newly_assigned and event.task.assignee is not None
+
+
+def assignment_notifications(
+    event: ReceivedEvent, *, workspace_name: str | None = None
+) -> list[Notification]:
+    """The new assignee of a created or reassigned task (nobody for an unassignment), told
+    in the event's workspace (``workspace_name``: how to call it; ``None`` if it is gone)."""
+    task = event.task
+    if task.assignee is None or not is_assignment(event):
         return []
+    workspace_id = _workspace_of(event)
     due = "no due date" if task.due_at is None else f"due {_when(task.due_at)}"
     return [
         _notification(
             NotificationKind.TASK_ASSIGNED,
+            workspace_id,
             task,
             task.assignee,
             cause=f"event:{event.event_id}",
-            subject=f"Assigned to you: {_subject_title(task)}",
+            subject=_subject("Assigned to you", task, workspace_name),
             body=(
                 f'You are now the assignee of "{task.title}" '
                 f"(priority {task.priority}, {due}, status {task.status}).\n"
-                f"Task id: {task.task_id}"
+                + _footer(workspace_id, workspace_name, task)
             ),
         )
     ]
@@ -87,18 +99,25 @@ def unblocked_notifications(
     completion: ReceivedTaskUpdated,
     dependents: Iterable[Task],
     dependencies: Mapping[UUID, Task],
+    *,
+    workspace_name: str | None = None,
 ) -> list[Notification]:
     """The assignees of ``dependents`` that the completion leaves with no open dependency.
 
-    ``dependencies`` holds the stored dependencies of the dependents, as read after the event.
+    All of them are tasks of the completion's workspace (a dependency never crosses one);
+    one of another workspace is never announced. ``dependencies`` holds the stored
+    dependencies of the dependents, as read after the event.
     A missing dependency counts as open: we only announce what we could verify. For the
     completed task itself, the event's snapshot is used unless the store holds a newer version,
     so an eventually consistent read that lags behind the event cannot hide the completion,
     while a task reopened since then does block.
     """
     done = completion.task
+    workspace_id = _workspace_of(completion)
     notifications: list[Notification] = []
     for dependent in dependents:
+        if dependent.workspace_id != workspace_id:
+            continue  # not a dependent of this task: the same id in another workspace
         if dependent.assignee is None or dependent.status == Status.COMPLETED:
             continue
         if done.task_id not in dependent.dependencies:
@@ -108,14 +127,15 @@ def unblocked_notifications(
             notifications.append(
                 _notification(
                     NotificationKind.TASK_UNBLOCKED,
+                    workspace_id,
                     dependent,
                     dependent.assignee,
                     cause=f"event:{completion.event_id}",
-                    subject=f"Ready to start: {_subject_title(dependent)}",
+                    subject=_subject("Ready to start", dependent, workspace_name),
                     body=(
                         f'Every task that "{dependent.title}" depends on is completed; '
                         f'the last one was "{done.title}". It is ready to start.\n'
-                        f"Task id: {dependent.task_id}"
+                        + _footer(workspace_id, workspace_name, dependent)
                     ),
                 )
             )
@@ -132,22 +152,32 @@ def is_due_soon(task: Task, now: datetime, window: timedelta) -> bool:
     )
 
 
-def reminder_notification(task: Task) -> Notification:
+def reminder_notification(task: Task, *, workspace_name: str | None = None) -> Notification:
     """The reminder for a task that ``is_due_soon``; its id depends on the due date, so
     moving the due date produces a new reminder."""
     if task.assignee is None or task.due_at is None:
         raise ValueError("only an assigned task with a due date can be reminded")
     return _notification(
         NotificationKind.TASK_DUE_SOON,
+        task.workspace_id,
         task,
         task.assignee,
         cause=f"due:{task.due_at.isoformat()}",
-        subject=f"Due soon: {_subject_title(task)}",
+        subject=_subject("Due soon", task, workspace_name),
         body=(
             f'"{task.title}" is due {_when(task.due_at)} and is still {task.status}.\n'
-            f"Task id: {task.task_id}"
+            + _footer(task.workspace_id, workspace_name, task)
         ),
     )
+
+
+def _workspace_of(event: ReceivedEvent) -> UUID:
+    if event.workspace_id is None:
+        raise ValueError(
+            f"event {event.event_id} is of schema version {event.schema_version}, from before "
+            "workspaces: there is no workspace to notify in"
+        )
+    return event.workspace_id
 
 
 def _status_of(
@@ -162,6 +192,7 @@ def _status_of(
 
 def _notification(
     kind: NotificationKind,
+    workspace_id: UUID,
     task: Task | ReceivedTask,
     recipient: str,
     *,
@@ -169,11 +200,13 @@ def _notification(
     subject: str,
     body: str,
 ) -> Notification:
-    name = f"{kind}|{task.task_id}|{recipient}|{cause}"
+    # Task ids are unique within a workspace only: the workspace is part of the cause.
+    name = f"{kind}|{workspace_id}|{task.task_id}|{recipient}|{cause}"
     return Notification(
         notification_id=uuid5(_NOTIFICATION_ID_NAMESPACE, name),
         kind=kind,
         recipient=recipient,
+        workspace_id=workspace_id,
         task_id=task.task_id,
         subject=subject,
         body=body,
@@ -181,10 +214,21 @@ def _notification(
     )
 
 
-def _subject_title(task: Task | ReceivedTask) -> str:
+def _subject(what: str, task: Task | ReceivedTask, workspace_name: str | None) -> str:
+    # Which workspace first: the same title can be a task of two of the recipient's teams.
+    prefix = "" if workspace_name is None else f"[{_one_line(workspace_name)}] "
+    return f"{prefix}{what}: {clip(_one_line(task.title), _MAX_SUBJECT_TITLE)}"
+
+
+def _footer(workspace_id: UUID, workspace_name: str | None, task: Task | ReceivedTask) -> str:
+    named = f'"{workspace_name}" ({workspace_id})'
+    workspace = str(workspace_id) if workspace_name is None else named
+    return f"Workspace: {workspace}\nTask id: {task.task_id}"
+
+
+def _one_line(text: str) -> str:
     # A title may contain line breaks; a subject must be a single line.
-    title = " ".join(task.title.split())
-    return clip(title, _MAX_SUBJECT_TITLE)
+    return " ".join(text.split())
 
 
 def _when(instant: datetime) -> str:

@@ -1,8 +1,9 @@
 """Lambda: task events from EventBridge -> the notification service.
 
 A malformed envelope or task event raises (Lambda retries, then dead-letters it: never dropped
-silently); an unknown detail-type is logged and ignored (retrying would not make it known); a
-task event, read tolerantly, goes to the idempotent consumer, at most once per ``event_id``.
+silently); an unknown detail-type is logged and ignored (retrying would not make it known), and
+so is a task event of schema version 1 (it has no workspace to notify in); a task event, read
+tolerantly, goes to the idempotent consumer, at most once per ``event_id``.
 See docs/events.md#the-notification-service.
 """
 
@@ -22,6 +23,7 @@ from taskapi.entrypoints import snapstart
 from taskapi.entrypoints.observability import logger, tracer
 
 KNOWN_DETAIL_TYPES = frozenset(event_class.__name__ for event_class in EVENT_TYPES)
+_BEFORE = "schema_version 1: from before workspaces"
 
 
 class MalformedEvent(Exception):
@@ -63,6 +65,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.exception("malformed task event; raising so that it is retried, then dead-lettered")
         raise
     logger.append_keys(event_id=str(task_event.event_id))
+    if task_event.before_workspaces:
+        # Schema version 1 names no workspace: a retry could not fix that, and nothing may be
+        # read or notified outside the event's workspace. docs/events.md#version-2-workspaces
+        logger.warning(
+            "event predates workspaces (schema_version 1): ignored, nothing notified",
+            extra={"task_id": str(task_event.task_id)},
+        )
+        return {"status": "ignored", "event_id": str(task_event.event_id), "reason": _BEFORE}
 
     notifications = bootstrap.get_notifications()
     notifications.consumer.use_lambda_context(context)

@@ -32,7 +32,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "already_reminded": run.already_reminded,
         "failed": len(run.failed),
     }
-    logger.info("reminder run finished", extra=summary)
+    logger.info("reminder run finished", extra={**summary, "workspaces": run.workspaces})
     if run.failed:
         raise RemindersFailed(
             f"{len(run.failed)} reminder(s) not sent: " + ", ".join(str(i) for i in run.failed)

@@ -6,11 +6,17 @@ consumer wraps ``handle`` in an idempotency guard keyed on ``event_id`` (see boo
 redelivered event is not handled twice. Within one event, notifications are sent in order and a
 failure raises, so the event is retried; that retry may repeat the ones sent before the failure
 (at least once, never silently dropped).
+
+Everything happens within one workspace: an event's look-ups go through a unit of work opened
+for its ``workspace_id``, and the reminder run visits the workspaces one at a time, listing
+each one's open tasks (never a scan of every task). An event of schema version 1, from before
+workspaces, names none: it is logged and ignored (docs/events.md#version-2-workspaces).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -20,17 +26,20 @@ from taskapi.domain.model import Status, Task
 from taskapi.domain.notifications import (
     Notification,
     assignment_notifications,
+    is_assignment,
     is_completion,
     is_due_soon,
     reminder_notification,
     unblocked_notifications,
 )
+from taskapi.domain.workspaces import Workspace
 from taskapi.service.ports import (
     Clock,
     Notifier,
     Position,
     ReminderLog,
     TaskFilter,
+    UnitOfWork,
     UnitOfWorkFactory,
 )
 
@@ -48,6 +57,7 @@ class ReminderRun:
     sent: int
     already_reminded: int
     failed: tuple[UUID, ...]  # task ids whose reminder could not be sent; retried next run
+    workspaces: int = 0  # workspaces visited
 
 
 class NotificationService:
@@ -60,37 +70,64 @@ class NotificationService:
         *,
         reminder_window: timedelta,
         page_size: int = 100,
+        workspace_batch: int = 100,
     ) -> None:
+        if page_size < 1 or workspace_batch < 1:
+            raise ValueError("page_size and workspace_batch must be at least 1")
         self._uow_factory = uow_factory
         self._notifier = notifier
         self._reminder_log = reminder_log
         self._clock = clock
         self._reminder_window = reminder_window
         self._page_size = page_size
+        self._workspace_batch = workspace_batch
 
     # -- events -------------------------------------------------------------------------
 
     def handle(self, event: ReceivedEvent) -> list[Notification]:
-        """Send every notification ``event`` causes and return them."""
-        notifications = assignment_notifications(event)
-        if is_completion(event):
-            notifications += self._unblocked_by(event)
+        """Send every notification ``event`` causes, within its workspace, and return them."""
+        workspace_id = event.workspace_id
+        if workspace_id is None:
+            # Retrying cannot give it a workspace, and guessing one could notify about another
+            # workspace's task: acknowledge it, visibly.
+            logger.warning(
+                "event predates workspaces (schema_version %d): ignored, nothing notified",
+                event.schema_version,
+                extra={
+                    "event_id": str(event.event_id),
+                    "event_type": event.event_type,
+                    "task_id": str(event.task_id),
+                },
+            )
+            return []
+        assigned, completed = is_assignment(event), is_completion(event)
+        if not (assigned or completed):
+            return []  # most updates notify nobody: read nothing
+        # Reads happen in the event's workspace only; sending, after the unit of work closed.
+        with self._uow_factory(workspace_id) as uow:
+            workspace_name = _name_of(uow.workspaces.get(workspace_id))
+            notifications = assignment_notifications(event, workspace_name=workspace_name)
+            if is_completion(event):
+                notifications += self._unblocked_by(uow, event, workspace_name)
         for notification in notifications:
             self._notifier.send(notification)
         return notifications
 
-    def _unblocked_by(self, completion: ReceivedTaskUpdated) -> list[Notification]:
+    def _unblocked_by(
+        self, uow: UnitOfWork, completion: ReceivedTaskUpdated, workspace_name: str | None
+    ) -> list[Notification]:
         # Two reads whatever the fan-out: the dependents (reverse edges), then all of their
-        # dependencies at once. Sending happens after the unit of work is closed.
-        with self._uow_factory() as uow:
-            dependent_ids = uow.tasks.dependents_of(completion.task_id)
-            if not dependent_ids:
-                return []
-            dependents = uow.tasks.get_many(dependent_ids)
-            dependency_ids = {dep for task in dependents.values() for dep in task.dependencies}
-            dependencies = uow.tasks.get_many(dependency_ids)
+        # dependencies at once.
+        dependent_ids = uow.tasks.dependents_of(completion.task_id)
+        if not dependent_ids:
+            return []
+        dependents = uow.tasks.get_many(dependent_ids)
+        dependency_ids = {dep for task in dependents.values() for dep in task.dependencies}
+        dependencies = uow.tasks.get_many(dependency_ids)
         ordered = [dependents[i] for i in dependent_ids if i in dependents]
-        return unblocked_notifications(completion, ordered, dependencies)
+        return unblocked_notifications(
+            completion, ordered, dependencies, workspace_name=workspace_name
+        )
 
     # -- reminders ----------------------------------------------------------------------
 
@@ -100,50 +137,87 @@ class NotificationService:
         A failed send is logged and skipped so one bad address cannot starve the others; it is
         not marked as reminded, so the next run tries again.
         """
-        due = self.due_soon(self._clock())
-        sent = already = 0
+        now = self._clock()
+        due = sent = already = visited = 0
         failed: list[UUID] = []
-        for task in due:
-            due_at = task.due_at
-            assert due_at is not None  # is_due_soon guarantees it
-            if self._reminder_log.was_reminded(task.task_id, due_at):
-                already += 1
-                continue
-            try:
-                self._notifier.send(reminder_notification(task))
-            except Exception as exc:  # one failure must not stop the run
-                failed.append(task.task_id)
-                logger.warning(
-                    "reminder not sent; it is retried on the next run",
-                    extra={"task_id": str(task.task_id), "error": f"{type(exc).__name__}: {exc}"},
-                )
-                continue
-            self._reminder_log.mark_reminded(task.task_id, due_at)
-            sent += 1
+        for workspace in self._every_workspace():
+            visited += 1
+            for task in self._due_soon_in(workspace.workspace_id, now):
+                due += 1
+                due_at = task.due_at
+                assert due_at is not None  # is_due_soon guarantees it
+                if self._reminder_log.was_reminded(task.workspace_id, task.task_id, due_at):
+                    already += 1
+                    continue
+                try:
+                    self._notifier.send(reminder_notification(task, workspace_name=workspace.name))
+                except Exception as exc:  # one failure must not stop the run
+                    failed.append(task.task_id)
+                    logger.warning(
+                        "reminder not sent; it is retried on the next run",
+                        extra={
+                            "workspace_id": str(task.workspace_id),
+                            "task_id": str(task.task_id),
+                            "error": f"{type(exc).__name__}: {exc}",
+                        },
+                    )
+                    continue
+                self._reminder_log.mark_reminded(task.workspace_id, task.task_id, due_at)
+                sent += 1
         return ReminderRun(
-            due_soon=len(due), sent=sent, already_reminded=already, failed=tuple(failed)
+            due_soon=due,
+            sent=sent,
+            already_reminded=already,
+            failed=tuple(failed),
+            workspaces=visited,
         )
 
     def due_soon(self, now: datetime) -> list[Task]:
-        """Open, assigned tasks due between ``now`` and the end of the reminder window.
+        """Open, assigned tasks of every workspace due between ``now`` and the end of the
+        reminder window, workspace by workspace (in workspace id order)."""
+        return [
+            task
+            for workspace in self._every_workspace()
+            for task in self._due_soon_in(workspace.workspace_id, now)
+        ]
 
-        This pages through every pending and in-progress task: O(open tasks) per run through
-        the port, and in the DynamoDB adapter, whose status filter is a FilterExpression on the
-        created-at index, each run reads the index entries of all tasks (once per status). Fine
-        for thousands of tasks and an hourly or daily schedule. At scale, index what a run
-        needs: a sparse GSI holding only open, assigned tasks with a due date, keyed by due
-        hour (written and removed with the task, in the same transaction), so a run queries just
-        the window's partitions.
+    def _every_workspace(self) -> Iterator[Workspace]:
+        # A batch of workspaces per read, without reading any task; each batch is read in a
+        # unit of work of its own, closed before the workspaces' tasks are listed.
+        after: UUID | None = None
+        while True:
+            with self._uow_factory() as uow:
+                batch = uow.workspaces.all(self._workspace_batch, after)
+            yield from batch
+            if len(batch) < self._workspace_batch:
+                return
+            after = batch[-1].workspace_id
+
+    def _due_soon_in(self, workspace_id: UUID, now: datetime) -> Iterator[Task]:
+        """The open, assigned tasks of one workspace due within the window.
+
+        This pages through the workspace's pending and in-progress tasks (its listing, never
+        a scan of the table): O(open tasks) per run, and in the DynamoDB adapter, whose status
+        filter is a FilterExpression on the workspace's created-at listing, each run reads the
+        listing entries of all of the workspace's tasks (once per status). Fine for thousands
+        of tasks and an hourly or daily schedule. At scale, index what a run needs: a sparse
+        index holding only open, assigned tasks with a due date, keyed by due hour (written
+        and removed with the task, in the same transaction), so a run queries just the
+        window's partitions.
         """
-        found: list[Task] = []
         for status in _OPEN_STATUSES:
             task_filter = TaskFilter(status=status)
             after: Position | None = None
             while True:
-                with self._uow_factory() as uow:
+                with self._uow_factory(workspace_id) as uow:
                     page = uow.tasks.find(task_filter, self._page_size, after)
-                found.extend(t for t in page.tasks if is_due_soon(t, now, self._reminder_window))
+                yield from (t for t in page.tasks if is_due_soon(t, now, self._reminder_window))
                 if page.next_position is None:
                     break
                 after = page.next_position
-        return found
+
+
+def _name_of(workspace: Workspace | None) -> str | None:
+    # A workspace deleted since the event: its tasks were deleted first, but the event may
+    # still be worth telling (an assignment); it is then named by its id only.
+    return None if workspace is None else workspace.name

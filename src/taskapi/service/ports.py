@@ -348,11 +348,12 @@ class Notifier(Protocol):
 
 
 class ReminderLog(Protocol):
-    """Remembers which (task, due date) pairs were reminded, so each is reminded once."""
+    """Remembers which (workspace, task, due date) were reminded, so each is reminded once.
+    (Task ids are unique within a workspace only.)"""
 
-    def was_reminded(self, task_id: UUID, due_at: datetime) -> bool: ...
+    def was_reminded(self, workspace_id: UUID, task_id: UUID, due_at: datetime) -> bool: ...
 
-    def mark_reminded(self, task_id: UUID, due_at: datetime) -> None: ...
+    def mark_reminded(self, workspace_id: UUID, task_id: UUID, due_at: datetime) -> None: ...
 
 
 class StoreUnavailable(Exception):

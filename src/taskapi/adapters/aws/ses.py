@@ -42,6 +42,7 @@ class SesNotifier:
             EmailTags=[
                 {"Name": "kind", "Value": notification.kind.value},
                 {"Name": "notification_id", "Value": str(notification.notification_id)},
+                {"Name": "workspace_id", "Value": str(notification.workspace_id)},
             ],
         )
         logger.info(

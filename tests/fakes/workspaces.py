@@ -1,0 +1,20 @@
+"""Workspaces in a store, for tests of what runs inside them (events, notifications)."""
+
+from __future__ import annotations
+
+from taskapi.domain.workspaces import Workspace
+from taskapi.service.commands import Access
+from taskapi.service.ports import UnitOfWorkFactory
+from tests.fakes.builders import OWNER, make_membership, make_workspace
+
+
+def add_workspace(
+    uow_factory: UnitOfWorkFactory, workspace: Workspace | None = None, owner: str = OWNER
+) -> Access:
+    """Commit ``workspace`` (``make_workspace()`` by default) with ``owner`` as its owner and
+    return the owner's access to it."""
+    workspace = workspace or make_workspace()
+    with uow_factory() as uow:
+        uow.workspaces.add(workspace, make_membership(workspace, owner))
+        uow.commit()
+    return Access(workspace.workspace_id, owner)
