@@ -23,6 +23,7 @@ from taskapi.local.cli import main
 from taskapi.service.commands import CreateTask
 from tests.fakes.builders import created_event, make_task, received
 from tests.fakes.clock import FixedClock
+from tests.fakes.workspaces import create_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "schemas" / "events"
@@ -105,7 +106,7 @@ def create_in_local_store(data_dir: Path, command: CreateTask) -> None:
     """Create a task in the SQLite store of ``data_dir``, as an earlier server run would have
     (its event stays in the outbox: nothing dispatches it here)."""
     runtime = bootstrap.build_runtime(Settings(store="sqlite", data_dir=data_dir))
-    runtime.service.create(command)
+    runtime.service.create(create_workspace(runtime), command)
 
 
 def test_mailbox_shows_the_latest_notifications(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from taskapi.adapters.aws.eventbridge import (
     validate_entry,
 )
 from taskapi.domain.events import (
+    SCHEMA_VERSION,
     TaskCreated,
     TaskDeleted,
     TaskUpdated,
@@ -228,7 +229,8 @@ def event_of_size(approximate_bytes: int) -> Event:
     task = Task.model_construct(**fields)
     return TaskCreated.model_construct(
         event_id=uuid.uuid4(),
-        schema_version=1,
+        schema_version=SCHEMA_VERSION,
+        workspace_id=task.workspace_id,
         occurred_at=task.created_at,
         task=task,
         event_type="TaskCreated",

@@ -27,6 +27,7 @@ from taskapi.domain.errors import (
     TaskNotFound,
     VersionConflict,
 )
+from taskapi.domain.events import SCHEMA_VERSION
 from taskapi.domain.model import (
     MAX_DEPENDENCIES,
     MAX_DESCRIPTION_LENGTH,
@@ -806,7 +807,7 @@ def test_an_event_of_a_later_minor_version_is_read_and_one_of_another_major_set_
     task = make_task()
     written = json.loads(created_event(task).model_dump_json())
     later = {**written, "actor": "ops", "task": {**written["task"], "status": "blocked"}}
-    newer_major = {**written, "event_id": str(uuid4()), "schema_version": 2}
+    newer_major = {**written, "event_id": str(uuid4()), "schema_version": SCHEMA_VERSION + 1}
     commit_raw(UUID(later["event_id"]), "TaskCreated", json.dumps(later))
     commit_raw(UUID(newer_major["event_id"]), "TaskCreated", json.dumps(newer_major))
 

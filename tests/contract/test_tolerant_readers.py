@@ -153,6 +153,40 @@ def test_the_relay_publishes_later_minor_events_as_they_were_committed() -> None
     ]
 
 
+def test_the_relay_publishes_version_1_events_as_they_were_committed() -> None:
+    # Committed before the upgrade, relayed after it: subscribers pinned to [1] still get them.
+    directory = FIXTURES.parent / "previous_major"
+    events = [
+        json.loads(path.read_text(encoding="utf-8"))["detail"]
+        for path in sorted(directory.glob("*.json"))
+    ]
+    publisher = RecordingPublisher()
+    records = [stream_record(event, str(200 + n)) for n, event in enumerate(events)]
+    relay = bootstrap.Relay(read_outbox_image=outbox_event_from_image, publisher=publisher)
+
+    with bootstrap.override_relay(relay):
+        response = relay_lambda.lambda_handler({"Records": records}, FakeLambdaContext())
+
+    assert response == {"batchItemFailures": []}
+    details = [json.loads(entry["Detail"]) for entry in publisher.entries]
+    assert details == events
+    assert {detail["schema_version"] for detail in details} == {1}
+
+
+def test_the_relay_keeps_the_workspace_of_each_event() -> None:
+    events = [detail(name) for name in NAMES]
+    publisher = RecordingPublisher()
+    records = [stream_record(event, str(300 + n)) for n, event in enumerate(events)]
+    relay = bootstrap.Relay(read_outbox_image=outbox_event_from_image, publisher=publisher)
+
+    with bootstrap.override_relay(relay):
+        relay_lambda.lambda_handler({"Records": records}, FakeLambdaContext())
+
+    published = [json.loads(entry["Detail"]) for entry in publisher.entries]
+    assert [d["workspace_id"] for d in published] == [e["workspace_id"] for e in events]
+    assert all(d["task"]["workspace_id"] == d["workspace_id"] for d in published)
+
+
 # -- the local outbox and its dispatcher --------------------------------------------------
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from taskapi.bootstrap import Runtime
 from taskapi.domain.workspaces import Workspace
-from taskapi.service.commands import Access
+from taskapi.service.commands import Access, CreateWorkspace
 from taskapi.service.ports import UnitOfWorkFactory
 from tests.fakes.builders import OWNER, make_membership, make_workspace
 
@@ -17,4 +18,10 @@ def add_workspace(
     with uow_factory() as uow:
         uow.workspaces.add(workspace, make_membership(workspace, owner))
         uow.commit()
+    return Access(workspace.workspace_id, owner)
+
+
+def create_workspace(runtime: Runtime, name: str = "Team", owner: str = OWNER) -> Access:
+    """A new workspace made through the runtime's workspace service; the owner's access."""
+    workspace = runtime.workspaces.create(owner, CreateWorkspace(name=name))
     return Access(workspace.workspace_id, owner)

@@ -16,7 +16,7 @@ from taskapi.adapters.idempotent_consumer import DEFAULT_RECORD_TTL, IdempotentE
 from taskapi.adapters.reminder_log import PersistenceLayerReminderLog
 from taskapi.domain.event_readers import ReceivedEvent
 from taskapi.domain.notifications import Notification, assignment_notifications
-from tests.fakes.builders import created_event, make_task, received
+from tests.fakes.builders import WORKSPACE_ID, created_event, make_task, received
 from tests.fakes.clock import DEFAULT_NOW
 from tests.fakes.notifications import NotifierDown, RecordingNotifier
 
@@ -97,7 +97,7 @@ def test_a_second_container_sees_the_first_ones_record(
     assert (len(first_notifier.sent), len(second_notifier.sent)) == (1, 0)
 
 
-def test_reminder_marks_are_kept_per_task_and_due_date(
+def test_reminder_marks_are_kept_per_workspace_task_and_due_date(
     idempotency_table: str, dynamodb_client: DynamoDBClient
 ) -> None:
     reminders = PersistenceLayerReminderLog(
@@ -105,10 +105,11 @@ def test_reminder_marks_are_kept_per_task_and_due_date(
     )
     task_id, due = uuid4(), DEFAULT_NOW
 
-    assert not reminders.was_reminded(task_id, due)
-    reminders.mark_reminded(task_id, due)
+    assert not reminders.was_reminded(WORKSPACE_ID, task_id, due)
+    reminders.mark_reminded(WORKSPACE_ID, task_id, due)
 
-    assert reminders.was_reminded(task_id, due)
-    assert not reminders.was_reminded(task_id, due + timedelta(minutes=1))
+    assert reminders.was_reminded(WORKSPACE_ID, task_id, due)
+    assert not reminders.was_reminded(WORKSPACE_ID, task_id, due + timedelta(minutes=1))
+    assert not reminders.was_reminded(uuid4(), task_id, due)
     [item] = dynamodb_client.scan(TableName=idempotency_table)["Items"]
     assert item["id"]["S"].startswith("taskapi.reminders#")

@@ -3,21 +3,24 @@ that let the events behind a failing one go first, and dead letters for poison e
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
 from taskapi import bootstrap
-from taskapi.adapters.memory import InMemoryStore, InMemoryUnitOfWorkFactory
+from taskapi.adapters.memory import InMemoryStore, InMemoryUnitOfWorkFactory, OutboxRow
 from taskapi.config import Settings
 from taskapi.domain.event_readers import ReceivedEvent, ReceivedTaskCreated
 from taskapi.service.commands import CreateTask
 from taskapi.service.dispatch import OutboxDispatcher, RetryPolicy
-from tests.fakes.builders import created_event, make_task, received
+from tests.fakes.builders import WORKSPACE_ID, created_event, make_task, received
 from tests.fakes.clock import FixedClock
 from tests.fakes.subscribers import RecordingSubscriber
+from tests.fakes.workspaces import add_workspace, create_workspace
 
 POLICY = RetryPolicy(max_attempts=3, first_delay=timedelta(seconds=5), max_delay=timedelta(60))
 
@@ -25,10 +28,13 @@ POLICY = RetryPolicy(max_attempts=3, first_delay=timedelta(seconds=5), max_delay
 def commit_events(store: InMemoryStore, count: int) -> list[ReceivedEvent]:
     """Commit ``count`` events; return them as subscribers receive them."""
     events: list[ReceivedEvent] = []
+    factory = InMemoryUnitOfWorkFactory(store)
+    if WORKSPACE_ID not in store.workspaces:
+        add_workspace(factory)
     for i in range(count):
         task = make_task(title=f"task {i}")
         event = created_event(task)
-        with InMemoryUnitOfWorkFactory(store)() as uow:
+        with factory(WORKSPACE_ID) as uow:
             uow.tasks.add(task)
             uow.outbox.add(event)
             uow.commit()
@@ -227,7 +233,7 @@ def test_the_local_runtime_caps_attempts_at_the_setting(tmp_path: Path) -> None:
         Settings(store="memory", data_dir=tmp_path, outbox_max_attempts=1)
     )
     assert runtime.dispatcher is not None
-    task = runtime.service.create(CreateTask(title="t"))
+    task = runtime.service.create(create_workspace(runtime), CreateTask(title="t"))
 
     def refuse(event: ReceivedEvent) -> None:
         raise ValueError(f"no {event.task_id}")
@@ -297,3 +303,39 @@ def test_dead_letters_honours_its_limit(store: InMemoryStore, clock: FixedClock)
 
     assert len(dispatcher.dead_letters(2)) == 2
     assert len(dispatcher.dead_letters()) == 3
+
+
+def test_a_version_1_event_left_in_the_outbox_is_delivered_not_set_aside(
+    store: InMemoryStore, clock: FixedClock
+) -> None:
+    # Committed by the release before workspaces, delivered after the upgrade: it is readable
+    # (without a workspace), so it reaches the subscribers, which decide what it means.
+    written = json.loads(created_event(make_task()).model_dump_json())
+    del written["workspace_id"], written["task"]["workspace_id"]
+    version_1 = {**written, "schema_version": 1}
+    store.outbox[UUID(written["event_id"])] = OutboxRow(json.dumps(version_1), "TaskCreated")
+    subscriber = RecordingSubscriber()
+
+    report = OutboxDispatcher(store, [subscriber], clock=clock).dispatch_pending()
+
+    assert (report.delivered, report.dead_lettered) == (1, 0)
+    [event] = subscriber.delivered
+    assert (event.schema_version, event.workspace_id) == (1, None)
+    assert store.dead_letters() == []
+
+
+def test_an_event_of_an_unknown_major_version_is_set_aside_as_unreadable(
+    store: InMemoryStore, clock: FixedClock
+) -> None:
+    written = json.loads(created_event(make_task()).model_dump_json())
+    store.outbox[UUID(written["event_id"])] = OutboxRow(
+        json.dumps({**written, "schema_version": 3}), "TaskCreated"
+    )
+
+    report = OutboxDispatcher(store, [RecordingSubscriber()], clock=clock).dispatch_pending()
+
+    assert report.offered == 0
+    [letter] = store.dead_letters()
+    assert letter.last_error is not None
+    assert letter.last_error.startswith("unreadable: ")
+    assert "schema_version 3 is not 2" in letter.last_error

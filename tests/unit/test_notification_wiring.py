@@ -13,17 +13,20 @@ from taskapi.adapters.memory import InMemoryUnitOfWorkFactory
 from taskapi.config import Settings
 from taskapi.service.commands import CreateTask, UpdateTask
 from tests.fakes.subscribers import RecordingSubscriber
+from tests.fakes.workspaces import create_workspace
 
 
 @pytest.mark.parametrize("store", ["memory", "sqlite"])
 def test_local_events_reach_the_mailbox_through_the_dispatcher(store: str, tmp_path: Path) -> None:
     runtime = bootstrap.build_runtime(Settings(store=store, data_dir=tmp_path))  # type: ignore[arg-type]
     assert runtime.dispatcher is not None
-    design = runtime.service.create(CreateTask(title="Design"))
+    access = create_workspace(runtime, "Team")
+    design = runtime.service.create(access, CreateTask(title="Design"))
     runtime.service.create(
-        CreateTask(title="Build", dependencies=(design.task_id,), assignee="ben@example.com")
+        access,
+        CreateTask(title="Build", dependencies=(design.task_id,), assignee="ben@example.com"),
     )
-    runtime.service.update(design.task_id, UpdateTask(status="completed"), design.version)
+    runtime.service.update(access, design.task_id, UpdateTask(status="completed"), design.version)
 
     report = runtime.dispatcher.dispatch_pending()
 
@@ -36,6 +39,8 @@ def test_local_events_reach_the_mailbox_through_the_dispatcher(store: str, tmp_p
         ("task_assigned", "ben@example.com"),
         ("task_unblocked", "ben@example.com"),
     ]
+    assert {e["workspace_id"] for e in entries} == {str(access.workspace_id)}
+    assert all(e["subject"].startswith("[Team] ") for e in entries)
 
 
 def test_a_redelivery_after_a_restart_is_not_notified_twice(tmp_path: Path) -> None:
@@ -46,7 +51,8 @@ def test_a_redelivery_after_a_restart_is_not_notified_twice(tmp_path: Path) -> N
     recorder = RecordingSubscriber()
     assert first_run.dispatcher is not None
     first_run.dispatcher.subscribe(recorder)
-    first_run.service.create(CreateTask(title="Review", assignee="ana@example.com"))
+    access = create_workspace(first_run)
+    first_run.service.create(access, CreateTask(title="Review", assignee="ana@example.com"))
     first_run.dispatcher.dispatch_pending()
     [event] = recorder.delivered
 
