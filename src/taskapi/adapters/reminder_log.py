@@ -1,10 +1,8 @@
 """A ``ReminderLog`` kept in a Powertools idempotency persistence layer.
 
-A reminder mark is an idempotency record keyed on (workspace id, task id, due date): task ids
-are unique within a workspace only. Reusing the layer means no new table or file: DynamoDB in
-AWS (the idempotency table and its TTL), SQLite locally, in memory in tests, all with the
-semantics the team already tests. Marks expire once the due date cannot be in a reminder window
-any more (``retention``), and the store forgets them.
+A mark is an idempotency record keyed on (workspace id, task id, due date): task ids are unique
+within a workspace only. Reusing the layer means no new table or file (DynamoDB in AWS, SQLite
+locally, memory in tests). Marks expire once the due date cannot be in a window (``retention``).
 
 The reminder run is scheduled, not concurrent, so "check, send, mark" is enough: two
 overlapping runs could both send a reminder (at least once), which the schedule avoids by

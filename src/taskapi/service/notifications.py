@@ -1,16 +1,11 @@
 """The notification service: turns task events and the reminder schedule into notifications.
 
-The rules live in ``domain.notifications``; this module reads what they need through the
-ports and sends the results through a ``Notifier``. It does not de-duplicate events itself: the
-consumer wraps ``handle`` in an idempotency guard keyed on ``event_id`` (see bootstrap), so a
-redelivered event is not handled twice. Within one event, notifications are sent in order and a
-failure raises, so the event is retried; that retry may repeat the ones sent before the failure
-(at least once, never silently dropped).
-
-Everything happens within one workspace: an event's look-ups go through a unit of work opened
-for its ``workspace_id``, and the reminder run visits the workspaces one at a time, listing
-each one's open tasks (never a scan of every task). An event of schema version 1, from before
-workspaces, names none: it is logged and ignored (docs/events.md#version-2-workspaces).
+The rules live in ``domain.notifications``; this module reads what they need through the ports,
+always within one workspace (the event's; the reminder run visits them one at a time, never
+scanning every task), and sends through a ``Notifier``. The consumer wraps ``handle`` in an
+idempotency guard on ``event_id`` (see bootstrap). Within one event, notifications are sent in
+order and a failure raises, so the event is retried (at least once, never silently dropped).
+A version-1 event names no workspace: it is logged and ignored. See docs/events.md.
 """
 
 from __future__ import annotations
