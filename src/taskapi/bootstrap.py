@@ -213,6 +213,7 @@ def build_notifications(settings: Settings, uow_factory: UnitOfWorkFactory) -> N
         ),
         clock=utc_now,
         reminder_window=window,
+        pre_workspace_events=settings.pre_workspace_events_workspace_id,
     )
     consumer = IdempotentEventConsumer(service.handle, build_idempotency_store(settings))
     return Notifications(service=service, consumer=consumer, mailbox=mailbox)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -80,6 +81,12 @@ class Settings(BaseModel):
     )
     reminder_window_hours: int = Field(
         default=24, ge=1, description="Remind about tasks due within this many hours."
+    )
+    pre_workspace_events_workspace_id: UUID | None = Field(
+        default=None,
+        description="The workspace in which the notification service handles a task event of "
+        "schema version 1 (from before workspaces): the one the store migration moved the old "
+        "tasks into. Unset: such events are ignored, with a warning.",
     )
 
     @classmethod

@@ -362,3 +362,21 @@ def test_a_failed_send_raises_and_the_retry_sends(wired: Wired) -> None:
     assert result["status"] == "handled"
     assert len(wired.notifier.attempts) == 2
     assert len(wired.notifier.sent) == 1
+
+
+def test_a_v1_event_is_handled_when_the_pre_workspace_tasks_have_a_workspace() -> None:
+    # The v1 fixtures' tasks, migrated into one workspace, which the setting names.
+    migrated = UUID("00000000-0000-4000-8000-000000000000")
+    tasks = build_service()
+    add_workspace(tasks.uow_factory, make_workspace(workspace_id=migrated, name="Default"))
+    notifier = RecordingNotifier()
+    runtime = notification_runtime(tasks, notifier, pre_workspace_events=migrated)
+    envelope = load("task_created", PREVIOUS_MAJOR)
+
+    with bootstrap.override_runtime(runtime):
+        result = notifications_lambda.lambda_handler(envelope, FakeLambdaContext())  # type: ignore[arg-type]
+
+    assert result["status"] == "handled"
+    [notification] = notifier.sent
+    assert (notification.workspace_id, notification.recipient) == (migrated, "ana@example.com")
+    assert notification.subject.startswith("[Default] ")

@@ -62,6 +62,7 @@ def notification_runtime(
     notifier: Notifier,
     reminder_log: ReminderLog | None = None,
     reminder_window: timedelta = timedelta(hours=24),
+    pre_workspace_events: UUID | None = None,
 ) -> Runtime:
     """A runtime for ``bootstrap.override_runtime``: the harness's task service, and the real
     notification service and idempotent consumer over the same in-memory store, with
@@ -72,6 +73,7 @@ def notification_runtime(
         reminder_log=reminder_log or InMemoryReminderLog(),
         clock=tasks.clock,
         reminder_window=reminder_window,
+        pre_workspace_events=pre_workspace_events,
     )
     consumer = IdempotentEventConsumer(service.handle, InMemoryPersistenceLayer())
     workspaces = WorkspaceService(

@@ -45,6 +45,7 @@ PRODUCTION_DEFAULTS = {
     "aws_connect_timeout_seconds",
     "aws_read_timeout_seconds",
     "aws_max_attempts",
+    "pre_workspace_events_workspace_id",  # None: version-1 events ignored (docs/events.md)
 }
 
 # Settings a builder reads that its function never uses, so the template leaves them out

@@ -572,3 +572,33 @@ def test_batch_sizes_must_be_positive(sizes: dict[str, int]) -> None:
             reminder_window=WINDOW,
             **sizes,
         )
+
+
+def test_a_version_1_event_is_handled_in_the_configured_workspace_of_pre_workspace_tasks(
+    world: World,
+) -> None:
+    # After a store migration moved the old tasks into one workspace, their in-flight
+    # version-1 events are handled there (TASKAPI_PRE_WORKSPACE_EVENTS_WORKSPACE_ID).
+    notifications = NotificationService(
+        uow_factory=world.uow,
+        notifier=world.notifier,
+        reminder_log=world.reminder_log,
+        clock=world.tasks.clock,
+        reminder_window=WINDOW,
+        pre_workspace_events=WORKSPACE_ID,
+    )
+    design = make_task(task_id=DESIGN_ID, status=Status.IN_PROGRESS)
+    world.commit(design, make_task(task_id=BUILD_ID, dependencies=(DESIGN_ID,), assignee=BEN))
+    written = json.loads(
+        updated_event(design, next_version(design, status=Status.COMPLETED)).model_dump_json()
+    )
+    del written["workspace_id"], written["task"]["workspace_id"]
+
+    sent = notifications.handle(read_event({**written, "schema_version": 1}))
+
+    assert notifications.handles_pre_workspace_events
+    assert [(n.recipient, n.workspace_id, n.task_id) for n in sent] == [
+        (BEN, WORKSPACE_ID, BUILD_ID)
+    ]
+    assert sent[0].subject.startswith("[Team] ")
+    assert world.uow.opened == [WORKSPACE_ID]

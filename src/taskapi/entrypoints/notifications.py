@@ -65,7 +65,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.exception("malformed task event; raising so that it is retried, then dead-lettered")
         raise
     logger.append_keys(event_id=str(task_event.event_id))
-    if task_event.before_workspaces:
+    notifications = bootstrap.get_notifications()
+    if task_event.before_workspaces and not notifications.service.handles_pre_workspace_events:
         # Schema version 1 names no workspace: a retry could not fix that, and nothing may be
         # read or notified outside the event's workspace. docs/events.md#version-2-workspaces
         logger.warning(
@@ -74,7 +75,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
         return {"status": "ignored", "event_id": str(task_event.event_id), "reason": _BEFORE}
 
-    notifications = bootstrap.get_notifications()
     notifications.consumer.use_lambda_context(context)
     consumed = notifications.consumer(task_event)
     if consumed.duplicate:

@@ -66,7 +66,11 @@ class NotificationService:
         reminder_window: timedelta,
         page_size: int = 100,
         workspace_batch: int = 100,
+        pre_workspace_events: UUID | None = None,
     ) -> None:
+        """``pre_workspace_events``: the workspace a version-1 event (from before workspaces)
+        is handled in, the one a store migration moved the old tasks into; ``None``: such
+        events are ignored, with a warning."""
         if page_size < 1 or workspace_batch < 1:
             raise ValueError("page_size and workspace_batch must be at least 1")
         self._uow_factory = uow_factory
@@ -76,11 +80,26 @@ class NotificationService:
         self._reminder_window = reminder_window
         self._page_size = page_size
         self._workspace_batch = workspace_batch
+        self._pre_workspace_events = pre_workspace_events
+
+    @property
+    def handles_pre_workspace_events(self) -> bool:
+        """Whether a version-1 event is handled (in the configured workspace) or ignored."""
+        return self._pre_workspace_events is not None
 
     # -- events -------------------------------------------------------------------------
 
     def handle(self, event: ReceivedEvent) -> list[Notification]:
         """Send every notification ``event`` causes, within its workspace, and return them."""
+        if event.workspace_id is None and self._pre_workspace_events is not None:
+            logger.info(
+                "event predates workspaces: handled in the workspace of pre-workspace tasks",
+                extra={
+                    "event_id": str(event.event_id),
+                    "workspace_id": str(self._pre_workspace_events),
+                },
+            )
+            event = _in_workspace(event, self._pre_workspace_events)
         workspace_id = event.workspace_id
         if workspace_id is None:
             # Retrying cannot give it a workspace, and guessing one could notify about another
@@ -210,6 +229,12 @@ class NotificationService:
                 if page.next_position is None:
                     break
                 after = page.next_position
+
+
+def _in_workspace(event: ReceivedEvent, workspace_id: UUID) -> ReceivedEvent:
+    """A version-1 event as if it named ``workspace_id`` (at the top and in its task)."""
+    task = event.task.model_copy(update={"workspace_id": workspace_id})
+    return event.model_copy(update={"workspace_id": workspace_id, "task": task})
 
 
 def _name_of(workspace: Workspace | None) -> str | None:
