@@ -19,6 +19,7 @@ from taskapi.config import Settings
 from taskapi.local.cli import main
 from taskapi.local.invoke import FUNCTIONS, function_for
 from taskapi.service.commands import CreateTask
+from tests.fakes.workspaces import create_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
@@ -146,7 +147,10 @@ def test_the_reminder_run_reminds_a_task_falling_due(
 ) -> None:
     runtime = bootstrap.build_runtime(Settings(store="sqlite", data_dir=local_store))
     due = datetime.now(UTC) + timedelta(hours=2)
-    runtime.service.create(CreateTask(title="Renew", due_at=due, assignee="ana@example.com"))
+    access = create_workspace(runtime)
+    runtime.service.create(
+        access, CreateTask(title="Renew", due_at=due, assignee="ana@example.com")
+    )
 
     result = invoke(capsys, str(EVENTS / "reminders-scheduled-run.json"))[1]
 
