@@ -74,6 +74,7 @@ def notification_runtime(
     consumer = IdempotentEventConsumer(service.handle, InMemoryPersistenceLayer())
     return Runtime(
         service=tasks.service,
+        workspaces=tasks.workspaces,
         dispatcher=None,
         notifications=Notifications(service=service, consumer=consumer, mailbox=None),
     )

@@ -22,7 +22,7 @@ JSON = ("Content-Type", "application/json")
 @contextmanager
 def installed(harness: ServiceHarness) -> Iterator[ServiceHarness]:
     """The harness's service is the one the handler uses, for the duration."""
-    with bootstrap.override_runtime(bootstrap.Runtime(service=harness.service, dispatcher=None)):
+    with bootstrap.override_services(harness.service, harness.workspaces):
         yield harness
 
 
