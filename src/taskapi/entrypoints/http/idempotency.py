@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 REPLAYED_HEADER = "Idempotent-Replayed"
-# The caller of a request without an identity (the local server without a token, tests).
+# The caller of an event without an identity (`taskapi invoke` on a sample event, tests); the
+# local server, like API Gateway, lets no request without a token reach the function.
 ANONYMOUS_CALLER = "anonymous"
 
 
