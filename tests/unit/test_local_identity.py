@@ -273,8 +273,13 @@ def test_taskapi_token_prints_a_token_the_data_directorys_server_accepts(
 
 @pytest.mark.parametrize(
     "argv",
-    [["--user", "alice"], ["--user", ALICE, "--ttl", "0"], ["--user", ALICE, "--ttl", "86401"]],
-    ids=["not-an-address", "ttl-zero", "ttl-over-a-day"],
+    [
+        ["--user", "alice"],
+        ["--user", ALICE, "--ttl", "0"],
+        ["--user", ALICE, "--ttl", "86401"],
+        ["--user", ALICE, "--ttl", "1h"],
+    ],
+    ids=["not-an-address", "ttl-zero", "ttl-over-a-day", "ttl-not-seconds"],
 )
 def test_taskapi_token_refuses_what_cognito_would_not_issue(
     tmp_path: Path,
