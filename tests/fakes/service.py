@@ -91,6 +91,10 @@ class ServiceHarness:
         """Make ``member`` a member (through the service, as the workspace's owner)."""
         self.workspaces.put_member(OWNER, workspace_id, member, role)
 
+    def stored_tasks(self, workspace_id: UUID = WORKSPACE_ID) -> dict[UUID, Task]:
+        """The committed tasks of a workspace, by id."""
+        return dict(self.store.tasks.get(workspace_id, {}))
+
     def events(self) -> list[Event]:
         # What was committed, read with the writer's strict models.
         return [parse_event(row.payload) for row in self.store.outbox.values()]
