@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
 from uuid import UUID
 
 from taskapi.adapters.memory import InMemoryStore, InMemoryUnitOfWorkFactory
 from taskapi.domain.events import parse_event
 from taskapi.domain.model import Task
 from taskapi.domain.workspaces import Role
-from taskapi.service.commands import Access, CreateTask, ListDependents, ListTasks, UpdateTask
+from taskapi.service.commands import (
+    Access,
+    CreateTask,
+    CreateWorkspace,
+    ListDependents,
+    ListTasks,
+    UpdateTask,
+)
 from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import Event, UnitOfWorkFactory
 from taskapi.service.tasks import Created, TaskPage, TaskService
@@ -135,3 +141,10 @@ def build_service(
         page_tokens=page_tokens,
     )
     return ServiceHarness(service, workspaces, store, uow_factory, clock, ids, on_commit)
+
+
+def in_new_workspace(tasks: TaskService, workspaces: WorkspaceService) -> WorkspaceTasks:
+    """A fresh workspace of a runtime's own store (one ``bootstrap`` built), and its task
+    service as the workspace's owner uses it."""
+    workspace = workspaces.create(OWNER, CreateWorkspace(name="Team"))
+    return WorkspaceTasks(tasks, Access(workspace.workspace_id, OWNER))

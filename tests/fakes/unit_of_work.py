@@ -6,10 +6,9 @@ an outage (``StoreFailure``), or a lost race detected only at commit (``VersionC
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from types import TracebackType
 from typing import Literal, Self
+from uuid import UUID
 
 from taskapi.service.ports import (
     OutboxWriter,

@@ -16,7 +16,7 @@ from typing import Any
 
 import jwt
 import pytest
-from taskapi.entrypoints.http.idempotency import caller_of
+from taskapi.entrypoints.http.identity import caller_of
 
 from taskapi.local import identity
 from taskapi.local.cli import main

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from taskapi.local.environment import ENVIRONMENT
 
@@ -95,7 +95,10 @@ def to_proxy_event(
     """The API Gateway REST proxy event for ``request``; ``claims``: what a Cognito
     authorizer verified, put where API Gateway puts them (``requestContext.authorizer``)."""
     split = urlsplit(request.target)
-    path = unquote(split.path) or "/"
+    # API Gateway's REST proxy events carry the path as it was sent, still percent-encoded
+    # (a member identity with a "/" is sent as %2F and stays one path segment); query
+    # values are decoded.
+    path = split.path or "/"
     query, multi_query = _single_and_multi(parse_qsl(split.query, keep_blank_values=True))
     headers, multi_headers = _single_and_multi(_merge_header_names(request.headers))
     body: str | None = None
