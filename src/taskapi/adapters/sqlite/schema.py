@@ -236,6 +236,10 @@ class SchemaTooNew(Exception):
     """The file was written by a newer release of taskapi."""
 
 
+class MigrationFailed(Exception):
+    """A migration could not read what the file holds; the file is left as it was."""
+
+
 def ensure_schema(connection: sqlite3.Connection, version: int = SCHEMA_VERSION) -> None:
     """Bring the database to ``version`` (creating it if empty), atomically. Only tests ask
     for a version below ``SCHEMA_VERSION``: to build the file an earlier release left.
@@ -252,12 +256,15 @@ def ensure_schema(connection: sqlite3.Connection, version: int = SCHEMA_VERSION)
                 f"the database has schema version {found}; "
                 f"this release understands up to {SCHEMA_VERSION}"
             )
-        for migration in MIGRATIONS[found:version]:
+        for number, migration in enumerate(MIGRATIONS[found:version], start=found + 1):
             for step in migration:
                 if isinstance(step, str):
                     connection.execute(step)
-                else:
+                    continue
+                try:
                     step(connection)
+                except (ValueError, TypeError) as exc:  # e.g. a task body that is not JSON
+                    raise MigrationFailed(f"migrating to schema version {number}: {exc}") from exc
         # PRAGMA takes no bound parameters; the version is an integer (ours, or checked).
         connection.execute(f"PRAGMA user_version = {max(found, version):d}")
         connection.execute("COMMIT")
