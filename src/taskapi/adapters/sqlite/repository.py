@@ -239,13 +239,13 @@ def _membership(workspace_id: str, member: str, role: str, added_at_us: int) -> 
     )
 
 
-def read_workspace(session: Session, workspace_id: UUID) -> Workspace | None:
-    rows = _query(
-        session,
+def read_workspace(connection: sqlite3.Connection, workspace_id: UUID) -> Workspace | None:
+    """The stored workspace (for the repository, and for the commit's conditions)."""
+    row = connection.execute(
         f"SELECT {_WORKSPACE_COLUMNS} FROM workspaces AS w WHERE w.workspace_id = ?",  # noqa: S608
         (str(workspace_id),),
-    )
-    return _workspace(rows[0]) if rows else None
+    ).fetchone()
+    return None if row is None else _workspace(row)
 
 
 class SqliteWorkspaceRepository(StagedWorkspaces):
@@ -254,7 +254,8 @@ class SqliteWorkspaceRepository(StagedWorkspaces):
         self._session = session
 
     def get(self, workspace_id: UUID) -> Workspace | None:
-        return read_workspace(self._session, workspace_id)
+        with store_errors():
+            return read_workspace(self._session.require(), workspace_id)
 
     def membership(self, workspace_id: UUID, member: str) -> Membership | None:
         rows = _query(

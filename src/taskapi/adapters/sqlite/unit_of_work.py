@@ -44,7 +44,7 @@ from taskapi.service.ports import Event, RecordedRequest, RequestAlreadyRecorded
 def _check_workspace_write(connection: sqlite3.Connection, write: StagedWorkspaceWrite) -> None:
     """Raise the error of ``write`` if its condition fails against the stored workspace."""
     workspace_id = write.workspace.workspace_id
-    stored = read_workspace(_session_of(connection), workspace_id)
+    stored = read_workspace(connection, workspace_id)
     if not write.accepts(stored):
         raise write.rejection(stored)
     if write.kind == "remove" and _holds_tasks(connection, str(workspace_id)):
@@ -100,7 +100,7 @@ def _apply_workspace_write(connection: sqlite3.Connection, write: StagedWorkspac
             {**row, "expected_version": write.expected_version},
         )
     if cursor.rowcount != 1:
-        stored = read_workspace(_session_of(connection), write.workspace.workspace_id)
+        stored = read_workspace(connection, write.workspace.workspace_id)
         raise write.rejection(stored)
     if write.membership is not None:
         membership = write.membership
@@ -120,12 +120,6 @@ def _apply_workspace_write(connection: sqlite3.Connection, write: StagedWorkspac
             "DELETE FROM members WHERE workspace_id = ? AND member = ?",
             (row["workspace_id"], write.member),
         )
-
-
-def _session_of(connection: sqlite3.Connection) -> Session:
-    session = Session()
-    session.connection = connection
-    return session
 
 
 # -- applying staged task writes (inside the commit's savepoint) ---------------------------
