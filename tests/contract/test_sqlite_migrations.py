@@ -205,6 +205,22 @@ def test_a_v3_file_without_tasks_gets_no_default_workspace(tmp_path: Path) -> No
             assert uow.workspaces.all(10, None) == []
 
 
+def test_an_edge_of_a_task_that_is_gone_is_not_migrated(tmp_path: Path) -> None:
+    # Possible only if a v3 writer ran with foreign keys off; it must not block the migration.
+    path = tmp_path / "v3.db"
+    task = make_task()
+    build_v3_file(path, [task])
+    with closing(sqlite3.connect(path, isolation_level=None)) as connection:
+        connection.execute(
+            "INSERT INTO task_dependencies (task_id, depends_on, position) VALUES (?, ?, 0)",
+            (str(uuid4()), str(task.task_id)),
+        )
+
+    with SqliteUnitOfWorkFactory(SqliteDatabase(path))(DEFAULT_WORKSPACE_ID) as uow:
+        assert uow.tasks.dependents_of(task.task_id) == []
+        assert uow.tasks.get(task.task_id) == in_default(task)
+
+
 def test_the_old_idempotency_records_are_dropped(tmp_path: Path) -> None:
     # Keys are scoped to a workspace now: none of them could match again.
     path = tmp_path / "v3.db"

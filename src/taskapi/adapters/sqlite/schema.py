@@ -108,7 +108,7 @@ _VERSION_3 = (
 
 # Workspaces (schema version 4). A file of an earlier version held one shared task space: its
 # tasks move into this workspace, which the migration creates (only if there are tasks) with no
-# members; an operator claims it (docs/architecture.md#the-local-store-sqlite).
+# members; an operator claims it (docs/architecture.md#upgrading-a-file-from-before-workspaces).
 DEFAULT_WORKSPACE_ID: Final = UUID("00000000-0000-4000-8000-000000000000")
 DEFAULT_WORKSPACE_NAME: Final = "Default"
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -193,9 +193,11 @@ def _move_tasks_into_the_default_workspace(connection: sqlite3.Connection) -> No
             for (*columns, body) in rows
         ),
     )
+    # Only edges of a task that exists (the old foreign key kept it so, if it was enforced).
     connection.execute(
         "INSERT INTO task_dependencies_v4 (workspace_id, task_id, depends_on, position)"
-        " SELECT ?, task_id, depends_on, position FROM task_dependencies",
+        " SELECT ?, d.task_id, d.depends_on, d.position"
+        " FROM task_dependencies AS d JOIN tasks AS t ON t.task_id = d.task_id",
         (workspace_id,),
     )
 
