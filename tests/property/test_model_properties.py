@@ -40,6 +40,7 @@ def tasks(draw: st.DrawFn) -> Task:
     created_at = draw(instants)
     return Task(
         task_id=task_id,
+        workspace_id=draw(st.uuids()),
         title=draw(titles),
         description=draw(st.none() | st.text(max_size=MAX_DESCRIPTION_LENGTH)),
         status=draw(st.sampled_from(Status)),

@@ -37,6 +37,7 @@ from taskapi.domain.rules import ALLOWED_TRANSITIONS
 from taskapi.service.commands import CreateTask, UpdateTask
 from taskapi.service.ports import Event, TaskFilter
 from tests.fakes.clock import FixedClock
+from tests.fakes.builders import WORKSPACE_ID
 from tests.fakes.service import build_service
 
 Refusals = set[type[DomainError]]
@@ -99,7 +100,7 @@ class TaskServiceMachine(RuleBasedStateMachine):
         super().__init__()
         # The in-memory store, a clock that ticks a second per read, ids UUID(int=1), ...
         self.harness = build_service(clock=FixedClock(tick=timedelta(seconds=1)))
-        self.service = self.harness.service
+        self.service = self.harness.tasks
         self.model = Model()
         # Every id ever created, deleted ones included: commands on them must be refused.
         self.known_ids: list[UUID] = []
@@ -110,7 +111,7 @@ class TaskServiceMachine(RuleBasedStateMachine):
     def stored_tasks(self) -> dict[UUID, Task]:
         """Everything in the store, read through the repository port (paged like the API)."""
         tasks: dict[UUID, Task] = {}
-        with self.harness.uow_factory() as uow:
+        with self.harness.uow_factory(WORKSPACE_ID) as uow:
             after = None
             while True:
                 page = uow.tasks.find(TaskFilter(), 100, after)
@@ -341,7 +342,7 @@ class TaskServiceMachine(RuleBasedStateMachine):
     @invariant()
     def dependents_are_the_reversed_edges(self) -> None:
         stored = self.stored_tasks()
-        with self.harness.uow_factory() as uow:
+        with self.harness.uow_factory(WORKSPACE_ID) as uow:
             for task_id in self.known_ids:
                 expected = sorted(
                     (t.task_id for t in stored.values() if task_id in t.dependencies), key=str

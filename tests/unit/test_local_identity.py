@@ -16,8 +16,8 @@ from typing import Any
 
 import jwt
 import pytest
-from taskapi.entrypoints.http.identity import caller_of
 
+from taskapi.entrypoints.http.identity import caller_of
 from taskapi.local import identity
 from taskapi.local.cli import main
 from taskapi.local.identity import (
