@@ -19,6 +19,7 @@ from taskapi.config import Settings
 from taskapi.local.cli import main
 from taskapi.local.invoke import FUNCTIONS, function_for
 from taskapi.service.commands import CreateTask
+from tests.fakes.service import in_new_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
