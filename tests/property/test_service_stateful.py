@@ -36,8 +36,8 @@ from taskapi.domain.model import Status, Task
 from taskapi.domain.rules import ALLOWED_TRANSITIONS
 from taskapi.service.commands import CreateTask, UpdateTask
 from taskapi.service.ports import Event, TaskFilter
-from tests.fakes.clock import FixedClock
 from tests.fakes.builders import WORKSPACE_ID
+from tests.fakes.clock import FixedClock
 from tests.fakes.service import build_service
 
 Refusals = set[type[DomainError]]
