@@ -224,6 +224,11 @@ def _message_and_details(exc: BaseException, rule: ErrorRule) -> tuple[str, dict
     return _FIXED_MESSAGES.get(rule.code, rule.status.phrase.lower()), {}
 
 
+# The gateway's answer to a missing or bad token (template.yaml, GatewayResponses,
+# UNAUTHORIZED), which the local gateway gives too; the function never sees such a request.
+NOT_AUTHENTICATED_MESSAGE: Final = "the token is missing or not valid"
+
+
 def error_body(code: str, message: str, details: Any) -> dict[str, Any]:
     """The one shape of every error the API answers, the local gateway's own included."""
     return {"error": code, "message": message, "details": details}

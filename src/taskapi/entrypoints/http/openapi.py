@@ -35,11 +35,13 @@ from taskapi.domain.rules import check_transition
 from taskapi.entrypoints.http.body import MAX_BODY_BYTES
 from taskapi.entrypoints.http.conditions import IF_MATCH_PATTERN, IfMatch
 from taskapi.entrypoints.http.errors import (
+    NOT_AUTHENTICATED_MESSAGE,
     MalformedBody,
     PayloadTooLarge,
     PreconditionFailed,
     PreconditionRequired,
     UnsupportedMediaType,
+    error_body,
     error_reply,
 )
 from taskapi.entrypoints.http.schemas import (
@@ -177,13 +179,19 @@ def error_examples() -> dict[str, dict[str, Any]]:
         "internal_error": ("An unexpected failure", StoreFailure("the store failed")),
         "service_unavailable": ("The store is throttling", StoreUnavailable("throttled", 1)),
     }
-    return {
-        name: {
-            "summary": summary,
-            "value": error_reply(exc, "c6af9ac6-7b61-11e6-9a41-93e8deadbeef").body,
-        }
+    request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    examples = {
+        name: {"summary": summary, "value": error_reply(exc, request_id).body}
         for name, (summary, exc) in errors.items()
     }
+    # Answered by the gateway (API Gateway, or the local one), not by the error table.
+    examples["not_authenticated"] = {
+        "summary": "No token, or one the gateway does not accept",
+        "value": error_body(
+            "not_authenticated", NOT_AUTHENTICATED_MESSAGE, {"request_id": request_id}
+        ),
+    }
+    return examples
 
 
 class _Examples(Mapping[str, dict[str, Any]]):
@@ -251,6 +259,11 @@ NO_CONTENT: OpenAPIResponse = {"description": "Deleted. No body.", "content": {}
 
 # Answers any route can give.
 COMMON_ERRORS: dict[int, OpenAPIResponse] = {
+    401: error_response(
+        "No valid credentials (docs/api.md#authentication): answered by the gateway, before "
+        "the API runs.",
+        "not_authenticated",
+    ),
     500: error_response(
         "Unexpected failure; details.request_id identifies it in the logs.", "internal_error"
     ),
