@@ -22,7 +22,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from taskapi import bootstrap
 from taskapi.config import Settings
-from taskapi.entrypoints.api import app, lambda_handler
+from taskapi.entrypoints.api import lambda_handler
+from taskapi.entrypoints.http.routes import openapi_json
 from taskapi.local.gateway import serving
 from tests.tokens import bearer, local_server
 
@@ -54,7 +55,7 @@ schemathesis.openapi.format("email", st.emails())
 # The document the handler generates, loaded eagerly so that schemathesis can generate one
 # test per operation at collection time; the tests below check that the live server serves
 # exactly this document, and send every generated request to it.
-schema = schemathesis.openapi.from_dict(json.loads(app.get_openapi_json_schema()))
+schema = schemathesis.openapi.from_dict(json.loads(openapi_json()))
 
 
 def test_the_live_server_serves_the_fuzzed_document(base_url: str, auth: dict[str, str]) -> None:

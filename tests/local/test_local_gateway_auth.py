@@ -16,8 +16,9 @@ import pytest
 from taskapi import bootstrap
 from taskapi.config import Settings
 from taskapi.entrypoints.api import lambda_handler
+from taskapi.entrypoints.http.errors import NOT_AUTHENTICATED_MESSAGE
 from taskapi.local import identity
-from taskapi.local.gateway import NOT_AUTHENTICATED_MESSAGE, LocalApiServer, serving
+from taskapi.local.gateway import LocalApiServer, serving
 from taskapi.local.identity import member_identity
 from tests.infra.cfn import source_template
 from tests.tokens import ALICE, local_server, token_for

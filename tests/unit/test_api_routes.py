@@ -259,7 +259,7 @@ def test_openapi_document_describes_every_route_and_status(harness: ServiceHarne
     # Every status each route can answer (the fuzz tests check that it answers no other).
     statuses = {key: " ".join(sorted(op["responses"])) for key, op in operations.items()}
     assert statuses == {
-        ("GET", "/health"): "200 500 503",
+        ("GET", "/health"): "200 401 500 503",
         ("POST", "/workspaces"): "201 400 401 413 415 500 503",
         ("GET", "/workspaces"): "200 400 401 500 503",
         ("GET", ws): "200 400 401 404 500 503",
@@ -285,6 +285,8 @@ def test_every_error_response_in_the_document_shows_real_errors(harness: Service
     codes = {}  # status -> the error codes the table answers it with
     for rule in ERROR_TABLE.values():
         codes.setdefault(str(int(rule.status)), set()).add(rule.code)
+    # The gateway's own answer (API Gateway's, or the local one's), never the table's.
+    codes["401"] = {"not_authenticated"}
     models = {
         model.__name__: model
         for model in (
@@ -312,7 +314,7 @@ def test_every_error_response_in_the_document_shows_real_errors(harness: Service
     # Between them, the examples show every code in the table but routing's, which belong to
     # no operation, and the fallback of the DomainError base class, which no error carries.
     unshown = {DomainError.code, "not_found", "method_not_allowed"}
-    assert shown == {rule.code for rule in ERROR_TABLE.values()} - unshown
+    assert shown == {rule.code for rule in ERROR_TABLE.values()} - unshown | {"not_authenticated"}
 
 
 def test_swagger_ui_is_served(harness: ServiceHarness) -> None:

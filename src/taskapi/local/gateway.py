@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from taskapi.domain.text import clip
-from taskapi.entrypoints.http.errors import error_body
+from taskapi.entrypoints.http.errors import NOT_AUTHENTICATED_MESSAGE, error_body
 from taskapi.local.identity import NotAuthenticated, TokenVerifier, authorizer_claims
 from taskapi.local.proxy import Handler, HttpReply, HttpRequest, LocalLambdaContext, invoke
 
@@ -37,9 +37,6 @@ CONNECTION_TIMEOUT_SECONDS = 15.0
 # Connections served at once (one thread each); further ones get a 503 straight away, so one
 # client holding many idle connections cannot exhaust the process's file descriptors.
 MAX_CONNECTIONS = 128
-# The deployed stack's answer to a missing or bad token (template.yaml, GatewayResponses,
-# UNAUTHORIZED); a test keeps the two the same. Why a token was refused goes to the log.
-NOT_AUTHENTICATED_MESSAGE = "the token is missing or not valid"
 
 
 class LocalApiServer(ThreadingHTTPServer):
@@ -101,7 +98,8 @@ class LocalApiServer(ThreadingHTTPServer):
         try:
             claims = authorizer_claims(self._verifier.claims(request.headers))
         except NotAuthenticated as refusal:
-            # The authorizer's answer: the function never runs.
+            # The authorizer's answer (the stack's fixed message; why goes to the log): the
+            # function never runs.
             logger.info("%s %s: not authenticated: %s", request.method, request.target, refusal)
             reply = _gateway_error(
                 HTTPStatus.UNAUTHORIZED, NOT_AUTHENTICATED_MESSAGE, request_id=request_id[1]

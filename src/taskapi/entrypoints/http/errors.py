@@ -119,7 +119,7 @@ class NotAuthenticated(RequestRejected):
     """The request carries no caller identity (no authorizer vouched for it)."""
 
     def __init__(self) -> None:
-        super().__init__("the request is not signed or has no token")
+        super().__init__(NOT_AUTHENTICATED_MESSAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +248,11 @@ def _message_and_details(exc: BaseException, rule: ErrorRule) -> tuple[str, dict
     if isinstance(exc, DomainError | RequestRejected):
         return clip(exc.message, MAX_MESSAGE_LENGTH), exc.details
     return _FIXED_MESSAGES.get(rule.code, rule.status.phrase.lower()), {}
+
+
+# The gateway's answer to a missing or bad token (template.yaml, GatewayResponses,
+# UNAUTHORIZED), which the local gateway gives too; the function never sees such a request.
+NOT_AUTHENTICATED_MESSAGE: Final = "the token is missing or not valid"
 
 
 def error_body(code: str, message: str, details: Any) -> dict[str, Any]:

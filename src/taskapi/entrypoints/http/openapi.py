@@ -42,12 +42,13 @@ from taskapi.domain.workspaces import MAX_MEMBER_LENGTH, Membership, Workspace
 from taskapi.entrypoints.http.body import MAX_BODY_BYTES
 from taskapi.entrypoints.http.conditions import IF_MATCH_PATTERN, IfMatch
 from taskapi.entrypoints.http.errors import (
+    NOT_AUTHENTICATED_MESSAGE,
     MalformedBody,
-    NotAuthenticated,
     PayloadTooLarge,
     PreconditionFailed,
     PreconditionRequired,
     UnsupportedMediaType,
+    error_body,
     error_reply,
 )
 from taskapi.entrypoints.http.schemas import (
@@ -215,7 +216,6 @@ def error_examples() -> dict[str, dict[str, Any]]:
         "precondition_required": ("Neither If-Match nor version", PreconditionRequired()),
         "payload_too_large": ("The body is too large", PayloadTooLarge(MAX_BODY_BYTES)),
         "unsupported_media_type": ("Not JSON", UnsupportedMediaType("text/plain")),
-        "not_authenticated": ("No caller identity", NotAuthenticated()),
         "workspace_not_found": (
             "No such workspace, or you are not one of its members",
             WorkspaceNotFound(_EXAMPLE_WORKSPACE_ID),
@@ -253,13 +253,19 @@ def error_examples() -> dict[str, dict[str, Any]]:
         "internal_error": ("An unexpected failure", StoreFailure("the store failed")),
         "service_unavailable": ("The store is throttling", StoreUnavailable("throttled", 1)),
     }
-    return {
-        name: {
-            "summary": summary,
-            "value": error_reply(exc, "c6af9ac6-7b61-11e6-9a41-93e8deadbeef").body,
-        }
+    request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    examples = {
+        name: {"summary": summary, "value": error_reply(exc, request_id).body}
         for name, (summary, exc) in errors.items()
     }
+    # Answered by the gateway (API Gateway, or the local one), not by the error table.
+    examples["not_authenticated"] = {
+        "summary": "No token, or one the gateway does not accept",
+        "value": error_body(
+            "not_authenticated", NOT_AUTHENTICATED_MESSAGE, {"request_id": request_id}
+        ),
+    }
+    return examples
 
 
 class _Examples(Mapping[str, dict[str, Any]]):
@@ -327,6 +333,11 @@ NO_CONTENT: OpenAPIResponse = {"description": "Deleted. No body.", "content": {}
 
 # Answers any route can give.
 COMMON_ERRORS: dict[int, OpenAPIResponse] = {
+    401: error_response(
+        "No valid credentials (docs/api.md#authentication): answered by the gateway, before "
+        "the API runs.",
+        "not_authenticated",
+    ),
     500: error_response(
         "Unexpected failure; details.request_id identifies it in the logs.", "internal_error"
     ),
@@ -425,7 +436,6 @@ UpdateTaskBody = Annotated[
 
 # -- what each route answers ---------------------------------------------------------------
 
-_UNAUTHENTICATED = error_response("The request has no caller identity.", "not_authenticated")
 _NO_WORKSPACE = "workspace_not_found"
 _READ_ONLY = error_response("Your role is viewer: it does not allow writes.", "not_permitted")
 _OWNERS_ONLY = error_response("Only the workspace's owners may do this.", "not_permitted_manage")
@@ -450,7 +460,6 @@ CREATE_RESPONSES: dict[int, OpenAPIResponse] = {
         "dependencies_not_found",
         "dependencies_not_completed",
     ),
-    401: _UNAUTHENTICATED,
     403: _READ_ONLY,
     404: _not_found("No such workspace (or you are not a member)."),
     422: error_response(
@@ -467,14 +476,12 @@ LIST_RESPONSES: dict[int, OpenAPIResponse] = {
         "invalid_next_token",
         "invalid_workspace_token",
     ),
-    401: _UNAUTHENTICATED,
     404: _not_found("No such workspace (or you are not a member)."),
     **COMMON_ERRORS,
 }
 GET_RESPONSES: dict[int, OpenAPIResponse] = {
     200: task_response("The task."),
     400: error_response("The id is not a UUID.", "invalid_id"),
-    401: _UNAUTHENTICATED,
     404: _not_found("No such task or workspace.", "task_not_found"),
     **COMMON_ERRORS,
 }
@@ -488,7 +495,6 @@ UPDATE_RESPONSES: dict[int, OpenAPIResponse] = {
         "dependencies_not_completed",
         "invalid_precondition",
     ),
-    401: _UNAUTHENTICATED,
     403: _READ_ONLY,
     404: _not_found("No such task or workspace.", "task_not_found"),
     409: error_response(
@@ -506,7 +512,6 @@ DELETE_RESPONSES: dict[int, OpenAPIResponse] = {
     400: error_response(
         "The id is not a UUID, or If-Match is malformed.", "invalid_id", "invalid_precondition"
     ),
-    401: _UNAUTHENTICATED,
     403: _READ_ONLY,
     404: _not_found("No such task or workspace.", "task_not_found"),
     409: error_response(
@@ -526,7 +531,6 @@ DEPENDENTS_RESPONSES: dict[int, OpenAPIResponse] = {
         "invalid_query",
         "invalid_dependents_token",
     ),
-    401: _UNAUTHENTICATED,
     404: _not_found("No such task or workspace.", "task_not_found"),
     **COMMON_ERRORS,
 }
@@ -624,7 +628,6 @@ _WORKSPACE_CONFLICT = error_response(
 CREATE_WORKSPACE_RESPONSES: dict[int, OpenAPIResponse] = {
     201: workspace_response("Created; you are its owner.", created=True),
     400: error_response("Invalid body.", "invalid_body", "malformed_body"),
-    401: _UNAUTHENTICATED,
     **BODY_ERRORS,
     **COMMON_ERRORS,
 }
@@ -635,13 +638,11 @@ LIST_WORKSPACES_RESPONSES: dict[int, OpenAPIResponse] = {
         "invalid_query",
         "invalid_workspaces_token",
     ),
-    401: _UNAUTHENTICATED,
     **COMMON_ERRORS,
 }
 GET_WORKSPACE_RESPONSES: dict[int, OpenAPIResponse] = {
     200: workspace_response("The workspace, with your role in it."),
     400: error_response("The id is not a UUID.", "invalid_id"),
-    401: _UNAUTHENTICATED,
     404: _not_found("No such workspace (or you are not a member)."),
     **COMMON_ERRORS,
 }
@@ -650,7 +651,6 @@ UPDATE_WORKSPACE_RESPONSES: dict[int, OpenAPIResponse] = {
     400: error_response(
         "Invalid body, or a malformed If-Match.", "invalid_body", "invalid_precondition"
     ),
-    401: _UNAUTHENTICATED,
     403: _OWNERS_ONLY,
     404: _not_found("No such workspace (or you are not a member)."),
     409: _WORKSPACE_CONFLICT,
@@ -663,7 +663,6 @@ DELETE_WORKSPACE_RESPONSES: dict[int, OpenAPIResponse] = {
     400: error_response(
         "The id is not a UUID, or If-Match is malformed.", "invalid_id", "invalid_precondition"
     ),
-    401: _UNAUTHENTICATED,
     403: _OWNERS_ONLY,
     404: _not_found("No such workspace (or you are not a member)."),
     409: error_response(
@@ -682,7 +681,6 @@ MEMBERS_RESPONSES: dict[int, OpenAPIResponse] = {
         "invalid_query",
         "invalid_workspace_token",
     ),
-    401: _UNAUTHENTICATED,
     404: _not_found("No such workspace (or you are not a member)."),
     **COMMON_ERRORS,
 }
@@ -690,7 +688,6 @@ PUT_MEMBER_RESPONSES: dict[int, OpenAPIResponse] = {
     200: membership_response("The member's role was set (or already was that)."),
     201: membership_response("The member was added."),
     400: error_response("Invalid role or member identity.", "invalid_body"),
-    401: _UNAUTHENTICATED,
     403: _OWNERS_ONLY,
     404: _not_found("No such workspace (or you are not a member)."),
     409: error_response(
@@ -705,7 +702,6 @@ PUT_MEMBER_RESPONSES: dict[int, OpenAPIResponse] = {
 REMOVE_MEMBER_RESPONSES: dict[int, OpenAPIResponse] = {
     204: NO_CONTENT,
     400: error_response("The member is not a caller identity.", "invalid_body"),
-    401: _UNAUTHENTICATED,
     403: _OWNERS_ONLY,
     404: _not_found("No such member or workspace.", "member_not_found"),
     409: error_response(
