@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import logging
 import random
 import sys
@@ -93,7 +94,7 @@ def write_chain(
     chain = [tasks.create(access, CreateTask(title=f"link {i}")) for i in range(edits + 1)]
     start.wait()
     began = time.perf_counter()
-    for previous, task in zip(chain, chain[1:], strict=False):
+    for previous, task in itertools.pairwise(chain):
         for _ in range(MAX_ATTEMPTS):
             try:
                 tasks.update(access, task.task_id, UpdateTask(dependencies=[previous.task_id]), 1)
