@@ -166,7 +166,8 @@ class DynamoDbUnitOfWork(StagingUnitOfWork):
         if len(operations) <= MAX_TRANSACTION_ITEMS:
             self._transact(operations)
             return
-        if not writes and not events and not requests:
+        removal_only = [w.kind for w in staged.workspaces] == ["remove"]
+        if removal_only and not writes and not events and not requests:
             # A removal of a workspace with more members than one transaction holds: the
             # workspace item (the condition), its counter, its tombstone and the first
             # members go in one transaction; the other members' items are deleted after it.
@@ -302,10 +303,13 @@ class DynamoDbUnitOfWork(StagingUnitOfWork):
             if reason.get("Code") != "ConditionalCheckFailed":
                 continue
             write, workspace_write = operation.write, operation.workspace_write
-            if write is None and workspace_write is None:
+            if write is not None:
+                deleting = write.delete
+            elif workspace_write is not None:
+                deleting = workspace_write.kind == "remove"
+            else:
                 continue
             old_item = reason.get("Item")
-            deleting = write.delete if write is not None else workspace_write.kind == "remove"  # type: ignore[union-attr]
             if old_item:
                 return not deleting and decode(old_item).get(COMMIT_ID) == commit_id
             if workspace_write is not None:
