@@ -38,8 +38,8 @@ from taskapi.local.proxy import HttpReply, HttpRequest, invoke
 from taskapi.service.commands import CreateTask
 from taskapi.service.ports import StoreFailure, StoreUnavailable
 from taskapi.service.tasks import TaskService
-from tests.fakes.builders import make_task
-from tests.integration.dynamodb_store import service, store
+from tests.fakes.builders import WORKSPACE_ID, make_task
+from tests.integration.dynamodb_store import InDefaultWorkspace, service, store
 from tests.moto_server import AwsTarget
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def client(aws_target: AwsTarget) -> DynamoDBClient:
 
 @pytest.fixture
 def tasks(client: DynamoDBClient) -> TaskService:
-    return service(store(client, TABLE))
+    return service(store(client, TABLE, create_workspace=False))
 
 
 @pytest.fixture
@@ -249,7 +249,7 @@ def test_botocore_retries_a_timeout_before_the_failure_table_sees_it(
     client.meta.events.register("before-send.dynamodb.GetItem", raising(ReadTimeoutError, calls))
 
     with pytest.raises(StoreFailure):
-        service(store(client, TABLE)).get(uuid4())
+        service(store(client, TABLE, create_workspace=False)).get(uuid4())
     assert len(calls) == 2  # standard retry mode: the first attempt and one retry
 
 
@@ -257,7 +257,7 @@ def test_botocore_retries_a_timeout_before_the_failure_table_sees_it(
 
 
 def stored_item(task_id: UUID) -> dict[str, Any]:
-    values = task_values(make_task(task_id=task_id))
+    values = task_values(WORKSPACE_ID, make_task(task_id=task_id))
     return {name: SERIALIZER.serialize(v) for name, v in values.items() if v is not None}
 
 
@@ -265,13 +265,17 @@ def batch_reader(
     client: DynamoDBClient, sleeps: list[float], attempts: int
 ) -> DynamoDbUnitOfWorkFactory:
     entries = EventEntryBuilder(source="taskapi.tasks", event_bus_name="taskapi")
-    return DynamoDbUnitOfWorkFactory(
+    return InDefaultWorkspace(
         client, TABLE, entries, outbox_mode="stream", sleep=sleeps.append, batch_attempts=attempts
     )
 
 
 def batch_get(keys: list[UUID]) -> dict[str, Any]:
-    return {"RequestItems": {TABLE: {"Keys": [task_key(i) for i in keys], "ConsistentRead": True}}}
+    return {
+        "RequestItems": {
+            TABLE: {"Keys": [task_key(WORKSPACE_ID, i) for i in keys], "ConsistentRead": True}
+        }
+    }
 
 
 def test_unprocessed_keys_are_retried_with_backoff_until_read(client: DynamoDBClient) -> None:
@@ -282,7 +286,7 @@ def test_unprocessed_keys_are_retried_with_backoff_until_read(client: DynamoDBCl
             "batch_get_item",
             {
                 "Responses": {TABLE: [stored_item(ids[0])]},
-                "UnprocessedKeys": {TABLE: {"Keys": [task_key(i) for i in ids[1:]]}},
+                "UnprocessedKeys": {TABLE: {"Keys": [task_key(WORKSPACE_ID, i) for i in ids[1:]]}},
             },
             batch_get(ids),
         )
@@ -290,7 +294,7 @@ def test_unprocessed_keys_are_retried_with_backoff_until_read(client: DynamoDBCl
             "batch_get_item",
             {
                 "Responses": {TABLE: [stored_item(ids[1])]},
-                "UnprocessedKeys": {TABLE: {"Keys": [task_key(ids[2])]}},
+                "UnprocessedKeys": {TABLE: {"Keys": [task_key(WORKSPACE_ID, ids[2])]}},
             },
             batch_get(ids[1:]),
         )
@@ -318,7 +322,7 @@ def test_keys_still_unprocessed_after_every_attempt_are_a_retryable_failure(
                 "batch_get_item",
                 {
                     "Responses": {TABLE: []},
-                    "UnprocessedKeys": {TABLE: {"Keys": [task_key(task_id)]}},
+                    "UnprocessedKeys": {TABLE: {"Keys": [task_key(WORKSPACE_ID, task_id)]}},
                 },
                 batch_get([task_id]),
             )
@@ -335,7 +339,7 @@ def test_keys_still_unprocessed_reach_the_client_as_a_retryable_reply(
     tasks = service(batch_reader(client, sleeps, attempts=2))
     unprocessed = {
         "Responses": {TABLE: []},
-        "UnprocessedKeys": {TABLE: {"Keys": [task_key(dependency)]}},
+        "UnprocessedKeys": {TABLE: {"Keys": [task_key(WORKSPACE_ID, dependency)]}},
     }
     with Stubber(client) as stubber:
         for _ in range(4):  # two attempts each: through the service, then over HTTP
