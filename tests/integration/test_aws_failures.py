@@ -31,16 +31,27 @@ from botocore.stub import Stubber
 from taskapi import bootstrap
 from taskapi.adapters.aws.clients import AwsClients, AwsClientSettings
 from taskapi.adapters.aws.eventbridge import EventEntryBuilder
-from taskapi.adapters.dynamodb.items import task_key, task_values
+from taskapi.adapters.dynamodb.items import (
+    encode,
+    member_key,
+    membership_values,
+    task_key,
+    task_values,
+)
 from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
+from taskapi.adapters.memory import InMemoryUnitOfWorkFactory
+from taskapi.bootstrap import utc_now
 from taskapi.entrypoints import api
 from taskapi.local.proxy import HttpReply, HttpRequest, invoke
 from taskapi.service.commands import CreateTask
+from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import StoreFailure, StoreUnavailable
-from taskapi.service.tasks import TaskService
-from tests.fakes.builders import WORKSPACE_ID, make_task
+from taskapi.service.workspaces import WorkspaceService
+from tests.fakes.builders import OWNER, WORKSPACE_ID, make_membership, make_task, make_workspace
+from tests.fakes.service import WorkspaceTasks
 from tests.integration.dynamodb_store import InDefaultWorkspace, service, store
 from tests.moto_server import AwsTarget
+from tests.unit.api_helpers import TASKS, claims_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -116,7 +127,7 @@ def client(aws_target: AwsTarget) -> DynamoDBClient:
 
 
 @pytest.fixture
-def tasks(client: DynamoDBClient) -> TaskService:
+def tasks(client: DynamoDBClient) -> WorkspaceTasks:
     return service(store(client, TABLE, create_workspace=False))
 
 
@@ -126,19 +137,34 @@ def stubber(client: DynamoDBClient) -> Iterator[Stubber]:
         yield stubbed
 
 
-def get_over_http(tasks: TaskService) -> HttpReply:
-    with bootstrap.override_runtime(bootstrap.Runtime(service=tasks, dispatcher=None)):
-        return invoke(api.lambda_handler, HttpRequest("GET", f"/tasks/{uuid4()}"))
+def over_http(tasks: WorkspaceTasks, request: HttpRequest) -> HttpReply:
+    """``request`` through the handler, by the workspace's owner, to ``tasks``' service (the
+    task routes use no other)."""
+    workspaces = WorkspaceService(
+        InMemoryUnitOfWorkFactory(), utc_now, uuid4, PageTokenCodec(b"unused")
+    )
+    with bootstrap.override_services(tasks.service, workspaces):
+        return invoke(api.lambda_handler, request, claims=claims_of(OWNER))
 
 
-def create_over_http(tasks: TaskService, dependencies: tuple[UUID, ...] = ()) -> HttpReply:
+def get_over_http(tasks: WorkspaceTasks) -> HttpReply:
+    return over_http(tasks, HttpRequest("GET", f"{TASKS}/{uuid4()}"))
+
+
+def member_found(stubber: Stubber) -> None:
+    """The next GetItem finds the caller's membership (every task request reads it first)."""
+    membership = make_membership(make_workspace())
+    item = {**member_key(WORKSPACE_ID, OWNER), **encode(membership_values(membership))}
+    stubber.add_response("get_item", {"Item": item})
+
+
+def create_over_http(tasks: WorkspaceTasks, dependencies: tuple[UUID, ...] = ()) -> HttpReply:
     fields: dict[str, Any] = {"title": "t"}
     if dependencies:
         fields["dependencies"] = [str(d) for d in dependencies]
     body = json.dumps(fields)
-    request = HttpRequest("POST", "/tasks", [("Content-Type", "application/json")], body.encode())
-    with bootstrap.override_runtime(bootstrap.Runtime(service=tasks, dispatcher=None)):
-        return invoke(api.lambda_handler, request)
+    request = HttpRequest("POST", TASKS, [("Content-Type", "application/json")], body.encode())
+    return over_http(tasks, request)
 
 
 def assert_nothing_leaked(text: str, row: Row) -> None:
@@ -171,7 +197,7 @@ def assert_reply(reply: HttpReply, row: Row) -> None:
 
 @pytest.mark.parametrize("row", CLIENT_ERRORS, ids=lambda row: row.name)
 def test_an_aws_error_becomes_its_port_error_with_the_detail_only_in_the_log(
-    row: Row, tasks: TaskService, stubber: Stubber, caplog: pytest.LogCaptureFixture
+    row: Row, tasks: WorkspaceTasks, stubber: Stubber, caplog: pytest.LogCaptureFixture
 ) -> None:
     stubber.add_client_error("get_item", row.name, LEAKY_MESSAGE, http_status_code=400)
 
@@ -189,7 +215,7 @@ def test_an_aws_error_becomes_its_port_error_with_the_detail_only_in_the_log(
 
 @pytest.mark.parametrize("row", CLIENT_ERRORS, ids=lambda row: row.name)
 def test_an_aws_error_reaches_the_client_as_a_generic_reply(
-    row: Row, tasks: TaskService, stubber: Stubber
+    row: Row, tasks: WorkspaceTasks, stubber: Stubber
 ) -> None:
     stubber.add_client_error("get_item", row.name, LEAKY_MESSAGE, http_status_code=400)
     assert_reply(get_over_http(tasks), row)
@@ -197,9 +223,10 @@ def test_an_aws_error_reaches_the_client_as_a_generic_reply(
 
 @pytest.mark.parametrize(("reasons", "row"), CANCELLATIONS)
 def test_a_transaction_cancelled_for_a_transient_reason_can_be_retried(
-    reasons: tuple[str, ...], row: Row, tasks: TaskService, stubber: Stubber
+    reasons: tuple[str, ...], row: Row, tasks: WorkspaceTasks, stubber: Stubber
 ) -> None:
     for _ in range(2):  # once for the service, once for the HTTP handler
+        member_found(stubber)
         stubber.add_client_error(
             "transact_write_items",
             "TransactionCanceledException",
@@ -226,7 +253,7 @@ def raising(error: type[HTTPClientError], calls: list[str]) -> Any:
 
 @pytest.mark.parametrize(("error", "row"), NETWORK_ERRORS)
 def test_a_network_failure_is_a_store_failure(
-    error: type[HTTPClientError], row: Row, client: DynamoDBClient, tasks: TaskService
+    error: type[HTTPClientError], row: Row, client: DynamoDBClient, tasks: WorkspaceTasks
 ) -> None:
     calls: list[str] = []
     client.meta.events.register("before-send.dynamodb.GetItem", raising(error, calls))
@@ -342,8 +369,10 @@ def test_keys_still_unprocessed_reach_the_client_as_a_retryable_reply(
         "UnprocessedKeys": {TABLE: {"Keys": [task_key(WORKSPACE_ID, dependency)]}},
     }
     with Stubber(client) as stubber:
-        for _ in range(4):  # two attempts each: through the service, then over HTTP
-            stubber.add_response("batch_get_item", unprocessed, batch_get([dependency]))
+        for _ in range(2):  # through the service, then over HTTP: two attempts each
+            member_found(stubber)
+            for _ in range(2):
+                stubber.add_response("batch_get_item", unprocessed, batch_get([dependency]))
 
         with pytest.raises(StoreUnavailable) as raised:
             tasks.create(CreateTask(title="t", dependencies=[dependency]))
