@@ -51,7 +51,10 @@ $(STAMP): uv.lock pyproject.toml | $(UV)
 
 setup: $(STAMP) ## create .venv from uv.lock (all make targets do this for you)
 
+# Every request needs a token (docs/api.md#authentication); serve's banner says how to get one,
+# and this line where the `taskapi` it names is.
 run: $(STAMP) ## start the API on http://$(HOST):$(PORT) with the embedded SQLite store
+	@echo 'Tokens: in the terminal you send requests from, `source .venv/bin/activate` puts taskapi on PATH'
 	$(RUN) taskapi serve --host $(HOST) --port $(PORT)
 
 # The wheel checks of the Lambda artifacts (they install the locked runtime wheels for every

@@ -43,13 +43,14 @@ from boto3.dynamodb.types import TypeSerializer
 
 from benches import markdown_table
 from taskapi.adapters.aws.eventbridge import EventEntryBuilder
-from taskapi.adapters.dynamodb.items import DEPENDENT_ID, DEPENDENT_PREFIX, TASK_PREFIX, task_values
+from taskapi.adapters.dynamodb.items import DEPENDENT_ID, DEPENDENT_PREFIX, task_pk, task_values
 from taskapi.adapters.dynamodb.table import PK, SK, TASKS_TABLE, create_table
 from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
 from taskapi.domain.model import Task
-from taskapi.service.commands import CreateTask, ListTasks, UpdateTask
+from taskapi.domain.workspaces import Membership, Role, Workspace
+from taskapi.service.commands import Access, CreateTask, ListDependents, ListTasks, UpdateTask
 from taskapi.service.pagination import PageTokenCodec
-from taskapi.service.tasks import TaskService
+from taskapi.service.tasks import TaskPage, TaskService
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -62,6 +63,9 @@ BATCH_WRITE_ITEMS = 25
 BENCH_TABLE = dataclasses.replace(TASKS_TABLE, stream_view_type=None)
 CAPACITY_OPERATIONS = {"GetItem", "BatchGetItem", "Query", "TransactWriteItems"}
 _serializer = TypeSerializer()
+# Every task of the bench lives in one workspace, owned by one caller.
+WORKSPACE_ID = uuid.UUID("be4c0000-0000-4000-8000-000000000001")
+CALLER = "cognito:bench"
 
 
 # -- counting ------------------------------------------------------------------------------------
@@ -127,12 +131,13 @@ class Meter:
 
 
 def task_item(task: Task) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in task_values(task).items() if v is not None}
+    values = task_values(WORKSPACE_ID, task).items()
+    return {k: _serializer.serialize(v) for k, v in values if v is not None}
 
 
 def edge_item(dependency: uuid.UUID, dependent: uuid.UUID) -> dict[str, Any]:
     return {
-        PK: {"S": f"{TASK_PREFIX}{dependency}"},
+        PK: {"S": task_pk(WORKSPACE_ID, dependency)},
         SK: {"S": f"{DEPENDENT_PREFIX}{dependent}"},
         DEPENDENT_ID: {"S": str(dependent)},
     }
@@ -150,6 +155,7 @@ def batch_write(client: DynamoDBClient, table: str, items: Sequence[dict[str, An
 def new_task(created_at: datetime, dependencies: Sequence[uuid.UUID] = ()) -> Task:
     return Task(
         task_id=uuid.uuid4(),
+        workspace_id=WORKSPACE_ID,
         title="bench task",
         dependencies=tuple(dependencies),
         created_at=created_at,
@@ -184,25 +190,61 @@ def dependency_graph(shape: str, size: int) -> tuple[uuid.UUID, list[dict[str, A
 # -- experiments ---------------------------------------------------------------------------------
 
 
-def build_service(client: DynamoDBClient, table: str) -> TaskService:
+class BenchTasks:
+    """The task service as ``CALLER`` sees it in ``WORKSPACE_ID``."""
+
+    def __init__(self, service: TaskService) -> None:
+        self._service = service
+        self._access = Access(WORKSPACE_ID, CALLER)
+
+    def create(self, command: CreateTask) -> Task:
+        return self._service.create(self._access, command)
+
+    def get(self, task_id: uuid.UUID) -> Task:
+        return self._service.get(self._access, task_id)
+
+    def update(self, task_id: uuid.UUID, command: UpdateTask, expected_version: int) -> Task:
+        return self._service.update(self._access, task_id, command, expected_version)
+
+    def dependents(self, task_id: uuid.UUID, query: ListDependents | None = None) -> TaskPage:
+        return self._service.dependents(self._access, task_id, query)
+
+    def list_tasks(self, query: ListTasks) -> TaskPage:
+        return self._service.list_tasks(self._access, query)
+
+    def delete(self, task_id: uuid.UUID) -> Task:
+        return self._service.delete(self._access, task_id)
+
+
+def build_service(client: DynamoDBClient, table: str) -> BenchTasks:
     uow_factory = DynamoDbUnitOfWorkFactory(
         client,
         table,
         EventEntryBuilder(source="taskapi.tasks", event_bus_name="taskapi"),
         outbox_mode="stream",
     )
-    return TaskService(
-        uow_factory=uow_factory,
-        clock=lambda: datetime.now(UTC),
-        new_id=uuid.uuid4,
-        page_tokens=PageTokenCodec(b"bench"),
+    now = datetime.now(UTC)
+    workspace = Workspace(
+        workspace_id=WORKSPACE_ID, name="bench", created_at=now, updated_at=now, version=1
+    )
+    with uow_factory() as uow:
+        owner = Membership(workspace_id=WORKSPACE_ID, member=CALLER, role=Role.OWNER, added_at=now)
+        uow.workspaces.add(workspace, owner)
+        uow.commit()
+    return BenchTasks(
+        TaskService(
+            uow_factory=uow_factory,
+            clock=lambda: datetime.now(UTC),
+            new_id=uuid.uuid4,
+            page_tokens=PageTokenCodec(b"bench"),
+        )
     )
 
 
 class WorkingSet:
     """The operations measured at each table size, on a task with ``WORKING_SET`` dependencies."""
 
-    def __init__(self, service: TaskService) -> None:
+    def __init__(self, service: BenchTasks) -> None:
         self.service = service
         self.first = [self._create(f"dependency {i}") for i in range(WORKING_SET)]
         self.second = [self._create(f"other {i}") for i in range(WORKING_SET)]
@@ -269,7 +311,7 @@ def table_size_rows(
 
 
 def _latency_row(
-    client: DynamoDBClient, table: str, service: TaskService, size: int, repeats: int
+    client: DynamoDBClient, table: str, service: BenchTasks, size: int, repeats: int
 ) -> list[object]:
     """A create through the service next to the floor the emulator sets for it: a bare
     ``TransactWriteItems`` of the same shape (two puts, each ``attribute_not_exists``: the

@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from benches import markdown_table
+from taskapi.local.identity import MAX_TTL_SECONDS, issue_token
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -44,6 +45,7 @@ RequestFor = Callable[[int], tuple[str, str, bytes | None]]
 class Server:
     host: str
     port: int
+    headers: dict[str, str]  # every request's: HEADERS and a token of the server's data dir
 
     def connection(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(self.host, self.port, timeout=10)
@@ -53,6 +55,9 @@ class Server:
 def running_server(data_dir: Path) -> Iterator[Server]:
     """``taskapi serve --port 0`` in a subprocess; the port is read from its banner line."""
     env = {**os.environ, "TASKAPI_STORE": "sqlite", "TASKAPI_DATA_DIR": str(data_dir)}
+    # What `taskapi token` prints; it creates the data directory's key, which serve then reads.
+    token = issue_token(data_dir, "bench@example.com", ttl_seconds=MAX_TTL_SECONDS)
+    headers = {**HEADERS, "Authorization": f"Bearer {token}"}
     banner = data_dir / "serve.out"
     # Output goes to files, not pipes: a pipe nobody reads would fill up and stall the server.
     with banner.open("wb") as out, (data_dir / "serve.err").open("wb") as err:
@@ -72,7 +77,7 @@ def running_server(data_dir: Path) -> Iterator[Server]:
             stderr=err,
         )
         try:
-            server = wait_until_ready(process, banner)
+            server = wait_until_ready(process, banner, headers)
             yield server
         finally:
             process.terminate()  # SIGTERM: the server shuts down and drains its outbox
@@ -83,33 +88,35 @@ def running_server(data_dir: Path) -> Iterator[Server]:
                 process.wait()
 
 
-def wait_until_ready(process: subprocess.Popen[bytes], banner: Path) -> Server:
+def wait_until_ready(
+    process: subprocess.Popen[bytes], banner: Path, headers: dict[str, str]
+) -> Server:
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     server: Server | None = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"taskapi serve exited with {process.returncode}")
         if server is None:
-            server = find_banner(banner)
+            server = find_banner(banner, headers)
         elif health_ok(server):
             return server
         time.sleep(0.05)  # polling a subprocess: nothing to await
     raise TimeoutError(f"taskapi serve was not ready within {STARTUP_TIMEOUT_SECONDS:.0f} s")
 
 
-def find_banner(banner: Path) -> Server | None:
+def find_banner(banner: Path, headers: dict[str, str]) -> Server | None:
     for line in banner.read_text(errors="replace").splitlines():
         if line.startswith("taskapi listening on "):
             url = urlsplit(line.split()[3])
             if url.hostname and url.port:
-                return Server(url.hostname, url.port)
+                return Server(url.hostname, url.port, headers)
     return None
 
 
 def health_ok(server: Server) -> bool:
     connection = server.connection()
     try:
-        connection.request("GET", "/health")
+        connection.request("GET", "/health", headers=server.headers)
         return connection.getresponse().status == 200
     except OSError:
         return False
@@ -145,7 +152,7 @@ def client(
                 break
             method, path, body = request_for(number)
             started = time.perf_counter()
-            connection.request(method, path, body=body, headers=HEADERS)
+            connection.request(method, path, body=body, headers=server.headers)
             response = connection.getresponse()
             response.read()
             latencies.append(time.perf_counter() - started)
@@ -187,7 +194,7 @@ def seed(server: Server, count: int) -> list[str]:
     try:
         for n in range(count):
             body = json.dumps({"title": f"seed {n}"}).encode()
-            connection.request("POST", "/tasks", body=body, headers=HEADERS)
+            connection.request("POST", "/tasks", body=body, headers=server.headers)
             response = connection.getresponse()
             created = json.loads(response.read())
             if response.status != 201:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -42,3 +43,14 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+
+
+@pytest.fixture(scope="session")
+def pool_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory holding a local user pool's key (``taskapi token``), made once per
+    test process: for the tests of local servers that need a key but no particular one."""
+    from tests.tokens import token_for  # noqa: PLC0415 - imports the local gateway
+
+    directory = tmp_path_factory.mktemp("pool")
+    token_for(directory)  # creates the key
+    return directory

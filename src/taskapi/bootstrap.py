@@ -357,9 +357,10 @@ def override_runtime(runtime: Runtime) -> AbstractContextManager[Runtime]:
 
 
 @contextmanager
-def override_task_service(service: TaskService) -> Iterator[TaskService]:
-    with override_runtime(Runtime(service=service, dispatcher=None)):
-        yield service
+def override_services(tasks: TaskService, workspaces: WorkspaceService) -> Iterator[None]:
+    """Install a runtime of just these services (no dispatcher) for the duration (tests)."""
+    with override_runtime(Runtime(service=tasks, workspaces=workspaces, dispatcher=None)):
+        yield
 
 
 _runtime = PerContainer(build_runtime)

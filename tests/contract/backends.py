@@ -22,7 +22,12 @@ from uuid import UUID
 import pytest
 
 from taskapi.adapters.aws.eventbridge import EventEntryBuilder
-from taskapi.adapters.dynamodb.items import OUTBOX_ITEM_SK, OUTBOX_PREFIX, PENDING, encode
+from taskapi.adapters.dynamodb.items import (
+    OUTBOX_ITEM_SK,
+    OUTBOX_PREFIX,
+    encode,
+    pending_partition,
+)
 from taskapi.adapters.dynamodb.table import OUTBOX_PK, OUTBOX_SK, PK, SK
 from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
 from taskapi.adapters.memory import InMemoryUnitOfWorkFactory, OutboxRow
@@ -94,7 +99,7 @@ def dynamodb(request: pytest.FixtureRequest) -> Backend:
             "event_type": event_type,
             "event": payload,
             "attempts": 0,
-            OUTBOX_PK: PENDING,
+            OUTBOX_PK: pending_partition(event_id),
             OUTBOX_SK: f"{time.time_ns():020d}#000",
         }
         client.put_item(TableName=table, Item=encode(item))

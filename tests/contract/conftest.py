@@ -4,9 +4,9 @@ store."""
 
 from __future__ import annotations
 
-import pytest
-
 from uuid import UUID
+
+import pytest
 
 from taskapi.service.ports import OutboxReader, UnitOfWork, UnitOfWorkFactory
 from tests.contract.backends import BACKENDS, Backend, BackendFactory, CommitRaw

@@ -22,20 +22,29 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from taskapi import bootstrap
 from taskapi.config import Settings
-from taskapi.entrypoints.api import app, lambda_handler
-from taskapi.local.gateway import LocalApiServer, serving
+from taskapi.entrypoints.api import lambda_handler
+from taskapi.entrypoints.http.routes import openapi_json
+from taskapi.local.gateway import serving
+from tests.tokens import bearer, local_server
 
 # Enough to reach every status of every operation, few enough to stay well under a minute.
 EXAMPLES_PER_OPERATION = 100
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def base_url(tmp_path_factory: pytest.TempPathFactory, pool_dir: Path) -> Iterator[str]:
     data_dir: Path = tmp_path_factory.mktemp("fuzz")
     runtime = bootstrap.build_runtime(Settings(store="memory", data_dir=data_dir))
-    server = LocalApiServer(("127.0.0.1", 0), lambda_handler)
+    server = local_server(lambda_handler, pool_dir)
     with bootstrap.override_runtime(runtime), serving(server, poll_interval=0.05):
         yield server.url
+
+
+@pytest.fixture(scope="module")
+def auth(pool_dir: Path) -> dict[str, str]:
+    """A token the server accepts: every fuzzed request reaches the handler, whose contract
+    this checks (what the gateway refuses without one is tested in tests/local)."""
+    return bearer(pool_dir)
 
 
 # pydantic's EmailStr (email-validator) also refuses the special-use domains of RFC 6761, such
@@ -46,11 +55,12 @@ schemathesis.openapi.format("email", st.emails())
 # The document the handler generates, loaded eagerly so that schemathesis can generate one
 # test per operation at collection time; the tests below check that the live server serves
 # exactly this document, and send every generated request to it.
-schema = schemathesis.openapi.from_dict(json.loads(app.get_openapi_json_schema()))
+schema = schemathesis.openapi.from_dict(json.loads(openapi_json()))
 
 
-def test_the_live_server_serves_the_fuzzed_document(base_url: str) -> None:
-    with urllib.request.urlopen(f"{base_url}/openapi.json", timeout=10) as response:
+def test_the_live_server_serves_the_fuzzed_document(base_url: str, auth: dict[str, str]) -> None:
+    request = urllib.request.Request(f"{base_url}/openapi.json", headers=auth)
+    with urllib.request.urlopen(request, timeout=10) as response:
         served = json.load(response)
 
     assert served == schema.raw_schema
@@ -64,9 +74,11 @@ def test_the_live_server_serves_the_fuzzed_document(base_url: str) -> None:
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-def test_every_response_keeps_the_contract(case: schemathesis.Case, base_url: str) -> None:
+def test_every_response_keeps_the_contract(
+    case: schemathesis.Case, base_url: str, auth: dict[str, str]
+) -> None:
     excluded = [positive_data_acceptance] if _validity_depends_on_state(case) else []
-    case.call_and_validate(base_url=base_url, excluded_checks=excluded)
+    case.call_and_validate(base_url=base_url, headers=auth, excluded_checks=excluded)
 
 
 # Requests that can be well-formed and still rightly refused, because what makes them valid is

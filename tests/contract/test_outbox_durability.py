@@ -18,10 +18,12 @@ from uuid import UUID, uuid4
 from taskapi.adapters.sqlite.database import SqliteDatabase
 from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
 from taskapi.domain.event_readers import ReceivedTaskCreated
-from taskapi.service.commands import CreateTask
+from taskapi.service.commands import Access, CreateTask, CreateWorkspace
 from taskapi.service.dispatch import OutboxDispatcher, RetryPolicy
 from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.tasks import TaskService
+from taskapi.service.workspaces import WorkspaceService
+from tests.fakes.builders import OWNER
 from tests.fakes.clock import FixedClock
 from tests.fakes.subscribers import RecordingSubscriber
 
@@ -35,19 +37,23 @@ _CHILD = textwrap.dedent(
 
     from taskapi.adapters.sqlite.database import SqliteDatabase
     from taskapi.adapters.sqlite.unit_of_work import SqliteUnitOfWorkFactory
-    from taskapi.service.commands import CreateTask
+    from taskapi.service.commands import Access, CreateTask, CreateWorkspace
     from taskapi.service.dispatch import OutboxDispatcher, RetryPolicy
     from taskapi.service.pagination import PageTokenCodec
     from taskapi.service.tasks import TaskService
+    from taskapi.service.workspaces import WorkspaceService
 
     database = SqliteDatabase(sys.argv[1])
-    service = TaskService(
-        SqliteUnitOfWorkFactory(database),
+    ports = dict(
+        uow_factory=SqliteUnitOfWorkFactory(database),
         clock=lambda: datetime.now(UTC),
         new_id=uuid.uuid4,
         page_tokens=PageTokenCodec(b"child"),
     )
-    task = service.create(CreateTask(title="survives a crash"))
+    owner = "cognito:child"
+    workspace = WorkspaceService(**ports).create(owner, CreateWorkspace(name="Child"))
+    access = Access(workspace.workspace_id, owner)
+    task = TaskService(**ports).create(access, CreateTask(title="survives a crash"))
     print(task.task_id, flush=True)
 
     def crash(event):
@@ -114,13 +120,12 @@ def test_a_failing_subscriber_leaves_the_event_pending_for_the_next_run(
     tmp_path: Path,
 ) -> None:
     db_path = tmp_path / "taskapi.db"
-    service = TaskService(
-        SqliteUnitOfWorkFactory(SqliteDatabase(db_path)),
-        clock=FixedClock(),
-        new_id=uuid4,
-        page_tokens=PageTokenCodec(b"test"),
-    )
-    task = service.create(CreateTask(title="notify me"))
+    factory = SqliteUnitOfWorkFactory(SqliteDatabase(db_path))
+    codec = PageTokenCodec(b"test")
+    workspaces = WorkspaceService(factory, clock=FixedClock(), new_id=uuid4, page_tokens=codec)
+    workspace = workspaces.create(OWNER, CreateWorkspace(name="Notified"))
+    service = TaskService(factory, clock=FixedClock(), new_id=uuid4, page_tokens=codec)
+    task = service.create(Access(workspace.workspace_id, OWNER), CreateTask(title="notify me"))
     subscriber = RecordingSubscriber(fail_first=1, error=ConnectionError("bus unreachable"))
 
     clock = FixedClock()

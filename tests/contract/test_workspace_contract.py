@@ -384,3 +384,15 @@ def test_one_workspaces_tasks_do_not_keep_another_from_being_removed(
     with factory() as uow:
         assert uow.workspaces.get(b.workspace_id) is None
         assert uow.workspaces.get(a.workspace_id) == a
+
+
+def test_a_task_of_another_workspace_cannot_be_staged_in_this_one(
+    factory: UnitOfWorkFactory,
+) -> None:
+    a, b = new_workspace(factory), new_workspace(factory)
+    stray = make_task(workspace_id=a.workspace_id)
+    with pytest.raises(ValueError, match="another workspace"):
+        run(factory, lambda uow: uow.tasks.add(stray), b.workspace_id)
+    for workspace in (a, b):
+        with factory(workspace.workspace_id) as uow:
+            assert uow.tasks.get(stray.task_id) is None

@@ -2,8 +2,9 @@
 
 By default a real ``taskapi serve`` is started as a subprocess (SQLite in a temporary data
 directory, a free port that the server picks itself and announces) and stopped at the end of
-the session. Set ``TASKAPI_API_URL`` to run the same tests against a deployed stack instead;
-the client then authenticates its requests (see ``http_client``).
+the session; the client sends a token of its data directory, as ``taskapi token`` prints.
+Set ``TASKAPI_API_URL`` to run the same tests against a deployed stack instead; the client
+then authenticates its requests as that stack asks (see ``http_client``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from tests.e2e.http_client import API_URL_VARIABLE, ApiClient
+from tests.e2e.http_client import API_URL_VARIABLE, ApiClient, BearerToken
+from tests.tokens import ALICE, bearer
 
 STARTUP_DEADLINE_SECONDS = 60.0
 SHUTDOWN_DEADLINE_SECONDS = 20.0
@@ -114,8 +116,16 @@ def api_url(e2e_workdir: Path, local_data_dir: Path | None) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def api(api_url: str) -> Iterator[ApiClient]:
-    deployed = API_URL_VARIABLE in os.environ
-    client = ApiClient.for_deployed_stack(api_url) if deployed else ApiClient(api_url)
+def api(api_url: str, local_data_dir: Path | None) -> Iterator[ApiClient]:
+    if local_data_dir is None:
+        client = ApiClient.for_deployed_stack(api_url)
+    else:
+        # The local gateway verifies tokens as the stack's Cognito authorizer does.
+        client = ApiClient(api_url, authenticate=local_bearer(local_data_dir))
     yield client
     client.close()
+
+
+def local_bearer(data_dir: Path, user: str = ALICE) -> BearerToken:
+    """Requests as ``user``, with a token of the local server's data directory."""
+    return BearerToken(bearer(data_dir, user)["Authorization"])

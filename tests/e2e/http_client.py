@@ -75,7 +75,8 @@ class SigV4Signer:
 
 @dataclass(frozen=True, slots=True)
 class BearerToken:
-    """A Cognito user pool ID token, as the API's Cognito authorizer expects it."""
+    """An ``Authorization`` value: a Cognito user pool ID token, as the API's Cognito
+    authorizer expects it (bare), or ``Bearer <token>`` for the local gateway."""
 
     token: str
 

@@ -4,6 +4,7 @@ are generated, so nothing collides with the first paste)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -42,9 +43,13 @@ def promised_statuses(block: str) -> list[int]:
 def test_the_walkthrough_block_is_what_this_test_reads() -> None:
     block = walkthrough()
 
-    assert block.count(README_ADDRESS) >= 10
-    assert promised_statuses(block) == [201, 201, 201, 200, 200, 200, 409, 200, 412, 409]
+    assert block.count(README_ADDRESS) >= 11
+    assert promised_statuses(block) == [401, 201, 201, 201, 200, 200, 200, 409, 200, 412, 409]
     assert "Idempotency-Key: 9f" not in block  # no fixed key: a second paste would replay it
+    # Every request but the first, which shows the refusal, carries the token.
+    assert "TOKEN=$(taskapi token --user alice@example.com)" in block
+    requests = re.sub(r"\\\n", " ", block).split("curl ")[1:]
+    assert ['-H "Authorization: Bearer $TOKEN"' in r for r in requests] == [False] + [True] * 10
 
 
 def test_pasting_the_walkthrough_twice_keeps_every_promise(tmp_path: Path) -> None:
@@ -53,12 +58,16 @@ def test_pasting_the_walkthrough_twice_keeps_every_promise(tmp_path: Path) -> No
     server, output, url = start_local_server(tmp_path)
     try:
         script = block.replace(README_ADDRESS, url.removeprefix("http://"))
+        # In the repository (`source .venv/bin/activate`), with the server's data directory:
+        # what the reader of the README has after `make run` (which uses .taskapi there).
         result = subprocess.run(
             ["bash", "-c", RECORD_STATUS + script + f"echo {PASTE_MARKER} >&2\n" + script],
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
+            cwd=README.parent,
+            env={**os.environ, "TASKAPI_DATA_DIR": str(tmp_path / "data")},
         )
     finally:
         stop_local_server(server, output)

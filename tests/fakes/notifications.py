@@ -12,10 +12,8 @@ from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
 from taskapi.bootstrap import Notifications, Runtime
 from taskapi.domain.notifications import Notification
 from taskapi.service.notifications import NotificationService
-from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import Notifier, ReminderLog
-from taskapi.service.workspaces import WorkspaceService
-from tests.fakes.service import PAGE_TOKEN_SECRET, ServiceHarness
+from tests.fakes.service import ServiceHarness
 
 
 class NotifierDown(RuntimeError):
@@ -76,15 +74,9 @@ def notification_runtime(
         pre_workspace_events=pre_workspace_events,
     )
     consumer = IdempotentEventConsumer(service.handle, InMemoryPersistenceLayer())
-    workspaces = WorkspaceService(
-        uow_factory=tasks.uow_factory,
-        clock=tasks.clock,
-        new_id=tasks.ids,
-        page_tokens=PageTokenCodec(PAGE_TOKEN_SECRET),
-    )
     return Runtime(
         service=tasks.service,
-        workspaces=workspaces,
+        workspaces=tasks.workspaces,
         dispatcher=None,
         notifications=Notifications(service=service, consumer=consumer, mailbox=None),
     )

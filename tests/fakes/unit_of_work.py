@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from types import TracebackType
 from typing import Literal, Self
+from uuid import UUID
 
 from taskapi.service.ports import (
     OutboxWriter,
@@ -15,6 +16,7 @@ from taskapi.service.ports import (
     TaskRepository,
     UnitOfWork,
     UnitOfWorkFactory,
+    WorkspaceRepository,
 )
 
 
@@ -52,8 +54,8 @@ class FailingCommits:
         self.attempts = 0
         self.failures = 0
 
-    def __call__(self) -> _FailingCommitUnitOfWork:
-        return _FailingCommitUnitOfWork(self.inner(), self)
+    def __call__(self, workspace_id: UUID | None = None) -> _FailingCommitUnitOfWork:
+        return _FailingCommitUnitOfWork(self.inner(workspace_id), self)
 
     def next_commit_fails(self) -> bool:
         """Count one commit attempt and say whether it is one of the failing ones."""
@@ -81,6 +83,10 @@ class _FailingCommitUnitOfWork:
     @property
     def requests(self) -> RequestLog:
         return self._inner.requests
+
+    @property
+    def workspaces(self) -> WorkspaceRepository:
+        return self._inner.workspaces
 
     def __enter__(self) -> Self:
         self._inner.__enter__()

@@ -13,11 +13,13 @@ def add_workspace(
     uow_factory: UnitOfWorkFactory, workspace: Workspace | None = None, owner: str = OWNER
 ) -> Access:
     """Commit ``workspace`` (``make_workspace()`` by default) with ``owner`` as its owner and
-    return the owner's access to it."""
+    return the owner's access to it; a workspace the store already holds (a harness starts with
+    ``WORKSPACE_ID``) is left as it is."""
     workspace = workspace or make_workspace()
     with uow_factory() as uow:
-        uow.workspaces.add(workspace, make_membership(workspace, owner))
-        uow.commit()
+        if uow.workspaces.get(workspace.workspace_id) is None:
+            uow.workspaces.add(workspace, make_membership(workspace, owner))
+            uow.commit()
     return Access(workspace.workspace_id, owner)
 
 

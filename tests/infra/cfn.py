@@ -26,16 +26,19 @@ IAC_BIN = IAC_DIR / ".venv" / "bin"
 Template = dict[str, Any]
 
 # The parameter sets the tests deploy (each is transformed once per test process): the
-# defaults, Cognito auth, and every optional feature switched on.
+# defaults, Cognito auth (a given pool, or the stack's own), and every optional feature on.
 COGNITO = {
     "AuthMode": "COGNITO",
     "CognitoUserPoolArn": "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_example",
 }
+# Cognito without a pool given: the stack creates its own.
+COGNITO_OWN_POOL = {"AuthMode": "COGNITO"}
 ALARM_TOPIC = "arn:aws:sns:us-east-1:123456789012:ops"
 EVERYTHING_ON = {"E2EHarness": "true", "AlarmTopicArn": ALARM_TOPIC}
 VARIANTS = [
     pytest.param({}, id="defaults"),
     pytest.param(COGNITO, id="cognito"),
+    pytest.param(COGNITO_OWN_POOL, id="cognito-own-pool"),
     pytest.param(EVERYTHING_ON, id="harness-and-alarm-topic"),
 ]
 

@@ -9,10 +9,12 @@ import pytest
 from tests.infra.cfn import (
     ALARM_TOPIC,
     COGNITO,
+    COGNITO_OWN_POOL,
     EVERYTHING_ON,
     VARIANTS,
     deployed,
     resources_of_type,
+    source_template,
 )
 
 FUNCTIONS = ("ApiFunction", "RelayFunction", "NotificationsFunction", "RemindersFunction")
@@ -68,6 +70,84 @@ def test_cognito_mode_puts_the_user_pool_authorizer_on_every_route() -> None:
     assert all(
         op["security"] == [{"CognitoUserPool": []}] for op in _api_methods(template).values()
     )
+
+
+def test_cognito_mode_without_a_pool_creates_one_and_its_authorizer_trusts_only_it() -> None:
+    template = deployed(**COGNITO_OWN_POOL)
+    (api,) = resources_of_type(template, "AWS::ApiGateway::RestApi").values()
+    schemes = api["Properties"]["Body"]["components"]["securitySchemes"]
+    pools = resources_of_type(template, "AWS::Cognito::UserPool")
+    (client,) = resources_of_type(template, "AWS::Cognito::UserPoolClient").values()
+
+    assert len(pools) == 1
+    (pool_name,) = pools
+    assert schemes["CognitoUserPool"]["x-amazon-apigateway-authorizer"]["providerARNs"] == [
+        {"Fn::GetAtt": [pool_name, "Arn"]}
+    ]
+    assert all(
+        op["security"] == [{"CognitoUserPool": []}] for op in _api_methods(template).values()
+    )
+    assert client["Properties"]["UserPoolId"] == {"Ref": pool_name}
+    assert template["Outputs"]["UserPoolId"]["Value"] == {"Ref": pool_name}
+    assert template["Outputs"]["UserPoolClientId"]["Value"] == {"Ref": "UserPoolClient"}
+
+
+def test_the_stacks_user_pool_signs_in_by_email_with_strong_passwords_and_keeps_its_users() -> None:
+    (pool,) = resources_of_type(deployed(**COGNITO_OWN_POOL), "AWS::Cognito::UserPool").values()
+    properties = pool["Properties"]
+    policy = properties["Policies"]["PasswordPolicy"]
+
+    assert properties["UsernameAttributes"] == ["email"]
+    assert properties["UsernameConfiguration"] == {"CaseSensitive": False}
+    assert properties["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
+    assert policy["MinimumLength"] >= 12
+    assert all(
+        policy[f"Require{kind}"] for kind in ("Lowercase", "Uppercase", "Numbers", "Symbols")
+    )
+    # Its users' subs are the API's member identities: a replacement must not delete them,
+    # and deleting it takes what deleting the tasks table takes.
+    assert pool["UpdateReplacePolicy"] == "Retain"
+    assert properties["DeletionProtection"] == "ACTIVE"
+    (throwaway,) = resources_of_type(
+        deployed(**COGNITO_OWN_POOL, TableDeletionProtection="false"), "AWS::Cognito::UserPool"
+    ).values()
+    assert throwaway["Properties"]["DeletionProtection"] == "INACTIVE"
+
+
+def test_the_app_client_is_public_and_issues_id_tokens_for_an_hour() -> None:
+    (client,) = resources_of_type(
+        deployed(**COGNITO_OWN_POOL), "AWS::Cognito::UserPoolClient"
+    ).values()
+    properties = client["Properties"]
+
+    assert properties["GenerateSecret"] is False
+    assert "ALLOW_USER_SRP_AUTH" in properties["ExplicitAuthFlows"]
+    assert (properties["IdTokenValidity"], properties["TokenValidityUnits"]["IdToken"]) == (
+        60,
+        "minutes",
+    )
+    assert properties["PreventUserExistenceErrors"] == "ENABLED"
+
+
+@pytest.mark.parametrize("parameters", [{}, COGNITO], ids=["iam", "cognito-given-pool"])
+def test_with_a_pool_given_or_in_iam_mode_the_stack_creates_no_pool(
+    parameters: dict[str, str],
+) -> None:
+    template = deployed(**parameters)
+
+    assert not [r for r in template["Resources"].values() if r["Type"].startswith("AWS::Cognito")]
+    assert not {"UserPoolId", "UserPoolClientId"} & set(template["Outputs"])
+
+
+def test_a_user_pool_is_required_of_nobody_and_given_only_with_cognito_mode() -> None:
+    rules = source_template()["Rules"]
+
+    assert "CognitoModeNeedsAUserPool" not in rules
+    rule = rules["UserPoolNeedsCognitoMode"]
+    assert rule["RuleCondition"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "CognitoUserPoolArn"}, ""]}]
+    }
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Equals": [{"Ref": "AuthMode"}, "COGNITO"]}
 
 
 def test_every_route_is_a_lambda_proxy_to_the_api_function() -> None:

@@ -31,16 +31,27 @@ from botocore.stub import Stubber
 from taskapi import bootstrap
 from taskapi.adapters.aws.clients import AwsClients, AwsClientSettings
 from taskapi.adapters.aws.eventbridge import EventEntryBuilder
-from taskapi.adapters.dynamodb.items import task_key, task_values
+from taskapi.adapters.dynamodb.items import (
+    encode,
+    member_key,
+    membership_values,
+    task_key,
+    task_values,
+)
 from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
+from taskapi.adapters.memory import InMemoryUnitOfWorkFactory
+from taskapi.bootstrap import utc_now
 from taskapi.entrypoints import api
 from taskapi.local.proxy import HttpReply, HttpRequest, invoke
 from taskapi.service.commands import CreateTask
+from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import StoreFailure, StoreUnavailable
-from taskapi.service.tasks import TaskService
-from tests.fakes.builders import make_task
-from tests.integration.dynamodb_store import service, store
+from taskapi.service.workspaces import WorkspaceService
+from tests.fakes.builders import OWNER, WORKSPACE_ID, make_membership, make_task, make_workspace
+from tests.fakes.service import WorkspaceTasks
+from tests.integration.dynamodb_store import InDefaultWorkspace, service, store
 from tests.moto_server import AwsTarget
+from tests.unit.api_helpers import TASKS, claims_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -116,8 +127,8 @@ def client(aws_target: AwsTarget) -> DynamoDBClient:
 
 
 @pytest.fixture
-def tasks(client: DynamoDBClient) -> TaskService:
-    return service(store(client, TABLE))
+def tasks(client: DynamoDBClient) -> WorkspaceTasks:
+    return service(store(client, TABLE, create_workspace=False))
 
 
 @pytest.fixture
@@ -126,19 +137,34 @@ def stubber(client: DynamoDBClient) -> Iterator[Stubber]:
         yield stubbed
 
 
-def get_over_http(tasks: TaskService) -> HttpReply:
-    with bootstrap.override_runtime(bootstrap.Runtime(service=tasks, dispatcher=None)):
-        return invoke(api.lambda_handler, HttpRequest("GET", f"/tasks/{uuid4()}"))
+def over_http(tasks: WorkspaceTasks, request: HttpRequest) -> HttpReply:
+    """``request`` through the handler, by the workspace's owner, to ``tasks``' service (the
+    task routes use no other)."""
+    workspaces = WorkspaceService(
+        InMemoryUnitOfWorkFactory(), utc_now, uuid4, PageTokenCodec(b"unused")
+    )
+    with bootstrap.override_services(tasks.service, workspaces):
+        return invoke(api.lambda_handler, request, claims=claims_of(OWNER))
 
 
-def create_over_http(tasks: TaskService, dependencies: tuple[UUID, ...] = ()) -> HttpReply:
+def get_over_http(tasks: WorkspaceTasks) -> HttpReply:
+    return over_http(tasks, HttpRequest("GET", f"{TASKS}/{uuid4()}"))
+
+
+def member_found(stubber: Stubber) -> None:
+    """The next GetItem finds the caller's membership (every task request reads it first)."""
+    membership = make_membership(make_workspace())
+    item = {**member_key(WORKSPACE_ID, OWNER), **encode(membership_values(membership))}
+    stubber.add_response("get_item", {"Item": item})
+
+
+def create_over_http(tasks: WorkspaceTasks, dependencies: tuple[UUID, ...] = ()) -> HttpReply:
     fields: dict[str, Any] = {"title": "t"}
     if dependencies:
         fields["dependencies"] = [str(d) for d in dependencies]
     body = json.dumps(fields)
-    request = HttpRequest("POST", "/tasks", [("Content-Type", "application/json")], body.encode())
-    with bootstrap.override_runtime(bootstrap.Runtime(service=tasks, dispatcher=None)):
-        return invoke(api.lambda_handler, request)
+    request = HttpRequest("POST", TASKS, [("Content-Type", "application/json")], body.encode())
+    return over_http(tasks, request)
 
 
 def assert_nothing_leaked(text: str, row: Row) -> None:
@@ -171,7 +197,7 @@ def assert_reply(reply: HttpReply, row: Row) -> None:
 
 @pytest.mark.parametrize("row", CLIENT_ERRORS, ids=lambda row: row.name)
 def test_an_aws_error_becomes_its_port_error_with_the_detail_only_in_the_log(
-    row: Row, tasks: TaskService, stubber: Stubber, caplog: pytest.LogCaptureFixture
+    row: Row, tasks: WorkspaceTasks, stubber: Stubber, caplog: pytest.LogCaptureFixture
 ) -> None:
     stubber.add_client_error("get_item", row.name, LEAKY_MESSAGE, http_status_code=400)
 
@@ -189,7 +215,7 @@ def test_an_aws_error_becomes_its_port_error_with_the_detail_only_in_the_log(
 
 @pytest.mark.parametrize("row", CLIENT_ERRORS, ids=lambda row: row.name)
 def test_an_aws_error_reaches_the_client_as_a_generic_reply(
-    row: Row, tasks: TaskService, stubber: Stubber
+    row: Row, tasks: WorkspaceTasks, stubber: Stubber
 ) -> None:
     stubber.add_client_error("get_item", row.name, LEAKY_MESSAGE, http_status_code=400)
     assert_reply(get_over_http(tasks), row)
@@ -197,9 +223,10 @@ def test_an_aws_error_reaches_the_client_as_a_generic_reply(
 
 @pytest.mark.parametrize(("reasons", "row"), CANCELLATIONS)
 def test_a_transaction_cancelled_for_a_transient_reason_can_be_retried(
-    reasons: tuple[str, ...], row: Row, tasks: TaskService, stubber: Stubber
+    reasons: tuple[str, ...], row: Row, tasks: WorkspaceTasks, stubber: Stubber
 ) -> None:
     for _ in range(2):  # once for the service, once for the HTTP handler
+        member_found(stubber)
         stubber.add_client_error(
             "transact_write_items",
             "TransactionCanceledException",
@@ -226,7 +253,7 @@ def raising(error: type[HTTPClientError], calls: list[str]) -> Any:
 
 @pytest.mark.parametrize(("error", "row"), NETWORK_ERRORS)
 def test_a_network_failure_is_a_store_failure(
-    error: type[HTTPClientError], row: Row, client: DynamoDBClient, tasks: TaskService
+    error: type[HTTPClientError], row: Row, client: DynamoDBClient, tasks: WorkspaceTasks
 ) -> None:
     calls: list[str] = []
     client.meta.events.register("before-send.dynamodb.GetItem", raising(error, calls))
@@ -249,7 +276,7 @@ def test_botocore_retries_a_timeout_before_the_failure_table_sees_it(
     client.meta.events.register("before-send.dynamodb.GetItem", raising(ReadTimeoutError, calls))
 
     with pytest.raises(StoreFailure):
-        service(store(client, TABLE)).get(uuid4())
+        service(store(client, TABLE, create_workspace=False)).get(uuid4())
     assert len(calls) == 2  # standard retry mode: the first attempt and one retry
 
 
@@ -257,7 +284,7 @@ def test_botocore_retries_a_timeout_before_the_failure_table_sees_it(
 
 
 def stored_item(task_id: UUID) -> dict[str, Any]:
-    values = task_values(make_task(task_id=task_id))
+    values = task_values(WORKSPACE_ID, make_task(task_id=task_id))
     return {name: SERIALIZER.serialize(v) for name, v in values.items() if v is not None}
 
 
@@ -265,13 +292,17 @@ def batch_reader(
     client: DynamoDBClient, sleeps: list[float], attempts: int
 ) -> DynamoDbUnitOfWorkFactory:
     entries = EventEntryBuilder(source="taskapi.tasks", event_bus_name="taskapi")
-    return DynamoDbUnitOfWorkFactory(
+    return InDefaultWorkspace(
         client, TABLE, entries, outbox_mode="stream", sleep=sleeps.append, batch_attempts=attempts
     )
 
 
 def batch_get(keys: list[UUID]) -> dict[str, Any]:
-    return {"RequestItems": {TABLE: {"Keys": [task_key(i) for i in keys], "ConsistentRead": True}}}
+    return {
+        "RequestItems": {
+            TABLE: {"Keys": [task_key(WORKSPACE_ID, i) for i in keys], "ConsistentRead": True}
+        }
+    }
 
 
 def test_unprocessed_keys_are_retried_with_backoff_until_read(client: DynamoDBClient) -> None:
@@ -282,7 +313,7 @@ def test_unprocessed_keys_are_retried_with_backoff_until_read(client: DynamoDBCl
             "batch_get_item",
             {
                 "Responses": {TABLE: [stored_item(ids[0])]},
-                "UnprocessedKeys": {TABLE: {"Keys": [task_key(i) for i in ids[1:]]}},
+                "UnprocessedKeys": {TABLE: {"Keys": [task_key(WORKSPACE_ID, i) for i in ids[1:]]}},
             },
             batch_get(ids),
         )
@@ -290,7 +321,7 @@ def test_unprocessed_keys_are_retried_with_backoff_until_read(client: DynamoDBCl
             "batch_get_item",
             {
                 "Responses": {TABLE: [stored_item(ids[1])]},
-                "UnprocessedKeys": {TABLE: {"Keys": [task_key(ids[2])]}},
+                "UnprocessedKeys": {TABLE: {"Keys": [task_key(WORKSPACE_ID, ids[2])]}},
             },
             batch_get(ids[1:]),
         )
@@ -318,7 +349,7 @@ def test_keys_still_unprocessed_after_every_attempt_are_a_retryable_failure(
                 "batch_get_item",
                 {
                     "Responses": {TABLE: []},
-                    "UnprocessedKeys": {TABLE: {"Keys": [task_key(task_id)]}},
+                    "UnprocessedKeys": {TABLE: {"Keys": [task_key(WORKSPACE_ID, task_id)]}},
                 },
                 batch_get([task_id]),
             )
@@ -335,11 +366,13 @@ def test_keys_still_unprocessed_reach_the_client_as_a_retryable_reply(
     tasks = service(batch_reader(client, sleeps, attempts=2))
     unprocessed = {
         "Responses": {TABLE: []},
-        "UnprocessedKeys": {TABLE: {"Keys": [task_key(dependency)]}},
+        "UnprocessedKeys": {TABLE: {"Keys": [task_key(WORKSPACE_ID, dependency)]}},
     }
     with Stubber(client) as stubber:
-        for _ in range(4):  # two attempts each: through the service, then over HTTP
-            stubber.add_response("batch_get_item", unprocessed, batch_get([dependency]))
+        for _ in range(2):  # through the service, then over HTTP: two attempts each
+            member_found(stubber)
+            for _ in range(2):
+                stubber.add_response("batch_get_item", unprocessed, batch_get([dependency]))
 
         with pytest.raises(StoreUnavailable) as raised:
             tasks.create(CreateTask(title="t", dependencies=[dependency]))

@@ -17,7 +17,7 @@ from uuid import UUID
 import pytest
 
 from taskapi.adapters.aws.eventbridge import EventEntryBuilder, EventEntryTooLarge
-from taskapi.adapters.dynamodb.items import TENTATIVE
+from taskapi.adapters.dynamodb.items import TENTATIVE, edge_key
 from taskapi.adapters.dynamodb.repository import STALE_TENTATIVE_EDGE
 from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
 from taskapi.domain.errors import (
@@ -30,10 +30,15 @@ from taskapi.domain.errors import (
 from taskapi.domain.model import MAX_DEPENDENCIES, Status, Task
 from taskapi.service.commands import CreateTask, ListTasks, UpdateTask
 from taskapi.service.ports import StoreUnavailable, TaskFilter
-from taskapi.service.tasks import TaskService
 from tests.contract.test_eventbridge_entries import event_of_size
-from tests.fakes.builders import created_event, make_task
-from tests.integration.dynamodb_store import counting, service, store
+from tests.fakes.builders import WORKSPACE_ID, created_event, make_task
+from tests.integration.dynamodb_store import (
+    InDefaultWorkspace,
+    WorkspaceTasks,
+    counting,
+    service,
+    store,
+)
 from tests.moto_server import EVENT_SOURCE
 
 if TYPE_CHECKING:
@@ -48,22 +53,24 @@ def uow_factory(dynamodb_client: DynamoDBClient, tasks_table: str) -> DynamoDbUn
 
 
 @pytest.fixture
-def tasks(uow_factory: DynamoDbUnitOfWorkFactory) -> TaskService:
+def tasks(uow_factory: DynamoDbUnitOfWorkFactory) -> WorkspaceTasks:
     return service(uow_factory)
 
 
-def create_many(tasks: TaskService, count: int) -> list[Task]:
+def create_many(tasks: WorkspaceTasks, count: int) -> list[Task]:
     return [tasks.create(CreateTask(title=f"task {i}")) for i in range(count)]
 
 
 def seed(uow_factory: DynamoDbUnitOfWorkFactory, count: int) -> list[Task]:
-    """``count`` (at most 100) unrelated tasks, stored in one transaction: quicker than the
-    service when a test only needs them to exist."""
+    """``count`` unrelated tasks, stored 50 to a transaction (a transaction holds 100 items,
+    one of them the workspace's): quicker than the service when a test only needs them to
+    exist."""
     seeded = [make_task(title=f"seeded {i}") for i in range(count)]
-    with uow_factory() as uow:
-        for task in seeded:
-            uow.tasks.add(task)
-        uow.commit()
+    for start in range(0, count, 50):
+        with uow_factory() as uow:
+            for task in seeded[start : start + 50]:
+                uow.tasks.add(task)
+            uow.commit()
     return seeded
 
 
@@ -83,7 +90,8 @@ def reverse_edges(client: DynamoDBClient, table: str) -> dict[tuple[UUID, UUID],
     for page in client.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
         for item in page["Items"]:
             if item["SK"]["S"].startswith("DEPENDENT#"):
-                key = (UUID(item["PK"]["S"][5:]), UUID(item["dependent_id"]["S"]))
+                dependency = item["PK"]["S"].rpartition("#")[2]  # WS#<ws>#TASK#<id>
+                key = (UUID(dependency), UUID(item["dependent_id"]["S"]))
                 edges[key] = TENTATIVE in item
     return edges
 
@@ -92,7 +100,7 @@ def reverse_edges(client: DynamoDBClient, table: str) -> dict[tuple[UUID, UUID],
 
 
 def test_a_task_with_the_most_dependencies_commits_with_every_reverse_edge(
-    tasks: TaskService,
+    tasks: WorkspaceTasks,
     uow_factory: DynamoDbUnitOfWorkFactory,
     dynamodb_client: DynamoDBClient,
     tasks_table: str,
@@ -115,7 +123,7 @@ def test_a_task_with_the_most_dependencies_commits_with_every_reverse_edge(
 
 
 def test_replacing_every_dependency_moves_every_reverse_edge(
-    tasks: TaskService,
+    tasks: WorkspaceTasks,
     uow_factory: DynamoDbUnitOfWorkFactory,
     dynamodb_client: DynamoDBClient,
     tasks_table: str,
@@ -137,7 +145,7 @@ def test_replacing_every_dependency_moves_every_reverse_edge(
 
 
 def test_deleting_a_task_with_the_most_dependencies_releases_them(
-    tasks: TaskService,
+    tasks: WorkspaceTasks,
     uow_factory: DynamoDbUnitOfWorkFactory,
     dynamodb_client: DynamoDBClient,
     tasks_table: str,
@@ -154,7 +162,7 @@ def test_deleting_a_task_with_the_most_dependencies_releases_them(
 
 
 def test_a_large_write_that_fails_leaves_no_edge_a_reader_believes(
-    tasks: TaskService,
+    tasks: WorkspaceTasks,
     uow_factory: DynamoDbUnitOfWorkFactory,
     dynamodb_client: DynamoDBClient,
     tasks_table: str,
@@ -182,7 +190,7 @@ def test_a_large_write_that_fails_leaves_no_edge_a_reader_believes(
 
 
 def test_tentative_edges_a_write_left_behind_are_settled_by_the_first_reader_after_it(
-    tasks: TaskService,
+    tasks: WorkspaceTasks,
     uow_factory: DynamoDbUnitOfWorkFactory,
     dynamodb_client: DynamoDBClient,
     tasks_table: str,
@@ -200,7 +208,7 @@ def test_tentative_edges_a_write_left_behind_are_settled_by_the_first_reader_aft
     real = tasks.create(CreateTask(title="real", dependencies=[deps[0].task_id]))
     dynamodb_client.update_item(
         TableName=tasks_table,
-        Key={"PK": {"S": f"TASK#{deps[0].task_id}"}, "SK": {"S": f"DEPENDENT#{real.task_id}"}},
+        Key=edge_key(WORKSPACE_ID, deps[0].task_id, real.task_id),
         UpdateExpression="SET tentative = :token, tentative_since = :since",
         ExpressionAttributeValues={":token": {"S": "interrupted"}, ":since": {"N": "0"}},
     )
@@ -214,7 +222,7 @@ def test_tentative_edges_a_write_left_behind_are_settled_by_the_first_reader_aft
     assert reverse_edges(dynamodb_client, tasks_table).get((deps[0].task_id, failed.task_id))
     # ...and once no write can be in flight any more, the reader settles them for good.
     later = datetime.now(UTC) + STALE_TENTATIVE_EDGE + timedelta(minutes=1)
-    reader = DynamoDbUnitOfWorkFactory(
+    reader = InDefaultWorkspace(
         dynamodb_client,
         tasks_table,
         EventEntryBuilder(source=EVENT_SOURCE, event_bus_name="taskapi-test"),
@@ -233,7 +241,7 @@ def test_tentative_edges_a_write_left_behind_are_settled_by_the_first_reader_aft
 
 
 def test_a_dependency_deleted_before_the_dependent_commits_is_reported_missing(
-    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory
+    tasks: WorkspaceTasks, uow_factory: DynamoDbUnitOfWorkFactory
 ) -> None:
     dep = tasks.create(CreateTask(title="dep"))
     task = make_task(dependencies=(dep.task_id,))
@@ -250,7 +258,7 @@ def test_a_dependency_deleted_before_the_dependent_commits_is_reported_missing(
 
 
 def test_a_dependent_added_before_the_delete_commits_blocks_the_delete(
-    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory
+    tasks: WorkspaceTasks, uow_factory: DynamoDbUnitOfWorkFactory
 ) -> None:
     dep = tasks.create(CreateTask(title="dep"))
 
@@ -268,7 +276,7 @@ def test_a_dependent_added_before_the_delete_commits_blocks_the_delete(
 
 
 def test_concurrent_graph_walks_cannot_close_a_cycle(
-    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory
+    tasks: WorkspaceTasks, uow_factory: DynamoDbUnitOfWorkFactory
 ) -> None:
     a, b = create_many(tasks, 2)
 
@@ -290,7 +298,7 @@ def test_concurrent_graph_walks_cannot_close_a_cycle(
 
 
 def test_a_write_that_only_removes_dependencies_does_not_wait_for_the_graph(
-    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory
+    tasks: WorkspaceTasks, uow_factory: DynamoDbUnitOfWorkFactory
 ) -> None:
     a, b, c, d = create_many(tasks, 4)
     a = tasks.update(a.task_id, UpdateTask(dependencies=[b.task_id, c.task_id]), 1)
@@ -312,7 +320,7 @@ def test_a_write_that_only_removes_dependencies_does_not_wait_for_the_graph(
 
 
 def test_a_delete_that_relied_on_a_tentative_edge_cannot_commit_under_a_large_write(
-    tasks: TaskService,
+    tasks: WorkspaceTasks,
     uow_factory: DynamoDbUnitOfWorkFactory,
     dynamodb_client: DynamoDBClient,
     tasks_table: str,
@@ -322,8 +330,7 @@ def test_a_delete_that_relied_on_a_tentative_edge_cannot_commit_under_a_large_wr
     dynamodb_client.put_item(
         TableName=tasks_table,
         Item={
-            "PK": {"S": f"TASK#{dep.task_id}"},
-            "SK": {"S": f"DEPENDENT#{in_flight.task_id}"},
+            **edge_key(WORKSPACE_ID, dep.task_id, in_flight.task_id),
             "dependent_id": {"S": str(in_flight.task_id)},
             TENTATIVE: {"S": "token-of-the-large-write"},
         },
@@ -344,7 +351,7 @@ def test_a_delete_that_relied_on_a_tentative_edge_cannot_commit_under_a_large_wr
 
 
 def test_one_of_many_concurrent_updates_wins_and_every_loser_sees_the_winner(
-    tasks: TaskService,
+    tasks: WorkspaceTasks,
 ) -> None:
     task = tasks.create(CreateTask(title="contended"))
     writers = 8
@@ -370,7 +377,7 @@ def test_one_of_many_concurrent_updates_wins_and_every_loser_sees_the_winner(
 
 
 def test_a_conflict_carries_the_current_task_without_another_read(
-    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory, dynamodb_client: DynamoDBClient
+    tasks: WorkspaceTasks, uow_factory: DynamoDbUnitOfWorkFactory, dynamodb_client: DynamoDBClient
 ) -> None:
     task = tasks.create(CreateTask(title="v1"))
 
@@ -393,7 +400,7 @@ def test_a_conflict_carries_the_current_task_without_another_read(
 
 
 def test_an_event_too_large_to_publish_is_refused_before_anything_is_written(
-    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory
+    tasks: WorkspaceTasks, uow_factory: DynamoDbUnitOfWorkFactory
 ) -> None:
     task = make_task()
     with uow_factory() as uow:
@@ -408,7 +415,7 @@ def test_an_event_too_large_to_publish_is_refused_before_anything_is_written(
 
 
 def test_a_page_of_tasks_is_one_query_and_one_batch_get(
-    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory, dynamodb_client: DynamoDBClient
+    tasks: WorkspaceTasks, uow_factory: DynamoDbUnitOfWorkFactory, dynamodb_client: DynamoDBClient
 ) -> None:
     create_many(tasks, 30)
     with uow_factory() as uow, counting(dynamodb_client) as round_trips:
@@ -419,7 +426,7 @@ def test_a_page_of_tasks_is_one_query_and_one_batch_get(
 
 
 def test_a_filter_that_discards_most_entries_still_fills_every_page_but_the_last(
-    tasks: TaskService,
+    tasks: WorkspaceTasks,
 ) -> None:
     for i in range(40):
         created = tasks.create(CreateTask(title=f"task {i}"))
@@ -452,7 +459,7 @@ def test_a_position_that_is_not_this_stores_is_a_bad_page_token(
 
 
 def test_dependents_are_one_read_and_one_query(
-    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory, dynamodb_client: DynamoDBClient
+    tasks: WorkspaceTasks, uow_factory: DynamoDbUnitOfWorkFactory, dynamodb_client: DynamoDBClient
 ) -> None:
     dep = tasks.create(CreateTask(title="dep"))
     waiting = [tasks.create(CreateTask(title="w", dependencies=[dep.task_id])) for _ in range(5)]
@@ -463,7 +470,7 @@ def test_dependents_are_one_read_and_one_query(
 
 
 def test_a_page_of_dependents_is_one_query_and_one_batch_read(
-    tasks: TaskService, uow_factory: DynamoDbUnitOfWorkFactory, dynamodb_client: DynamoDBClient
+    tasks: WorkspaceTasks, uow_factory: DynamoDbUnitOfWorkFactory, dynamodb_client: DynamoDBClient
 ) -> None:
     dep = tasks.create(CreateTask(title="dep"))
     waiting = [tasks.create(CreateTask(title="w", dependencies=[dep.task_id])) for _ in range(5)]
@@ -475,7 +482,7 @@ def test_a_page_of_dependents_is_one_query_and_one_batch_read(
 
 
 def test_a_page_of_dependents_believes_a_tentative_edge_only_when_it_holds(
-    tasks: TaskService,
+    tasks: WorkspaceTasks,
     uow_factory: DynamoDbUnitOfWorkFactory,
     dynamodb_client: DynamoDBClient,
     tasks_table: str,

@@ -18,6 +18,7 @@ from taskapi.config import Settings
 from taskapi.domain.events import TaskCreated, TaskUpdated, parse_event
 from taskapi.entrypoints import api, relay
 from taskapi.local.proxy import HttpRequest, invoke
+from tests.fakes.builders import OWNER
 from tests.fakes.lambda_context import FakeLambdaContext
 from tests.moto_server import (
     FAKE_CREDENTIALS,
@@ -28,6 +29,7 @@ from tests.moto_server import (
     real_aws,
     stream_records,
 )
+from tests.unit.api_helpers import claims_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -68,15 +70,26 @@ def test_an_api_write_reaches_a_bus_subscriber_through_the_stream_relay(
     dynamodb_client: DynamoDBClient,
 ) -> None:
     runtime = bootstrap.build_runtime(settings)
+    claims = claims_of(OWNER)
     with bootstrap.override_runtime(runtime):
+        workspace = invoke(
+            api.lambda_handler,
+            HttpRequest("POST", "/workspaces", JSON, b'{"name": "w"}'),
+            claims=claims,
+        )
+        assert workspace.status == 201, workspace.body
+        tasks = f"/workspaces/{workspace.json()['workspace_id']}/tasks"
         created = invoke(
-            api.lambda_handler, HttpRequest("POST", "/tasks", headers=JSON, body=b'{"title": "x"}')
+            api.lambda_handler, HttpRequest("POST", tasks, JSON, b'{"title": "x"}'), claims=claims
         )
         assert created.status == 201, created.body
         task_id = created.json()["task_id"]
         completed = invoke(
             api.lambda_handler,
-            HttpRequest("PUT", f"/tasks/{task_id}", JSON, b'{"status": "completed", "version": 1}'),
+            HttpRequest(
+                "PUT", f"{tasks}/{task_id}", JSON, b'{"status": "completed", "version": 1}'
+            ),
+            claims=claims,
         )
         assert completed.status == 200, completed.body
 

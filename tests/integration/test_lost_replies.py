@@ -17,8 +17,7 @@ from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
 from taskapi.domain.errors import TaskNotFound, VersionConflict
 from taskapi.domain.model import Status
 from taskapi.service.commands import CreateTask, UpdateTask
-from taskapi.service.tasks import TaskService
-from tests.integration.dynamodb_store import service, store
+from tests.integration.dynamodb_store import WorkspaceTasks, service, store
 from tests.integration.reply_dropper import ReplyDropper, reply_dropper
 from tests.moto_server import AwsTarget, real_aws
 
@@ -56,7 +55,7 @@ def outbox_types(factory: DynamoDbUnitOfWorkFactory) -> list[str]:
 def test_a_create_whose_reply_was_lost_is_created_once(
     lossy: DynamoDbUnitOfWorkFactory, proxy: ReplyDropper
 ) -> None:
-    tasks: TaskService = service(lossy)
+    tasks: WorkspaceTasks = service(lossy)
     proxy.drop("TransactWriteItems")
 
     task = tasks.create(CreateTask(title="written once"))

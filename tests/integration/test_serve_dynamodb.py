@@ -17,6 +17,7 @@ from taskapi.config import Settings
 from taskapi.domain.event_readers import ReceivedEvent
 from taskapi.local.pump import OutboxPump
 from taskapi.service.commands import CreateTask
+from tests.fakes.service import in_new_workspace
 from tests.moto_server import FAKE_CREDENTIALS, AwsTarget, real_aws
 
 if TYPE_CHECKING:
@@ -75,7 +76,8 @@ def test_serve_in_polling_mode_delivers_an_api_write_to_the_notification_service
 
     pump.start()
     try:
-        task = runtime.service.create(CreateTask(title="Ship it", assignee=SIMULATOR_SUCCESS))
+        tasks = in_new_workspace(runtime.service, runtime.workspaces)
+        task = tasks.create(CreateTask(title="Ship it", assignee=SIMULATOR_SUCCESS))
         event = delivered.get(timeout=DEADLINE_SECONDS)
     finally:
         pump.stop()

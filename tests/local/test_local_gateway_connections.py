@@ -21,6 +21,7 @@ from taskapi import bootstrap
 from taskapi.config import Settings
 from taskapi.entrypoints.api import lambda_handler
 from taskapi.local.gateway import LocalApiServer, serving
+from tests.tokens import bearer, local_server
 
 JSON = {"Content-Type": "application/json"}
 # Generous bounds for things that happen at once; a test only waits that long when it fails.
@@ -30,18 +31,32 @@ ServerFactory = Callable[..., AbstractContextManager[LocalApiServer]]
 
 
 @pytest.fixture
-def start(tmp_path: Path) -> Iterator[ServerFactory]:
-    """``start(**options)``: a ``LocalApiServer`` on a free port, serving, over memory."""
+def start(tmp_path: Path, pool_dir: Path) -> Iterator[ServerFactory]:
+    """``start(**options)``: a ``LocalApiServer`` on a free port, serving, over memory; it
+    accepts ``pool_dir``'s tokens."""
     runtime = bootstrap.build_runtime(Settings(store="memory", data_dir=tmp_path))
 
     @contextmanager
     def started(**options: Any) -> Iterator[LocalApiServer]:
-        server = LocalApiServer(("127.0.0.1", 0), lambda_handler, **options)
+        server = local_server(lambda_handler, pool_dir, **options)
         with serving(server, poll_interval=0.05):
             yield server
 
     with bootstrap.override_runtime(runtime):
         yield started
+
+
+@pytest.fixture
+def auth(pool_dir: Path) -> dict[str, str]:
+    return bearer(pool_dir)
+
+
+@pytest.fixture
+def health(auth: dict[str, str]) -> bytes:
+    """A whole ``GET /health`` request with a token, as bytes."""
+    return b"GET /health HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n" % (
+        auth["Authorization"].encode()
+    )
 
 
 def connect(server: LocalApiServer) -> socket.socket:
@@ -106,9 +121,11 @@ def test_the_gateways_own_errors_have_the_apis_error_body(
 # -- bursts, stalls and idle connections ---------------------------------------------------
 
 
-def test_a_burst_of_20_connections_is_accepted_before_the_server_runs(tmp_path: Path) -> None:
+def test_a_burst_of_20_connections_is_accepted_before_the_server_runs(
+    tmp_path: Path, pool_dir: Path, health: bytes
+) -> None:
     runtime = bootstrap.build_runtime(Settings(store="memory", data_dir=tmp_path))
-    server = LocalApiServer(("127.0.0.1", 0), lambda_handler)
+    server = local_server(lambda_handler, pool_dir)
     clients = [socket.socket() for _ in range(20)]
     try:
         # Nobody accepts yet: every handshake must still complete, in the listen backlog.
@@ -126,7 +143,7 @@ def test_a_burst_of_20_connections_is_accepted_before_the_server_runs(tmp_path: 
             for client in clients:
                 client.setblocking(True)
                 client.settimeout(PROMPTLY)
-                client.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                client.sendall(health)
             statuses = []
             for client in clients:
                 response = response_to(client)
@@ -158,10 +175,10 @@ def test_a_connection_that_stalls_is_dropped_after_the_timeout(
 
 
 def test_a_connection_kept_alive_but_idle_is_dropped_after_the_timeout(
-    start: ServerFactory,
+    start: ServerFactory, health: bytes
 ) -> None:
     with start(connection_timeout=0.2) as server, connect(server) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(health)
         response = response_to(sock)
         response.read()
         assert response.status == 200
@@ -170,7 +187,7 @@ def test_a_connection_kept_alive_but_idle_is_dropped_after_the_timeout(
 
 
 def test_connections_beyond_the_limit_are_refused_with_a_503_until_one_closes(
-    start: ServerFactory,
+    start: ServerFactory, health: bytes
 ) -> None:
     with start(max_connections=2, connection_timeout=0.3) as server:
         held = [connect(server), connect(server)]
@@ -185,26 +202,28 @@ def test_connections_beyond_the_limit_are_refused_with_a_503_until_one_closes(
             for sock in held:
                 sock.close()
         with connect(server) as sock:
-            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.sendall(health)
             assert response_to(sock).status == 200
 
 
 # -- HEAD: the GET answer without its content --------------------------------------------------
 
 
-def test_head_answers_the_headers_of_get_without_the_content(start: ServerFactory) -> None:
+def test_head_answers_the_headers_of_get_without_the_content(
+    start: ServerFactory, auth: dict[str, str]
+) -> None:
     with start() as server:
         host, port = server.server_address[:2]
         connection = http.client.HTTPConnection(str(host), int(port), timeout=PROMPTLY)
         connection.request(
-            "POST", "/tasks", b'{"title": "t"}', {"Content-Type": "application/json"}
+            "POST", "/tasks", b'{"title": "t"}', {"Content-Type": "application/json", **auth}
         )
         task = json.loads(connection.getresponse().read())
         for target in ("/health", "/tasks", f"/tasks/{task['task_id']}"):
-            connection.request("GET", target)
+            connection.request("GET", target, headers=auth)
             got = connection.getresponse()
             content = got.read()
-            connection.request("HEAD", target)
+            connection.request("HEAD", target, headers=auth)
             head = connection.getresponse()
 
             assert head.status == got.status == 200
@@ -213,7 +232,7 @@ def test_head_answers_the_headers_of_get_without_the_content(start: ServerFactor
             assert head.getheader("Content-Type") == got.getheader("Content-Type")
             assert head.getheader("ETag") == got.getheader("ETag")
         # The connection is still in step: the next request gets its own answer.
-        connection.request("GET", "/health")
+        connection.request("GET", "/health", headers=auth)
         assert json.loads(connection.getresponse().read())["status"] == "ok"
         connection.close()
 
@@ -235,7 +254,7 @@ class _Records(logging.Handler):
 
 
 def test_a_client_that_resets_the_connection_is_one_log_line_not_a_traceback(
-    start: ServerFactory, capfd: pytest.CaptureFixture[str]
+    start: ServerFactory, auth: dict[str, str], capfd: pytest.CaptureFixture[str]
 ) -> None:
     records = _Records("disconnected")
     gateway_logger = logging.getLogger("taskapi-serve")
@@ -245,7 +264,8 @@ def test_a_client_that_resets_the_connection_is_one_log_line_not_a_traceback(
     try:
         with start() as server:
             sock = connect(server)
-            sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
+            token = auth["Authorization"].encode()
+            sock.sendall(b"GET /openapi.json HTTP/1.1\r\nAuthorization: %s\r\n\r\n" % token)
             # Close with a reset (linger 0) before the reply: the server's write fails.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.close()

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -18,11 +19,12 @@ from taskapi import bootstrap
 from taskapi.entrypoints.api import lambda_handler
 from taskapi.entrypoints.observability import logger as function_logger
 from taskapi.local.cli import build_parser
-from taskapi.local.gateway import LocalApiServer, serving
+from taskapi.local.gateway import serving
 from taskapi.local.logs import local_logging, resolve_format
 from taskapi.service.ports import StoreUnavailable
 from tests.fakes.service import build_service
 from tests.fakes.unit_of_work import FailingCommits
+from tests.tokens import bearer, local_server
 
 Send = Callable[..., int]
 
@@ -39,22 +41,24 @@ def _no_powertools_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @contextmanager
-def served_api(*, failing_commit: int | None = None) -> Iterator[Send]:
-    """The API on a free port, on the in-memory store; ``send(title[, content_type])`` POSTs a
-    task and returns the status. Commit number ``failing_commit`` fails as a throttled store."""
+def served_api(pool_dir: Path, *, failing_commit: int | None = None) -> Iterator[Send]:
+    """The API on a free port, on the in-memory store, accepting ``pool_dir``'s tokens;
+    ``send(title[, content_type])`` POSTs a task with a token and returns the status. Commit
+    number ``failing_commit`` fails as a throttled store."""
     wrap = None
     if failing_commit is not None:
         wrap = lambda inner: FailingCommits(  # noqa: E731
             inner, StoreUnavailable("throttled"), on_commit=failing_commit
         )
     harness = build_service(wrap=wrap)
-    server = LocalApiServer(("127.0.0.1", 0), lambda_handler)
+    server = local_server(lambda_handler, pool_dir)
     host, port = server.server_address[:2]
     connection = http.client.HTTPConnection(str(host), int(port), timeout=10)
+    auth = bearer(pool_dir)
 
     def send(title: str, content_type: str = "application/json") -> int:
         body = json.dumps({"title": title}).encode()
-        connection.request("POST", "/tasks", body, {"Content-Type": content_type})
+        connection.request("POST", "/tasks", body, {"Content-Type": content_type, **auth})
         response = connection.getresponse()
         response.read()
         return response.status
@@ -71,13 +75,13 @@ def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_text_logs_are_an_access_line_per_request_and_one_short_line_per_warning(
-    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+    pool_dir: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text, json_lines = io.StringIO(), io.StringIO()
     with (
         caplog.at_level(logging.INFO, logger="taskapi-serve"),
         local_logging("text", text_stream=text, json_stream=json_lines),
-        served_api(failing_commit=2) as send,
+        served_api(pool_dir, failing_commit=2) as send,
     ):
         statuses = [send("saved"), send("refused: the store is throttled")]
 
@@ -93,13 +97,13 @@ def test_text_logs_are_an_access_line_per_request_and_one_short_line_per_warning
 
 
 def test_powertools_log_level_lowers_the_threshold_of_the_text_lines(
-    monkeypatch: pytest.MonkeyPatch,
+    pool_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     quiet, verbose = io.StringIO(), io.StringIO()
-    with local_logging("text", text_stream=quiet), served_api() as send:
+    with local_logging("text", text_stream=quiet), served_api(pool_dir) as send:
         assert send("refused", content_type="text/plain") == 415
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "INFO")
-    with local_logging("text", text_stream=verbose), served_api() as send:
+    with local_logging("text", text_stream=verbose), served_api(pool_dir) as send:
         assert send("refused", content_type="text/plain") == 415
 
     assert quiet.getvalue() == ""  # an INFO record, under the default threshold
@@ -108,9 +112,12 @@ def test_powertools_log_level_lowers_the_threshold_of_the_text_lines(
     assert not refused.lstrip().startswith("{")
 
 
-def test_json_logs_are_powertools_lines_with_the_invocation_keys() -> None:
+def test_json_logs_are_powertools_lines_with_the_invocation_keys(pool_dir: Path) -> None:
     text, json_lines = io.StringIO(), io.StringIO()
-    with local_logging("json", text_stream=text, json_stream=json_lines), served_api() as send:
+    with (
+        local_logging("json", text_stream=text, json_stream=json_lines),
+        served_api(pool_dir) as send,
+    ):
         assert send("as in Lambda", content_type="text/plain") == 415
 
     [refused] = [json.loads(line) for line in json_lines.getvalue().splitlines()]
@@ -121,10 +128,10 @@ def test_json_logs_are_powertools_lines_with_the_invocation_keys() -> None:
 
 
 def test_metric_lines_are_printed_when_the_environment_asks_for_them(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    pool_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-    with local_logging("text", text_stream=io.StringIO()), served_api() as send:
+    with local_logging("text", text_stream=io.StringIO()), served_api(pool_dir) as send:
         assert send("counted") == 201
 
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]

@@ -17,14 +17,20 @@ from taskapi.entrypoints.api import lambda_handler
 from taskapi.local.cli import build_parser
 from taskapi.local.gateway import LocalApiServer, serving
 from taskapi.local.serve import serve
+from tests.tokens import bearer, local_server
 
 JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[LocalApiServer]:
+def auth(pool_dir: Path) -> dict[str, str]:
+    return bearer(pool_dir)
+
+
+@pytest.fixture
+def server(tmp_path: Path, pool_dir: Path) -> Iterator[LocalApiServer]:
     runtime = bootstrap.build_runtime(Settings(store="memory", data_dir=tmp_path))
-    server = LocalApiServer(("127.0.0.1", 0), lambda_handler)
+    server = local_server(lambda_handler, pool_dir)
     with bootstrap.override_runtime(runtime), serving(server, poll_interval=0.05):
         yield server
 
@@ -38,10 +44,14 @@ def connection(server: LocalApiServer) -> Iterator[http.client.HTTPConnection]:
 
 
 def test_a_request_round_trips_through_the_handler(
-    connection: http.client.HTTPConnection, caplog: pytest.LogCaptureFixture
+    connection: http.client.HTTPConnection,
+    auth: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.INFO, logger="taskapi-serve"):
-        connection.request("POST", "/tasks", body=b'{"title": "over http"}', headers=JSON)
+        connection.request(
+            "POST", "/tasks", body=b'{"title": "over http"}', headers={**JSON, **auth}
+        )
         response = connection.getresponse()
         body = json.loads(response.read())
 
@@ -57,11 +67,11 @@ def test_a_request_round_trips_through_the_handler(
 
 
 def test_a_connection_is_kept_alive_across_requests(
-    connection: http.client.HTTPConnection,
+    connection: http.client.HTTPConnection, auth: dict[str, str]
 ) -> None:
     statuses = []
     for _ in range(3):
-        connection.request("GET", "/health")
+        connection.request("GET", "/health", headers=auth)
         response = connection.getresponse()
         response.read()
         statuses.append(response.status)
@@ -69,8 +79,10 @@ def test_a_connection_is_kept_alive_across_requests(
     assert statuses == [200, 200, 200]
 
 
-def test_head_answers_headers_without_a_body(connection: http.client.HTTPConnection) -> None:
-    connection.request("HEAD", "/nothing/here")
+def test_head_answers_headers_without_a_body(
+    connection: http.client.HTTPConnection, auth: dict[str, str]
+) -> None:
+    connection.request("HEAD", "/nothing/here", headers=auth)
     response = connection.getresponse()
 
     assert response.status == 404
@@ -79,9 +91,11 @@ def test_head_answers_headers_without_a_body(connection: http.client.HTTPConnect
     assert response.read() == b""
 
 
-def test_a_chunked_body_is_read(connection: http.client.HTTPConnection) -> None:
+def test_a_chunked_body_is_read(
+    connection: http.client.HTTPConnection, auth: dict[str, str]
+) -> None:
     chunks = iter([b'{"title": ', b'"sent in ', b'chunks"}'])
-    connection.request("POST", "/tasks", body=chunks, headers=JSON, encode_chunked=True)
+    connection.request("POST", "/tasks", body=chunks, headers={**JSON, **auth}, encode_chunked=True)
     response = connection.getresponse()
 
     assert response.status == 201

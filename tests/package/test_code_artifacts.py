@@ -27,8 +27,9 @@ from tests.package.artifacts import (
     taskapi_modules,
 )
 
-# Never in a Lambda artifact: the local tools and CLI, the risk map, terminal and plotting.
-FORBIDDEN_MODULES = ("taskapi.local", "taskrisk", "rich", "matplotlib")
+# Never in a Lambda artifact: the local tools and CLI, the risk map, terminal and plotting,
+# JWT (the local gateway verifies tokens; in AWS API Gateway does).
+FORBIDDEN_MODULES = ("taskapi.local", "taskrisk", "rich", "matplotlib", "jwt")
 
 
 def _is_within(module: str, package: str) -> bool:

@@ -165,7 +165,7 @@ def test_the_dependencies_are_the_locked_runtime_set_and_nothing_else(
     installed = _installed(artifact_dir(full_artifacts, function))
 
     assert installed == _runtime_requirements(python, machine)
-    assert {"rich", "matplotlib", "pytest", "moto", "cfn-lint"}.isdisjoint(installed)
+    assert {"rich", "matplotlib", "pyjwt", "pytest", "moto", "cfn-lint"}.isdisjoint(installed)
 
 
 # Modules Lambda's Python runtime provides itself: the SnapStart restore hooks (imported only

@@ -36,9 +36,9 @@ from taskapi.domain.model import Status, Task
 from taskapi.domain.rules import ALLOWED_TRANSITIONS
 from taskapi.service.commands import CreateTask, UpdateTask
 from taskapi.service.ports import Event, TaskFilter
+from tests.fakes.builders import WORKSPACE_ID
 from tests.fakes.clock import FixedClock
 from tests.fakes.service import build_service
-from tests.fakes.workspaces import add_workspace
 
 Refusals = set[type[DomainError]]
 
@@ -100,8 +100,7 @@ class TaskServiceMachine(RuleBasedStateMachine):
         super().__init__()
         # The in-memory store, a clock that ticks a second per read, ids UUID(int=1), ...
         self.harness = build_service(clock=FixedClock(tick=timedelta(seconds=1)))
-        self.service = self.harness.service
-        self.access = add_workspace(self.harness.uow_factory)
+        self.service = self.harness.tasks
         self.model = Model()
         # Every id ever created, deleted ones included: commands on them must be refused.
         self.known_ids: list[UUID] = []
@@ -112,7 +111,7 @@ class TaskServiceMachine(RuleBasedStateMachine):
     def stored_tasks(self) -> dict[UUID, Task]:
         """Everything in the store, read through the repository port (paged like the API)."""
         tasks: dict[UUID, Task] = {}
-        with self.harness.uow_factory(self.access.workspace_id) as uow:
+        with self.harness.uow_factory(WORKSPACE_ID) as uow:
             after = None
             while True:
                 page = uow.tasks.find(TaskFilter(), 100, after)
@@ -207,7 +206,7 @@ class TaskServiceMachine(RuleBasedStateMachine):
         # A new task has no dependents yet, so it can close no cycle.
         refusals = self.model.refusals_for_dependencies(None, status, deps)
         command = CreateTask(title="new task", status=status, dependencies=tuple(deps))
-        created = self.attempt(refusals, lambda: self.service.create(self.access, command))
+        created = self.attempt(refusals, lambda: self.service.create(command))
         if isinstance(created, DomainError):
             return
         event("accepted: created")
@@ -252,9 +251,7 @@ class TaskServiceMachine(RuleBasedStateMachine):
         version = current.version if current else 1
         events_before = len(self.outbox_events())
         command = UpdateTask(dependencies=tuple(deps))
-        result = self.attempt(
-            refusals, lambda: self.service.update(self.access, task_id, command, version)
-        )
+        result = self.attempt(refusals, lambda: self.service.update(task_id, command, version))
         if isinstance(result, Task) and current is not None:
             assert result.dependencies == tuple(deps)
             self.accept_write(current, result, events_before, stored_before)
@@ -275,9 +272,7 @@ class TaskServiceMachine(RuleBasedStateMachine):
         version = current.version if current else 1
         events_before = len(self.outbox_events())
         command = UpdateTask(status=new_status)
-        result = self.attempt(
-            refusals, lambda: self.service.update(self.access, task_id, command, version)
-        )
+        result = self.attempt(refusals, lambda: self.service.update(task_id, command, version))
         if isinstance(result, Task) and current is not None:
             assert result.status == new_status
             self.accept_write(current, result, events_before, stored_before)
@@ -289,9 +284,7 @@ class TaskServiceMachine(RuleBasedStateMachine):
         stale = self.draw_stale_version(data, current.version if current else 1)
         refusals: Refusals = {VersionConflict} if current else {TaskNotFound}
         command = UpdateTask(title=title)
-        refused = self.attempt(
-            refusals, lambda: self.service.update(self.access, task_id, command, stale)
-        )
+        refused = self.attempt(refusals, lambda: self.service.update(task_id, command, stale))
         if isinstance(refused, VersionConflict) and current is not None:
             # The loser gets the current task, so it can retry without another read.
             assert refused.current.version == current.version
@@ -314,7 +307,7 @@ class TaskServiceMachine(RuleBasedStateMachine):
         if current is not None and self.model.dependents_of(task_id):
             refusals.add(HasDependents)
         events_before = len(self.outbox_events())
-        deleted = self.attempt(refusals, lambda: self.service.delete(self.access, task_id, version))
+        deleted = self.attempt(refusals, lambda: self.service.delete(task_id, version))
         if isinstance(deleted, HasDependents):
             assert list(deleted.dependents) == self.model.dependents_of(task_id)
         if isinstance(deleted, DomainError):
@@ -349,7 +342,7 @@ class TaskServiceMachine(RuleBasedStateMachine):
     @invariant()
     def dependents_are_the_reversed_edges(self) -> None:
         stored = self.stored_tasks()
-        with self.harness.uow_factory(self.access.workspace_id) as uow:
+        with self.harness.uow_factory(WORKSPACE_ID) as uow:
             for task_id in self.known_ids:
                 expected = sorted(
                     (t.task_id for t in stored.values() if task_id in t.dependencies), key=str
@@ -363,7 +356,7 @@ class TaskServiceMachine(RuleBasedStateMachine):
         assert len(events) == self.accepted_writes
         assert self.harness.on_commit.calls == self.accepted_writes
         assert len({e.event_id for e in events}) == len(events), "event ids are unique"
-        assert {e.workspace_id for e in events} <= {self.access.workspace_id}
+        assert {e.workspace_id for e in events} <= {WORKSPACE_ID}, "events name the workspace"
         assert all(e.task.workspace_id == e.workspace_id for e in events)
 
 

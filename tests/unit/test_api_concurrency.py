@@ -16,7 +16,7 @@ from taskapi.service.commands import UpdateTask
 from tests.fakes.builders import make_task
 from tests.fakes.service import ServiceHarness, build_service
 from tests.fakes.unit_of_work import FailingCommits
-from tests.unit.api_helpers import call, installed
+from tests.unit.api_helpers import TASKS, call, installed
 
 
 @pytest.fixture
@@ -28,15 +28,15 @@ def harness() -> Iterator[ServiceHarness]:
 @pytest.fixture
 def task_at_version_2(harness: ServiceHarness) -> dict[str, Any]:
     """A task that someone else already changed once: its ETag is "2"."""
-    created = call("POST", "/tasks", {"title": "shared"}).json()
-    harness.service.update(UUID(created["task_id"]), UpdateTask(priority="high"), 1)
-    current: dict[str, Any] = call("GET", f"/tasks/{created['task_id']}").json()
+    created = call("POST", f"{TASKS}", {"title": "shared"}).json()
+    harness.tasks.update(UUID(created["task_id"]), UpdateTask(priority="high"), 1)
+    current: dict[str, Any] = call("GET", f"{TASKS}/{created['task_id']}").json()
     assert current["version"] == 2
     return current
 
 
 def path(task: dict[str, Any]) -> str:
-    return f"/tasks/{task['task_id']}"
+    return f"{TASKS}/{task['task_id']}"
 
 
 def test_an_update_without_version_or_if_match_is_a_428(task_at_version_2: dict[str, Any]) -> None:
@@ -150,7 +150,7 @@ def losing_the_race_on_commit(commit: int) -> Iterator[tuple[ServiceHarness, Tas
 
 def test_an_update_with_if_match_that_loses_the_race_is_a_412() -> None:
     with losing_the_race_on_commit(2) as (_, winner):
-        task = call("POST", "/tasks", {"title": "t"}).json()
+        task = call("POST", f"{TASKS}", {"title": "t"}).json()
 
         reply = call("PUT", path(task), {"title": "mine"}, [("If-Match", '"1"')])
 
@@ -160,7 +160,7 @@ def test_an_update_with_if_match_that_loses_the_race_is_a_412() -> None:
 
 def test_a_delete_that_loses_the_race_is_a_409_with_the_current_task() -> None:
     with losing_the_race_on_commit(2) as (_, winner):
-        task = call("POST", "/tasks", {"title": "t"}).json()
+        task = call("POST", f"{TASKS}", {"title": "t"}).json()
 
         reply = call("DELETE", path(task))
 

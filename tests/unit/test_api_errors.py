@@ -24,7 +24,16 @@ from taskapi.local.proxy import (
 from taskapi.service.ports import StoreFailure, StoreUnavailable
 from tests.fakes.service import ServiceHarness, build_service
 from tests.fakes.unit_of_work import FailingCommits
-from tests.unit.api_helpers import JSON, call, create, installed, logged_lines
+from tests.unit.api_helpers import (
+    JSON,
+    OWNER,
+    TASKS,
+    call,
+    claims_of,
+    create,
+    installed,
+    logged_lines,
+)
 
 
 @pytest.fixture
@@ -68,7 +77,7 @@ MISSING = "00000000-0000-4000-8000-000000000999"
 def test_invalid_create_bodies_name_the_field(
     harness: ServiceHarness, body: dict[str, Any], field: str
 ) -> None:
-    error = assert_error(call("POST", "/tasks", body), 400, "validation_error")
+    error = assert_error(call("POST", f"{TASKS}", body), 400, "validation_error")
 
     assert field in {problem["field"] for problem in error["details"]}
     assert all(set(problem) == {"field", "message"} for problem in error["details"])
@@ -90,7 +99,7 @@ def test_invalid_update_bodies_are_400(
 ) -> None:
     task = create()
 
-    error = assert_error(call("PUT", f"/tasks/{task['task_id']}", body), 400, "validation_error")
+    error = assert_error(call("PUT", f"{TASKS}/{task['task_id']}", body), 400, "validation_error")
 
     assert error["details"][0]["field"] == field
 
@@ -100,18 +109,18 @@ def test_invalid_update_bodies_are_400(
     [b"{not json", b'{"title": "t",}', b"[1, 2", b'{"title": NaN}', b"[" * 5000, b"null"],
 )
 def test_malformed_json_is_a_400(harness: ServiceHarness, raw: bytes) -> None:
-    error = assert_error(call("POST", "/tasks", raw, [JSON]), 400, "validation_error")
+    error = assert_error(call("POST", f"{TASKS}", raw, [JSON]), 400, "validation_error")
 
     assert error["details"][0]["field"] == "body"
 
 
 def test_a_json_array_or_string_body_is_a_400(harness: ServiceHarness) -> None:
     for body in ([{"title": "t"}], "title"):
-        assert_error(call("POST", "/tasks", body), 400, "validation_error")
+        assert_error(call("POST", f"{TASKS}", body), 400, "validation_error")
 
 
 def test_a_missing_body_is_a_400(harness: ServiceHarness) -> None:
-    error = assert_error(call("POST", "/tasks"), 400, "validation_error")
+    error = assert_error(call("POST", f"{TASKS}"), 400, "validation_error")
 
     assert error["details"][0]["field"] == "body"
 
@@ -119,7 +128,7 @@ def test_a_missing_body_is_a_400(harness: ServiceHarness) -> None:
 def test_error_text_never_echoes_a_huge_input(harness: ServiceHarness) -> None:
     huge = "y" * 15_000  # inside the 64 KiB limit, so it reaches validation
 
-    reply = call("POST", "/tasks", {"title": huge, "assignee": huge, huge[:50]: 1})
+    reply = call("POST", f"{TASKS}", {"title": huge, "assignee": huge, huge[:50]: 1})
 
     assert_error(reply, 400, "validation_error")
     assert len(reply.body) < 4_000
@@ -129,12 +138,12 @@ def test_error_text_never_echoes_a_huge_input(harness: ServiceHarness) -> None:
 @pytest.mark.parametrize(
     ("target", "field"),
     [
-        ("/tasks?limit=0", "query.limit"),
-        ("/tasks?limit=101", "query.limit"),
-        ("/tasks?limit=ten", "query.limit"),
-        ("/tasks?status=done", "query.status"),
-        ("/tasks/not-a-uuid", "path.task_id"),
-        ("/tasks/not-a-uuid/dependents", "path.task_id"),
+        (f"{TASKS}?limit=0", "query.limit"),
+        (f"{TASKS}?limit=101", "query.limit"),
+        (f"{TASKS}?limit=ten", "query.limit"),
+        (f"{TASKS}?status=done", "query.status"),
+        (f"{TASKS}/not-a-uuid", "path.task_id"),
+        (f"{TASKS}/not-a-uuid/dependents", "path.task_id"),
     ],
 )
 def test_invalid_query_and_path_parameters_are_400(
@@ -146,20 +155,20 @@ def test_invalid_query_and_path_parameters_are_400(
 
 
 def test_a_repeated_scalar_query_parameter_is_a_400(harness: ServiceHarness) -> None:
-    assert_error(call("GET", "/tasks?limit=1&limit=2"), 400, "validation_error")
+    assert_error(call("GET", f"{TASKS}?limit=1&limit=2"), 400, "validation_error")
 
 
 def test_a_tampered_page_token_is_a_400(harness: ServiceHarness) -> None:
     for _ in range(3):
         create()
-    token = call("GET", "/tasks?limit=1").json()["pagination"]["next_token"]
+    token = call("GET", f"{TASKS}?limit=1").json()["pagination"]["next_token"]
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
 
-    assert_error(call("GET", f"/tasks?limit=1&next_token={tampered}"), 400, "invalid_next_token")
-    assert_error(call("GET", "/tasks?next_token=garbage"), 400, "invalid_next_token")
+    assert_error(call("GET", f"{TASKS}?limit=1&next_token={tampered}"), 400, "invalid_next_token")
+    assert_error(call("GET", f"{TASKS}?next_token=garbage"), 400, "invalid_next_token")
     # A token is bound to its filters.
     assert_error(
-        call("GET", f"/tasks?limit=1&status=completed&next_token={token}"),
+        call("GET", f"{TASKS}?limit=1&status=completed&next_token={token}"),
         400,
         "invalid_next_token",
     )
@@ -171,17 +180,17 @@ def test_a_tampered_page_token_is_a_400(harness: ServiceHarness) -> None:
 def test_a_body_over_64_kib_is_a_413(harness: ServiceHarness) -> None:
     body = json.dumps({"title": "t", "description": "x" * (64 * 1024)}).encode()
 
-    error = assert_error(call("POST", "/tasks", body, [JSON]), 413, "payload_too_large")
+    error = assert_error(call("POST", f"{TASKS}", body, [JSON]), 413, "payload_too_large")
 
     assert error["details"] == {"limit_bytes": 65536}
-    assert harness.store.tasks == {}
+    assert harness.stored_tasks() == {}
 
 
 def test_a_body_of_exactly_64_kib_is_read(harness: ServiceHarness) -> None:
     body = json.dumps({"title": "t"}).encode()
     body += b" " * (64 * 1024 - len(body))
 
-    assert call("POST", "/tasks", body, [JSON]).status == 201
+    assert call("POST", f"{TASKS}", body, [JSON]).status == 201
 
 
 @pytest.mark.parametrize(
@@ -189,7 +198,7 @@ def test_a_body_of_exactly_64_kib_is_read(harness: ServiceHarness) -> None:
     ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
 )
 def test_a_non_json_body_is_a_415(harness: ServiceHarness, content_type: str) -> None:
-    reply = call("PUT", f"/tasks/{MISSING}", b"title=x", [("Content-Type", content_type)])
+    reply = call("PUT", f"{TASKS}/{MISSING}", b"title=x", [("Content-Type", content_type)])
 
     assert_error(reply, 415, "unsupported_media_type")
 
@@ -201,7 +210,7 @@ def test_a_non_json_body_is_a_415(harness: ServiceHarness, content_type: str) ->
 def test_a_non_json_content_type_is_the_same_415_without_a_body(
     harness: ServiceHarness, content_type: str
 ) -> None:
-    for method, target in [("POST", "/tasks"), ("PUT", f"/tasks/{MISSING}")]:
+    for method, target in [("POST", f"{TASKS}"), ("PUT", f"{TASKS}/{MISSING}")]:
         reply = call(method, target, b"", [("Content-Type", content_type)])
 
         error = assert_error(reply, 415, "unsupported_media_type")
@@ -211,7 +220,7 @@ def test_a_non_json_content_type_is_the_same_415_without_a_body(
 def test_a_missing_json_body_is_a_400_whatever_the_media_type_casing(
     harness: ServiceHarness,
 ) -> None:
-    reply = call("POST", "/tasks", b"", [("Content-Type", "Application/JSON")])
+    reply = call("POST", f"{TASKS}", b"", [("Content-Type", "Application/JSON")])
 
     error = assert_error(reply, 400, "validation_error")
     assert error["details"][0]["field"] == "body"
@@ -219,14 +228,14 @@ def test_a_missing_json_body_is_a_400_whatever_the_media_type_casing(
 
 def test_json_with_parameters_and_any_header_casing_is_accepted(harness: ServiceHarness) -> None:
     reply = call(
-        "POST", "/tasks", b'{"title": "t"}', [("content-TYPE", "Application/JSON; charset=utf-8")]
+        "POST", f"{TASKS}", b'{"title": "t"}', [("content-TYPE", "Application/JSON; charset=utf-8")]
     )
 
     assert reply.status == 201
 
 
 def test_a_base64_encoded_body_is_decoded(harness: ServiceHarness) -> None:
-    event = to_proxy_event(HttpRequest("POST", "/tasks", [JSON]))
+    event = to_proxy_event(HttpRequest("POST", f"{TASKS}", [JSON]), claims=claims_of(OWNER))
     event["body"] = base64.b64encode(b'{"title": "sent as binary"}').decode()
     event["isBase64Encoded"] = True
 
@@ -238,7 +247,7 @@ def test_a_base64_encoded_body_is_decoded(harness: ServiceHarness) -> None:
 
 def test_bad_base64_and_non_utf8_bodies_are_400(harness: ServiceHarness) -> None:
     for body in ("%%% not base64 %%%", base64.b64encode(b'{"title": "\xff\xfe"}').decode()):
-        event = to_proxy_event(HttpRequest("POST", "/tasks", [JSON]))
+        event = to_proxy_event(HttpRequest("POST", f"{TASKS}", [JSON]), claims=claims_of(OWNER))
         event["body"], event["isBase64Encoded"] = body, True
 
         reply = from_proxy_response(lambda_handler(event, LocalLambdaContext()))
@@ -256,11 +265,11 @@ def test_an_unknown_route_is_a_404(harness: ServiceHarness) -> None:
 
 
 def test_a_known_path_with_the_wrong_method_is_a_405_with_allow(harness: ServiceHarness) -> None:
-    task_path = f"/tasks/{MISSING}"
+    task_path = f"{TASKS}/{MISSING}"
     cases = {  # HEAD wherever GET is: the API answers it as GET without the content
         ("PATCH", task_path): "DELETE, GET, HEAD, PUT",
         ("POST", task_path): "DELETE, GET, HEAD, PUT",
-        ("DELETE", "/tasks"): "GET, HEAD, POST",
+        ("DELETE", f"{TASKS}"): "GET, HEAD, POST",
         ("PUT", f"{task_path}/dependents"): "GET, HEAD",
         ("POST", "/health"): "GET, HEAD",
     }
@@ -277,10 +286,10 @@ def test_a_known_path_with_the_wrong_method_is_a_405_with_allow(harness: Service
 
 def test_a_missing_task_is_a_404_on_every_route(harness: ServiceHarness) -> None:
     for method, target, body in [
-        ("GET", f"/tasks/{MISSING}", None),
-        ("GET", f"/tasks/{MISSING}/dependents", None),
-        ("PUT", f"/tasks/{MISSING}", {"title": "t", "version": 1}),
-        ("DELETE", f"/tasks/{MISSING}", None),
+        ("GET", f"{TASKS}/{MISSING}", None),
+        ("GET", f"{TASKS}/{MISSING}/dependents", None),
+        ("PUT", f"{TASKS}/{MISSING}", {"title": "t", "version": 1}),
+        ("DELETE", f"{TASKS}/{MISSING}", None),
     ]:
         error = assert_error(call(method, target, body), 404, "task_not_found")
         assert error["details"] == {"task_id": MISSING}
@@ -288,7 +297,7 @@ def test_a_missing_task_is_a_404_on_every_route(harness: ServiceHarness) -> None
 
 def test_unknown_dependencies_are_a_400_naming_them(harness: ServiceHarness) -> None:
     error = assert_error(
-        call("POST", "/tasks", {"title": "t", "dependencies": [MISSING]}),
+        call("POST", f"{TASKS}", {"title": "t", "dependencies": [MISSING]}),
         400,
         "dependencies_not_found",
     )
@@ -302,7 +311,9 @@ def test_a_dependency_cycle_is_a_400_with_the_cycle(harness: ServiceHarness) -> 
 
     error = assert_error(
         call(
-            "PUT", f"/tasks/{first['task_id']}", {"dependencies": [second["task_id"]], "version": 1}
+            "PUT",
+            f"{TASKS}/{first['task_id']}",
+            {"dependencies": [second["task_id"]], "version": 1},
         ),
         400,
         "dependency_cycle",
@@ -315,7 +326,7 @@ def test_an_invalid_transition_is_a_400(harness: ServiceHarness) -> None:
     task = create(status="in_progress")
 
     error = assert_error(
-        call("PUT", f"/tasks/{task['task_id']}", {"status": "pending", "version": 1}),
+        call("PUT", f"{TASKS}/{task['task_id']}", {"status": "pending", "version": 1}),
         400,
         "invalid_status_transition",
     )
@@ -328,7 +339,7 @@ def test_completing_before_the_dependencies_is_a_400(harness: ServiceHarness) ->
     task = create(dependencies=[dependency["task_id"]])
 
     error = assert_error(
-        call("PUT", f"/tasks/{task['task_id']}", {"status": "completed", "version": 1}),
+        call("PUT", f"{TASKS}/{task['task_id']}", {"status": "completed", "version": 1}),
         400,
         "dependencies_not_completed",
     )
@@ -340,10 +351,10 @@ def test_deleting_a_task_others_depend_on_is_a_409_naming_them(harness: ServiceH
     base = create()
     dependent = create(dependencies=[base["task_id"]])
 
-    error = assert_error(call("DELETE", f"/tasks/{base['task_id']}"), 409, "task_has_dependents")
+    error = assert_error(call("DELETE", f"{TASKS}/{base['task_id']}"), 409, "task_has_dependents")
 
     assert error["details"]["dependents"] == [dependent["task_id"]]
-    assert UUID(base["task_id"]) in harness.store.tasks
+    assert UUID(base["task_id"]) in harness.stored_tasks()
 
 
 # -- infrastructure failures: 503 and 500, with nothing leaked --------------------------------
@@ -362,7 +373,7 @@ def failing(error: Exception) -> AbstractContextManager[ServiceHarness]:
 
 def test_throttling_is_a_503_with_retry_after() -> None:
     with failing(StoreUnavailable("ProvisionedThroughputExceededException", 7)):
-        reply = call("POST", "/tasks", {"title": "t"})
+        reply = call("POST", f"{TASKS}", {"title": "t"})
 
         error = assert_error(reply, 503, "service_unavailable")
         assert reply.header("Retry-After") == "7"
@@ -380,7 +391,7 @@ def test_throttling_is_a_503_with_retry_after() -> None:
 )
 def test_failures_are_a_500_that_leaks_nothing(error: Exception) -> None:
     with failing(error):
-        reply = call("POST", "/tasks", {"title": "t"})
+        reply = call("POST", f"{TASKS}", {"title": "t"})
 
     body = assert_error(reply, 500, "internal_error")
     assert body["message"] == "internal error"
@@ -392,8 +403,8 @@ def test_failures_are_a_500_that_leaks_nothing(error: Exception) -> None:
 
 def test_a_500_names_the_request_id_that_the_log_line_carries() -> None:
     with failing(StoreFailure(f"{SECRETS[1]} on {SECRETS[0]}")), logged_lines() as logged:
-        request = HttpRequest("POST", "/tasks", [JSON], b'{"title": "t"}')
-        event = to_proxy_event(request, request_id="req-42")
+        request = HttpRequest("POST", f"{TASKS}", [JSON], b'{"title": "t"}')
+        event = to_proxy_event(request, request_id="req-42", claims=claims_of(OWNER))
         reply = from_proxy_response(lambda_handler(event, LocalLambdaContext()))
 
     assert reply.json()["details"] == {"request_id": "req-42"}

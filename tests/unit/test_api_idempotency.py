@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from taskapi.domain.workspaces import Role
 from taskapi.entrypoints.api import lambda_handler
 from taskapi.local.proxy import (
     HttpReply,
@@ -22,7 +23,7 @@ from taskapi.service.ports import StoreFailure, StoreUnavailable
 from taskapi.service.tasks import IDEMPOTENCY_KEY_LIFETIME
 from tests.fakes.service import ServiceHarness, build_service
 from tests.fakes.unit_of_work import FailingCommits
-from tests.unit.api_helpers import JSON, call, installed
+from tests.unit.api_helpers import JSON, TASKS, call, installed
 
 
 @pytest.fixture
@@ -32,11 +33,11 @@ def harness() -> Iterator[ServiceHarness]:
 
 
 def post(body: Any, key: str | None = None) -> HttpReply:
-    return call("POST", "/tasks", body, [] if key is None else [("Idempotency-Key", key)])
+    return call("POST", f"{TASKS}", body, [] if key is None else [("Idempotency-Key", key)])
 
 
 def post_in_context(request_context: dict[str, Any], key: str = "k") -> HttpReply:
-    request = HttpRequest("POST", "/tasks", [JSON, ("Idempotency-Key", key)], b'{"title": "t"}')
+    request = HttpRequest("POST", f"{TASKS}", [JSON, ("Idempotency-Key", key)], b'{"title": "t"}')
     event = to_proxy_event(request)
     event["requestContext"].update(request_context)
     return from_proxy_response(lambda_handler(event, LocalLambdaContext()))
@@ -54,7 +55,7 @@ def test_a_retry_with_the_same_key_and_body_replays_the_first_response(
     assert retry.header("ETag") == first.header("ETag")
     assert first.header("Idempotent-Replayed") is None
     assert retry.header("Idempotent-Replayed") == "true"
-    assert len(harness.store.tasks) == 1
+    assert len(harness.stored_tasks()) == 1
     assert len(harness.events()) == 1
 
 
@@ -65,7 +66,7 @@ def test_the_same_key_with_a_different_body_is_a_422(harness: ServiceHarness) ->
 
     assert reply.status == 422
     assert reply.json()["error"] == "idempotency_key_reused"
-    assert len(harness.store.tasks) == 1
+    assert len(harness.stored_tasks()) == 1
 
 
 def test_different_keys_and_no_key_each_create(harness: ServiceHarness) -> None:
@@ -75,10 +76,12 @@ def test_different_keys_and_no_key_each_create(harness: ServiceHarness) -> None:
 
     assert [reply.status for reply in replies] == [201] * 4
     assert len({reply.json()["task_id"] for reply in replies}) == 4
-    assert len(harness.store.tasks) == 4
+    assert len(harness.stored_tasks()) == 4
 
 
 def test_keys_are_scoped_to_the_iam_caller(harness: ServiceHarness) -> None:
+    for user in ("alice", "bob"):
+        harness.add_member(f"iam:arn:aws:iam::1:user/{user}", Role.MEMBER)
     alice = post_in_context({"identity": {"userArn": "arn:aws:iam::1:user/alice"}})
     bob = post_in_context({"identity": {"userArn": "arn:aws:iam::1:user/bob"}})
 
@@ -92,13 +95,15 @@ def test_keys_are_scoped_to_the_cognito_user(harness: ServiceHarness) -> None:
     def as_user(sub: str) -> HttpReply:
         return post_in_context({"authorizer": {"claims": {"sub": sub}}, "identity": {}})
 
+    for sub in ("sub-alice", "sub-bob"):
+        harness.add_member(f"cognito:{sub}", Role.MEMBER)
     alice, bob, alice_again = as_user("sub-alice"), as_user("sub-bob"), as_user("sub-alice")
 
     assert alice.status == bob.status == alice_again.status == 201
     assert alice.json()["task_id"] != bob.json()["task_id"]
     assert alice_again.json()["task_id"] == alice.json()["task_id"]
     assert alice_again.header("Idempotent-Replayed") == "true"
-    assert len(harness.store.tasks) == 2
+    assert len(harness.stored_tasks()) == 2
 
 
 def test_a_create_that_committed_but_was_never_acknowledged_is_not_repeated() -> None:
@@ -113,7 +118,7 @@ def test_a_create_that_committed_but_was_never_acknowledged_is_not_repeated() ->
     assert failed.status == 500
     assert retried.status == 201
     assert retried.header("Idempotent-Replayed") == "true"
-    assert len(harness.store.tasks) == 1
+    assert len(harness.stored_tasks()) == 1
     assert len(harness.events()) == 1
 
 
@@ -129,7 +134,7 @@ def test_a_failed_create_is_not_remembered() -> None:
     assert failed.header("Retry-After") == "1"
     assert retried.status == 201
     assert retried.header("Idempotent-Replayed") is None
-    assert len(harness.store.tasks) == 1
+    assert len(harness.stored_tasks()) == 1
 
 
 def test_concurrent_duplicates_create_one_task(harness: ServiceHarness) -> None:
@@ -149,7 +154,7 @@ def test_concurrent_duplicates_create_one_task(harness: ServiceHarness) -> None:
     assert [reply.status for reply in replies] == [201] * 4
     assert len({reply.json()["task_id"] for reply in replies}) == 1
     assert sum(reply.header("Idempotent-Replayed") == "true" for reply in replies) == 3
-    assert len(harness.store.tasks) == 1
+    assert len(harness.stored_tasks()) == 1
 
 
 def test_a_key_is_free_again_once_it_expired(harness: ServiceHarness) -> None:
@@ -177,4 +182,4 @@ def test_a_malformed_key_is_a_400(harness: ServiceHarness, key: str) -> None:
 
     assert reply.status == 400
     assert reply.json()["details"][0]["field"] == "header.idempotency-key"
-    assert harness.store.tasks == {}
+    assert harness.stored_tasks() == {}

@@ -12,7 +12,7 @@ import pytest
 from taskapi.local.proxy import HttpReply
 from tests.fakes.page_tokens import signed_token
 from tests.fakes.service import PAGE_TOKEN_SECRET, ServiceHarness, build_service
-from tests.unit.api_helpers import JSON, call, create, installed
+from tests.unit.api_helpers import JSON, TASKS, call, create, installed
 
 MISSING = "00000000-0000-4000-8000-000000000999"
 
@@ -51,21 +51,21 @@ def validation_problems(reply: HttpReply) -> dict[str, str]:
 def test_control_characters_in_text_are_refused(
     harness: ServiceHarness, fields: dict[str, Any], field: str
 ) -> None:
-    problems = validation_problems(call("POST", "/tasks", fields))
+    problems = validation_problems(call("POST", f"{TASKS}", fields))
 
     assert "control character" in problems[field]
-    assert harness.store.tasks == {}
+    assert harness.stored_tasks() == {}
 
 
 def test_an_update_with_a_control_character_changes_nothing(harness: ServiceHarness) -> None:
     task = create(title="clean")
 
     problems = validation_problems(
-        call("PUT", f"/tasks/{task['task_id']}", {"title": "dirty\x00", "version": 1})
+        call("PUT", f"{TASKS}/{task['task_id']}", {"title": "dirty\x00", "version": 1})
     )
 
     assert "control character" in problems["body.title"]
-    assert call("GET", f"/tasks/{task['task_id']}").json() == task
+    assert call("GET", f"{TASKS}/{task['task_id']}").json() == task
 
 
 def test_a_description_keeps_tabs_and_line_breaks(harness: ServiceHarness) -> None:
@@ -92,29 +92,29 @@ HUGE = "9" * 5000  # past Python's 4300-digit limit for int("...")
 def test_an_integer_of_thousands_of_digits_in_a_create_is_a_400(
     harness: ServiceHarness, raw: str
 ) -> None:
-    problems = validation_problems(call("POST", "/tasks", raw.encode(), [JSON]))
+    problems = validation_problems(call("POST", f"{TASKS}", raw.encode(), [JSON]))
 
     assert "integer" in problems["body"]
-    assert harness.store.tasks == {}
+    assert harness.stored_tasks() == {}
 
 
 def test_a_version_of_thousands_of_digits_is_a_400(harness: ServiceHarness) -> None:
     task = create()
 
-    reply = call("PUT", f"/tasks/{task['task_id']}", f'{{"version": {HUGE}}}'.encode(), [JSON])
+    reply = call("PUT", f"{TASKS}/{task['task_id']}", f'{{"version": {HUGE}}}'.encode(), [JSON])
 
     assert "integer" in validation_problems(reply)["body"]
-    assert call("GET", f"/tasks/{task['task_id']}").json() == task
+    assert call("GET", f"{TASKS}/{task['task_id']}").json() == task
 
 
 def test_a_limit_of_thousands_of_digits_is_a_400(harness: ServiceHarness) -> None:
-    assert "query.limit" in validation_problems(call("GET", f"/tasks?limit={HUGE}"))
+    assert "query.limit" in validation_problems(call("GET", f"{TASKS}?limit={HUGE}"))
 
 
 def test_a_version_beyond_64_bits_is_a_400(harness: ServiceHarness) -> None:
     task = create()
 
-    reply = call("PUT", f"/tasks/{task['task_id']}", {"title": "x", "version": 2**63})
+    reply = call("PUT", f"{TASKS}/{task['task_id']}", {"title": "x", "version": 2**63})
 
     assert "body.version" in validation_problems(reply)
 
@@ -128,20 +128,20 @@ def test_a_version_beyond_64_bits_is_a_400(harness: ServiceHarness) -> None:
     ],
 )
 def test_a_repeated_key_is_a_400_naming_it(harness: ServiceHarness, raw: str, key: str) -> None:
-    problems = validation_problems(call("POST", "/tasks", raw.encode(), [JSON]))
+    problems = validation_problems(call("POST", f"{TASKS}", raw.encode(), [JSON]))
 
     assert f'duplicate key "{key}"' in problems["body"]
-    assert harness.store.tasks == {}
+    assert harness.stored_tasks() == {}
 
 
 def test_a_repeated_key_in_an_update_changes_nothing(harness: ServiceHarness) -> None:
     task = create()
     raw = b'{"version": 1, "status": "completed", "status": "in_progress"}'
 
-    problems = validation_problems(call("PUT", f"/tasks/{task['task_id']}", raw, [JSON]))
+    problems = validation_problems(call("PUT", f"{TASKS}/{task['task_id']}", raw, [JSON]))
 
     assert 'duplicate key "status"' in problems["body"]
-    assert call("GET", f"/tasks/{task['task_id']}").json() == task
+    assert call("GET", f"{TASKS}/{task['task_id']}").json() == task
 
 
 # -- due_at: an RFC 3339 date-time, with its offset ------------------------------------------
@@ -163,19 +163,19 @@ def test_a_repeated_key_in_an_update_changes_nothing(harness: ServiceHarness) ->
 def test_a_due_at_that_is_not_an_rfc_3339_date_time_is_refused(
     harness: ServiceHarness, due_at: str, words: str
 ) -> None:
-    problems = validation_problems(call("POST", "/tasks", {"title": "t", "due_at": due_at}))
+    problems = validation_problems(call("POST", f"{TASKS}", {"title": "t", "due_at": due_at}))
 
     assert words in problems["body.due_at"]
-    assert harness.store.tasks == {}
+    assert harness.stored_tasks() == {}
 
 
 def test_an_update_to_a_naive_due_at_changes_nothing(harness: ServiceHarness) -> None:
     task = create(due_at="2030-05-01T17:00:00Z")
 
-    reply = call("PUT", f"/tasks/{task['task_id']}", {"due_at": "2031-01-01T09:00", "version": 1})
+    reply = call("PUT", f"{TASKS}/{task['task_id']}", {"due_at": "2031-01-01T09:00", "version": 1})
 
     assert "body.due_at" in validation_problems(reply)
-    assert call("GET", f"/tasks/{task['task_id']}").json() == task
+    assert call("GET", f"{TASKS}/{task['task_id']}").json() == task
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,7 @@ def test_a_signed_page_token_of_another_shape_is_a_400(
 ) -> None:
     token = signed_token(json.dumps(payload).encode(), PAGE_TOKEN_SECRET)
 
-    reply = call("GET", f"/tasks?next_token={token}")
+    reply = call("GET", f"{TASKS}?next_token={token}")
 
     assert reply.status == 400, reply.body
     assert reply.json()["error"] == "invalid_next_token"
@@ -229,7 +229,7 @@ def test_the_assignee_filter_finds_the_address_however_its_domain_is_cased(
     create(assignee="bo@example.com")
 
     for spelling in ("Ana@Example.COM", "Ana@example.com", "Ana@EXAMPLE.com"):
-        listed = call("GET", f"/tasks?assignee={spelling}").json()["tasks"]
+        listed = call("GET", f"{TASKS}?assignee={spelling}").json()["tasks"]
         assert [t["task_id"] for t in listed] == [task["task_id"]], spelling
 
 
@@ -239,7 +239,7 @@ def test_the_assignee_filter_finds_the_address_however_its_domain_is_cased(
 def test_an_assignee_filter_that_is_not_an_address_is_a_400(
     harness: ServiceHarness, assignee: str
 ) -> None:
-    assert "query.assignee" in validation_problems(call("GET", f"/tasks?assignee={assignee}"))
+    assert "query.assignee" in validation_problems(call("GET", f"{TASKS}?assignee={assignee}"))
 
 
 # -- ids: a UUID in its 8-4-4-4-12 spelling, or a 400 (never a 404 "no route") ---------------
@@ -265,10 +265,10 @@ NOT_CANONICAL = {
 @pytest.mark.parametrize(
     ("method", "template", "body"),
     [
-        ("GET", "/tasks/{}", None),
-        ("GET", "/tasks/{}/dependents", None),
-        ("PUT", "/tasks/{}", {"title": "t", "version": 1}),
-        ("DELETE", "/tasks/{}", None),
+        ("GET", TASKS + "/{}", None),
+        ("GET", TASKS + "/{}/dependents", None),
+        ("PUT", TASKS + "/{}", {"title": "t", "version": 1}),
+        ("DELETE", TASKS + "/{}", None),
     ],
 )
 def test_an_id_not_spelled_as_a_uuid_is_a_400_on_every_route(
@@ -282,7 +282,7 @@ def test_an_id_not_spelled_as_a_uuid_is_a_400_on_every_route(
 def test_an_upper_case_id_names_the_same_task(harness: ServiceHarness) -> None:
     task = create()
 
-    reply = call("GET", f"/tasks/{task['task_id'].upper()}")
+    reply = call("GET", f"{TASKS}/{task['task_id'].upper()}")
 
     assert reply.status == 200
     assert reply.json() == task
@@ -292,7 +292,7 @@ def test_a_dependency_not_spelled_as_a_uuid_is_a_400(harness: ServiceHarness) ->
     dependency = create()["task_id"]
 
     for spelling in (dependency.replace("-", ""), f"{{{dependency}}}", f"urn:uuid:{dependency}"):
-        reply = call("POST", "/tasks", {"title": "t", "dependencies": [spelling]})
+        reply = call("POST", f"{TASKS}", {"title": "t", "dependencies": [spelling]})
         assert "uuid" in validation_problems(reply)["body.dependencies.0"].lower()
     upper = create(dependencies=[dependency.upper()])
     assert upper["dependencies"] == [dependency]
@@ -304,20 +304,20 @@ def test_a_dependency_not_spelled_as_a_uuid_is_a_400(harness: ServiceHarness) ->
 def test_validation_messages_are_plain_words(harness: ServiceHarness) -> None:
     deps = [f"00000000-0000-4000-8000-{n:012d}" for n in range(101)]
     cases: list[tuple[str, str, object, str, str]] = [
-        ("POST", "/tasks", {"title": "t", "dependencies": deps}, "body.dependencies",
+        ("POST", f"{TASKS}", {"title": "t", "dependencies": deps}, "body.dependencies",
          "at most 100 dependencies, not 101"),
-        ("POST", "/tasks", {}, "body.title", "required"),
-        ("POST", "/tasks", {"title": "t", "owner": "me"}, "body.owner",
+        ("POST", f"{TASKS}", {}, "body.title", "required"),
+        ("POST", f"{TASKS}", {"title": "t", "owner": "me"}, "body.owner",
          "unknown field: not part of this request"),
-        ("POST", "/tasks", {"title": ""}, "body.title", "must not be empty"),
-        ("POST", "/tasks", {"title": "x" * 201}, "body.title", "at most 200 characters"),
-        ("POST", "/tasks", {"title": 5}, "body.title", "must be a valid string"),
-        ("POST", "/tasks", {"title": "t", "dependencies": [deps[0], deps[0]]},
+        ("POST", f"{TASKS}", {"title": ""}, "body.title", "must not be empty"),
+        ("POST", f"{TASKS}", {"title": "x" * 201}, "body.title", "at most 200 characters"),
+        ("POST", f"{TASKS}", {"title": 5}, "body.title", "must be a valid string"),
+        ("POST", f"{TASKS}", {"title": "t", "dependencies": [deps[0], deps[0]]},
          "body.dependencies", f"dependencies must be unique; repeated: {deps[0]}"),
-        ("PUT", f"/tasks/{MISSING}", {"title": None, "version": 1}, "body",
+        ("PUT", f"{TASKS}/{MISSING}", {"title": None, "version": 1}, "body",
          "these fields cannot be null: title"),
-        ("PUT", f"/tasks/{MISSING}", {"version": 0}, "body.version", "must be at least 1"),
-        ("GET", "/tasks?limit=101", None, "query.limit", "must be at most 100"),
+        ("PUT", f"{TASKS}/{MISSING}", {"version": 0}, "body.version", "must be at least 1"),
+        ("GET", f"{TASKS}?limit=101", None, "query.limit", "must be at most 100"),
     ]  # fmt: skip
     for method, target, body, field, message in cases:
         problems = validation_problems(call(method, target, body))

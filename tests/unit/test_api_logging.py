@@ -22,9 +22,11 @@ from taskapi.local.proxy import HttpRequest, LocalLambdaContext, invoke
 from taskapi.service.dispatch import OutboxDispatcher
 from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.tasks import TaskService
+from taskapi.service.workspaces import WorkspaceService
+from tests.fakes.builders import make_membership, make_workspace
 from tests.fakes.clock import FixedClock, SequentialIds
 from tests.fakes.service import PAGE_TOKEN_SECRET, build_service
-from tests.unit.api_helpers import JSON, call, installed, logged_lines
+from tests.unit.api_helpers import JSON, OWNER, TASKS, call, claims_of, installed, logged_lines
 
 # A logger below the API's, as the dispatcher's and the notifiers' are.
 delivery_log = logging.getLogger(f"{api.logger.name}.test-delivery")
@@ -44,6 +46,10 @@ def start_in_another_thread(work: Callable[[], object]) -> threading.Thread:
 
 def test_other_threads_log_without_the_keys_of_a_request_in_flight_or_past() -> None:
     store = InMemoryStore()
+    workspace = make_workspace()
+    with InMemoryUnitOfWorkFactory(store)() as uow:
+        uow.workspaces.add(workspace, make_membership(workspace))
+        uow.commit()
 
     def log_delivery(event: ReceivedEvent) -> None:
         delivery_log.warning("delivered", extra={"event_id": str(event.event_id)})
@@ -65,10 +71,13 @@ def test_other_threads_log_without_the_keys_of_a_request_in_flight_or_past() -> 
         on_commit=lambda: pumps.append(start_in_another_thread(pump)),
     )
     context = LocalLambdaContext(aws_request_id="req-7")
-    request = HttpRequest("POST", "/tasks", [JSON], b'{"title": "logged"}')
+    request = HttpRequest("POST", f"{TASKS}", [JSON], b'{"title": "logged"}')
 
-    with bootstrap.override_task_service(service), logged_lines() as lines:
-        reply = invoke(api.lambda_handler, request, context=context)
+    workspaces = WorkspaceService(
+        InMemoryUnitOfWorkFactory(store), FixedClock(), SequentialIds(), PageTokenCodec(b"k")
+    )
+    with bootstrap.override_services(service, workspaces), logged_lines() as lines:
+        reply = invoke(api.lambda_handler, request, context=context, claims=claims_of(OWNER))
         for thread in pumps:
             thread.join(timeout=10)
             assert not thread.is_alive()
@@ -89,7 +98,7 @@ def test_other_threads_log_without_the_keys_of_a_request_in_flight_or_past() -> 
 
 def test_the_keys_do_not_outlive_the_invocation_in_its_own_thread() -> None:
     with installed(build_service()), logged_lines() as lines:
-        assert call("POST", "/tasks", {"title": "t"}).status == 201
+        assert call("POST", f"{TASKS}", {"title": "t"}).status == 201
         delivery_log.warning("after the request")
 
     created, after = lines[0], lines[-1]

@@ -19,7 +19,7 @@ from taskapi.config import Settings
 from taskapi.local.cli import main
 from taskapi.local.invoke import FUNCTIONS, function_for
 from taskapi.service.commands import CreateTask
-from tests.fakes.workspaces import create_workspace
+from tests.fakes.service import in_new_workspace
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = REPO / "events"
@@ -60,8 +60,15 @@ def check_create(result: Any, err: str, _store: Path) -> None:
         "ana@example.com",
         1,
     )
-    assert result["multiValueHeaders"]["Location"] == [f"/v1/tasks/{task['task_id']}"]
+    location = f"/v1/workspaces/{task['workspace_id']}/tasks/{task['task_id']}"
+    assert result["multiValueHeaders"]["Location"] == [location]
     assert "`taskapi events dispatch` delivers them" in err
+
+
+def check_create_workspace(result: Any, _err: str, _store: Path) -> None:
+    assert result["statusCode"] == 201
+    workspace = body(result)
+    assert (workspace["name"], workspace["role"]) == ("Try taskapi invoke", "owner")
 
 
 def check_list(result: Any, _err: str, _store: Path) -> None:
@@ -93,6 +100,7 @@ def check_reminders(result: Any, _err: str, _store: Path) -> None:
 # Every shipped sample: its function and what invoking it on a fresh local store returns.
 SAMPLES: dict[str, tuple[str, Callable[[Any, str, Path], None]]] = {
     "api-health.json": ("api", check_health),
+    "api-create-workspace.json": ("api", check_create_workspace),
     "api-create-task.json": ("api", check_create),
     "api-list-tasks.json": ("api", check_list),
     "relay-outbox-insert.json": ("relay", check_relay),
@@ -111,21 +119,48 @@ def test_invoking_a_sample_runs_its_function(
 ) -> None:
     function, check = SAMPLES[name]
     sample = EVENTS / name
+    options = placeholders_for(sample, capsys)
 
-    status, result, err = invoke(capsys, str(sample))
+    status, result, err = invoke(capsys, str(sample), *options)
 
     assert status == 0, err
     assert function_for(json.loads(sample.read_text(encoding="utf-8"))) == function
     assert f"invoking {FUNCTIONS[function].logical_id} " in err
     check(result, err, local_store)
     # Named explicitly, the same function gives the same kind of answer.
-    assert invoke(capsys, str(sample), "--function", function)[0] == 0
+    assert invoke(capsys, str(sample), *options, "--function", function)[0] == 0
+
+
+def placeholders_for(sample: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The ``--set`` options a sample needs: a workspace (made by its sample) if it names
+    ``{workspace_id}``."""
+    if "{workspace_id}" not in sample.read_text(encoding="utf-8"):
+        return []
+    workspace = body(invoke(capsys, str(EVENTS / "api-create-workspace.json"))[1])
+    return ["--set", f"workspace_id={workspace['workspace_id']}"]
+
+
+def test_a_sample_naming_a_workspace_is_a_400_until_one_is_set(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, result, _ = invoke(capsys, str(EVENTS / "api-list-tasks.json"))
+    assert status == 0
+    assert result["statusCode"] == 400
+    assert "workspace_id" in json.loads(result["body"])["details"][0]["field"]
+
+
+@pytest.mark.parametrize("bad", ["workspace_id", "=x", "not a name=x"])
+def test_a_malformed_set_is_refused(capsys: pytest.CaptureFixture[str], bad: str) -> None:
+    status, _, err = invoke(capsys, str(EVENTS / "api-list-tasks.json"), "--set", bad)
+    assert status == 2
+    assert "--set takes NAME=VALUE" in err
 
 
 def test_invocations_share_the_local_store(capsys: pytest.CaptureFixture[str]) -> None:
-    created = body(invoke(capsys, str(EVENTS / "api-create-task.json"))[1])
+    options = placeholders_for(EVENTS / "api-create-task.json", capsys)
+    created = body(invoke(capsys, str(EVENTS / "api-create-task.json"), *options)[1])
 
-    listed = body(invoke(capsys, str(EVENTS / "api-list-tasks.json"))[1])
+    listed = body(invoke(capsys, str(EVENTS / "api-list-tasks.json"), *options)[1])
 
     assert [task["task_id"] for task in listed["tasks"]] == [created["task_id"]]
 
@@ -147,9 +182,8 @@ def test_the_reminder_run_reminds_a_task_falling_due(
 ) -> None:
     runtime = bootstrap.build_runtime(Settings(store="sqlite", data_dir=local_store))
     due = datetime.now(UTC) + timedelta(hours=2)
-    access = create_workspace(runtime)
-    runtime.service.create(
-        access, CreateTask(title="Renew", due_at=due, assignee="ana@example.com")
+    in_new_workspace(runtime.service, runtime.workspaces).create(
+        CreateTask(title="Renew", due_at=due, assignee="ana@example.com")
     )
 
     result = invoke(capsys, str(EVENTS / "reminders-scheduled-run.json"))[1]

@@ -21,7 +21,7 @@ from taskapi.local.pump import OutboxPump
 from taskapi.service.commands import CreateTask
 from taskapi.service.dispatch import OutboxDispatcher, RetryPolicy
 from taskapi.service.ports import DeadLetter, OutboxReader, OutboxRecord
-from tests.fakes.service import build_service
+from tests.fakes.service import build_service, in_new_workspace
 
 DEADLINE_SECONDS = 10.0  # generous; a passing run takes milliseconds
 NEVER = 3600.0  # a retry interval no test waits for
@@ -50,7 +50,8 @@ def running(pump: OutboxPump) -> Iterator[OutboxPump]:
 
 
 def create(runtime: bootstrap.Runtime, title: str = "t") -> UUID:
-    return runtime.service.create(CreateTask(title=title)).task_id
+    tasks = in_new_workspace(runtime.service, runtime.workspaces)
+    return tasks.create(CreateTask(title=title)).task_id
 
 
 def test_a_commit_wakes_the_dispatcher_at_once(
@@ -80,7 +81,7 @@ def test_a_failed_delivery_is_retried_on_the_timer_once_due() -> None:
     dispatcher = OutboxDispatcher(harness.store, [flaky], clock=bootstrap.utc_now, retry=soon)
     wake = threading.Event()
     with running(OutboxPump(dispatcher, wake, retry_seconds=0.05)):
-        harness.service.create(CreateTask(title="t"))
+        harness.tasks.create(CreateTask(title="t"))
         wake.set()
 
         first = attempts.get(timeout=DEADLINE_SECONDS)
@@ -173,7 +174,7 @@ class FailsOnce:
 
 def test_a_store_error_does_not_kill_the_thread() -> None:
     harness = build_service()
-    task_id = harness.service.create(CreateTask(title="t")).task_id
+    task_id = harness.tasks.create(CreateTask(title="t")).task_id
     outbox = FailsOnce(harness.store)
     received: queue.Queue[ReceivedEvent] = queue.Queue()
     wake = threading.Event()

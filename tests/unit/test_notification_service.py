@@ -16,6 +16,7 @@ from uuid import UUID
 
 import pytest
 
+from taskapi.adapters.memory import InMemoryUnitOfWorkFactory
 from taskapi.domain.event_readers import read_event
 from taskapi.domain.model import Status, Task
 from taskapi.domain.notifications import NotificationKind
@@ -32,6 +33,7 @@ from tests.fakes.builders import (
     received,
     updated_event,
 )
+from tests.fakes.clock import FixedClock
 from tests.fakes.notifications import InMemoryReminderLog, NotifierDown, RecordingNotifier
 from tests.fakes.service import ServiceHarness, build_service
 from tests.fakes.workspaces import add_workspace
@@ -544,13 +546,12 @@ def test_a_workspace_without_tasks_is_visited_and_reminds_nobody() -> None:
 
 
 def test_a_run_without_workspaces_reads_no_task() -> None:
-    tasks = build_service()
-    opened = OpenedFor(tasks.uow_factory)
+    opened = OpenedFor(InMemoryUnitOfWorkFactory())
     service = NotificationService(
         uow_factory=opened,
         notifier=RecordingNotifier(),
         reminder_log=InMemoryReminderLog(),
-        clock=tasks.clock,
+        clock=FixedClock(),
         reminder_window=WINDOW,
     )
 

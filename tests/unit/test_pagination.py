@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from uuid import UUID
 
 import pytest
 
 from taskapi.domain.errors import InvalidPageToken
 from taskapi.domain.model import Priority, Status
-from taskapi.service.pagination import DependentsOf, PageTokenCodec, SigningKeys
+from taskapi.service.pagination import (
+    DependentsOf,
+    MembersOf,
+    PageTokenCodec,
+    SigningKeys,
+    TasksIn,
+    WorkspacesOf,
+)
 from taskapi.service.ports import Position, TaskFilter
 from tests.fakes.page_tokens import signed_token
 
@@ -18,11 +26,23 @@ POSITION: Position = {
     "created_at": "2025-01-15T09:30:00+00:00",
     "task_id": "00000000-0000-0000-0000-000000000007",
 }
-FILTER = TaskFilter(status=Status.PENDING, priority=Priority.HIGH, assignee="ana@example.com")
+WORKSPACE = UUID("5a5a5a5a-0000-4000-8000-000000000001")
+OTHER_WORKSPACE = UUID("5a5a5a5a-0000-4000-8000-000000000002")
+FILTER = TasksIn(
+    WORKSPACE,
+    TaskFilter(status=Status.PENDING, priority=Priority.HIGH, assignee="ana@example.com"),
+)
+EVERYTHING = TasksIn(WORKSPACE, TaskFilter())
 
 
 SECRET = b"a-secret-for-tests"
-FINGERPRINT = {"status": "pending", "priority": "high", "assignee": "ana@example.com"}
+FINGERPRINT = {
+    "listing": "TasksIn",
+    "workspace_id": str(WORKSPACE),
+    "status": "pending",
+    "priority": "high",
+    "assignee": "ana@example.com",
+}
 
 
 @pytest.fixture
@@ -42,7 +62,7 @@ def flip_one_character(token: str, index: int) -> str:
 def test_a_token_round_trips_to_the_position(codec: PageTokenCodec) -> None:
     token = codec.encode(POSITION, FILTER)
     assert codec.decode(token, FILTER) == POSITION
-    assert codec.decode(codec.encode(POSITION, TaskFilter()), TaskFilter()) == POSITION
+    assert codec.decode(codec.encode(POSITION, EVERYTHING), EVERYTHING) == POSITION
 
 
 def test_a_token_is_url_safe_and_does_not_show_the_position(codec: PageTokenCodec) -> None:
@@ -77,7 +97,36 @@ def test_a_re_signed_payload_with_another_secret_is_invalid(codec: PageTokenCode
 def test_a_token_from_other_filters_is_invalid(codec: PageTokenCodec, other: TaskFilter) -> None:
     token = codec.encode(POSITION, FILTER)
     with pytest.raises(InvalidPageToken, match="different filters"):
-        codec.decode(token, other)
+        codec.decode(token, TasksIn(WORKSPACE, other))
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        FILTER,
+        DependentsOf(WORKSPACE, UUID(int=3)),
+        MembersOf(WORKSPACE),
+    ],
+    ids=["tasks", "dependents", "members"],
+)
+def test_a_token_from_another_workspace_is_invalid(
+    codec: PageTokenCodec, listing: TasksIn | DependentsOf | MembersOf
+) -> None:
+    token = codec.encode(POSITION, listing)
+    elsewhere = replace(listing, workspace_id=OTHER_WORKSPACE)
+    with pytest.raises(InvalidPageToken, match="another workspace"):
+        codec.decode(token, elsewhere)
+    assert codec.decode(token, listing) == POSITION
+
+
+def test_a_workspaces_token_is_bound_to_its_caller(codec: PageTokenCodec) -> None:
+    position: Position = {"added_at": "2025-01-15T09:30:00+00:00", "workspace_id": str(WORKSPACE)}
+    token = codec.encode(position, WorkspacesOf("cognito:alice"))
+    assert codec.decode(token, WorkspacesOf("cognito:alice")) == position
+    with pytest.raises(InvalidPageToken, match="another caller"):
+        codec.decode(token, WorkspacesOf("cognito:bob"))
+    with pytest.raises(InvalidPageToken, match="another listing"):
+        codec.decode(token, MembersOf(WORKSPACE))
 
 
 @pytest.mark.parametrize(
@@ -168,7 +217,7 @@ def test_a_signed_token_of_any_other_shape_is_invalid(
 def test_a_dependents_token_is_bound_to_its_task_and_to_that_kind_of_listing(
     codec: PageTokenCodec,
 ) -> None:
-    of_a, of_b = DependentsOf(UUID(int=1)), DependentsOf(UUID(int=2))
+    of_a, of_b = DependentsOf(WORKSPACE, UUID(int=1)), DependentsOf(WORKSPACE, UUID(int=2))
     position: Position = {"dependent_id": str(UUID(int=7))}
     token = codec.encode(position, of_a)
 
@@ -176,6 +225,6 @@ def test_a_dependents_token_is_bound_to_its_task_and_to_that_kind_of_listing(
     with pytest.raises(InvalidPageToken, match="the dependents of another task"):
         codec.decode(token, of_b)
     with pytest.raises(InvalidPageToken, match="another listing"):
-        codec.decode(token, TaskFilter())
+        codec.decode(token, EVERYTHING)
     with pytest.raises(InvalidPageToken, match="another listing"):
-        codec.decode(codec.encode(POSITION, TaskFilter()), of_a)
+        codec.decode(codec.encode(POSITION, EVERYTHING), of_a)

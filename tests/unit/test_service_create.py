@@ -22,17 +22,17 @@ def harness() -> ServiceHarness:
 
 
 def test_create_stores_version_one_with_the_clock_and_a_new_id(harness: ServiceHarness) -> None:
-    task = harness.service.create(
+    task = harness.tasks.create(
         CreateTask(title="  Plan the offsite ", priority=Priority.HIGH, assignee="ana@example.com")
     )
     assert task.task_id == harness.ids.issued[0]
     assert (task.title, task.priority, task.status) == ("Plan the offsite", "high", "pending")
     assert (task.created_at, task.updated_at, task.version) == (DEFAULT_NOW, DEFAULT_NOW, 1)
-    assert harness.service.get(task.task_id) == task
+    assert harness.tasks.get(task.task_id) == task
 
 
 def test_create_writes_exactly_one_task_created_event(harness: ServiceHarness) -> None:
-    task = harness.service.create(CreateTask(title="t"))
+    task = harness.tasks.create(CreateTask(title="t"))
     (event,) = harness.events()
     assert isinstance(event, TaskCreated)
     assert event.task == task
@@ -43,40 +43,40 @@ def test_create_writes_exactly_one_task_created_event(harness: ServiceHarness) -
 
 
 def test_create_with_existing_dependencies(harness: ServiceHarness) -> None:
-    first = harness.service.create(CreateTask(title="first"))
-    second = harness.service.create(CreateTask(title="second"))
-    task = harness.service.create(
+    first = harness.tasks.create(CreateTask(title="first"))
+    second = harness.tasks.create(CreateTask(title="second"))
+    task = harness.tasks.create(
         CreateTask(title="after both", dependencies=(second.task_id, first.task_id))
     )
     assert task.dependencies == (second.task_id, first.task_id)
-    assert harness.service.dependents(first.task_id).tasks == [task]
+    assert harness.tasks.dependents(first.task_id).tasks == [task]
 
 
 def test_missing_dependencies_are_named_and_nothing_is_written(harness: ServiceHarness) -> None:
-    existing = harness.service.create(CreateTask(title="exists"))
+    existing = harness.tasks.create(CreateTask(title="exists"))
     ghost_a, ghost_b = UUID(int=900), UUID(int=901)
     with pytest.raises(DependenciesNotFound) as raised:
-        harness.service.create(
+        harness.tasks.create(
             CreateTask(title="t", dependencies=(ghost_b, existing.task_id, ghost_a))
         )
     assert raised.value.missing == (ghost_b, ghost_a)
-    assert len(harness.store.tasks) == 1
+    assert len(harness.stored_tasks()) == 1
     assert len(harness.events()) == 1
     assert harness.on_commit.calls == 1
 
 
 def test_creating_a_completed_task_needs_completed_dependencies(harness: ServiceHarness) -> None:
-    done = harness.service.create(CreateTask(title="done", status=Status.COMPLETED))
-    open_ = harness.service.create(CreateTask(title="open"))
+    done = harness.tasks.create(CreateTask(title="done", status=Status.COMPLETED))
+    open_ = harness.tasks.create(CreateTask(title="open"))
     with pytest.raises(DependenciesNotCompleted) as raised:
-        harness.service.create(
+        harness.tasks.create(
             CreateTask(
                 title="t", status=Status.COMPLETED, dependencies=(done.task_id, open_.task_id)
             )
         )
     assert raised.value.blocking == (open_.task_id,)
 
-    task = harness.service.create(
+    task = harness.tasks.create(
         CreateTask(title="t", status=Status.COMPLETED, dependencies=(done.task_id,))
     )
     assert task.status == Status.COMPLETED
@@ -90,8 +90,8 @@ def test_creating_a_completed_task_needs_completed_dependencies(harness: Service
 def test_a_store_error_at_commit_propagates_and_writes_nothing(error: Exception) -> None:
     harness = build_service(wrap=lambda inner: FailingCommits(inner, error))
     with pytest.raises(type(error)) as raised:
-        harness.service.create(CreateTask(title="t"))
+        harness.tasks.create(CreateTask(title="t"))
     assert raised.value is error
-    assert harness.store.tasks == {}
+    assert harness.stored_tasks() == {}
     assert harness.events() == []
     assert harness.on_commit.calls == 0

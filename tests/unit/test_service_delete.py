@@ -21,7 +21,7 @@ def harness() -> ServiceHarness:
 
 
 def create(harness: ServiceHarness, title: str = "t", *deps: Task) -> Task:
-    return harness.service.create(
+    return harness.tasks.create(
         CreateTask(title=title, dependencies=tuple(d.task_id for d in deps))
     )
 
@@ -30,14 +30,14 @@ def test_delete_removes_the_task_and_writes_one_event_with_its_last_version(
     harness: ServiceHarness,
 ) -> None:
     task = create(harness)
-    task = harness.service.update(task.task_id, UpdateTask(title="last words"), 1)
+    task = harness.tasks.update(task.task_id, UpdateTask(title="last words"), 1)
     harness.clock.now = DEFAULT_NOW + timedelta(days=1)
 
-    deleted = harness.service.delete(task.task_id)
+    deleted = harness.tasks.delete(task.task_id)
 
     assert deleted == task
     with pytest.raises(TaskNotFound):
-        harness.service.get(task.task_id)
+        harness.tasks.get(task.task_id)
     event = harness.events()[-1]
     assert isinstance(event, TaskDeleted)
     assert event.task == task
@@ -52,31 +52,31 @@ def test_a_task_others_depend_on_cannot_be_deleted_and_they_are_named(
     target = create(harness, "target")
     waiting = [create(harness, f"waits {i}", target) for i in range(3)]
     with pytest.raises(HasDependents) as raised:
-        harness.service.delete(target.task_id)
+        harness.tasks.delete(target.task_id)
     assert raised.value.dependents == tuple(sorted((t.task_id for t in waiting), key=str))
     assert raised.value.details["task_id"] == str(target.task_id)
-    assert harness.service.get(target.task_id) == target
+    assert harness.tasks.get(target.task_id) == target
     assert len(harness.events()) == 4  # the creates only
 
 
 def test_once_its_dependents_are_gone_a_task_can_be_deleted(harness: ServiceHarness) -> None:
     target = create(harness, "target")
     dependent = create(harness, "dependent", target)
-    harness.service.delete(dependent.task_id)
-    assert harness.service.delete(target.task_id) == target
+    harness.tasks.delete(dependent.task_id)
+    assert harness.tasks.delete(target.task_id) == target
 
 
 def test_delete_with_a_stale_version_conflicts(harness: ServiceHarness) -> None:
     task = create(harness)
-    current = harness.service.update(task.task_id, UpdateTask(title="changed"), 1)
+    current = harness.tasks.update(task.task_id, UpdateTask(title="changed"), 1)
     with pytest.raises(VersionConflict) as raised:
-        harness.service.delete(task.task_id, expected_version=1)
+        harness.tasks.delete(task.task_id, expected_version=1)
     assert raised.value.current == current
-    assert harness.service.get(task.task_id) == current
-    assert harness.service.delete(task.task_id, expected_version=2) == current
+    assert harness.tasks.get(task.task_id) == current
+    assert harness.tasks.delete(task.task_id, expected_version=2) == current
 
 
 def test_deleting_a_missing_task_is_not_found(harness: ServiceHarness) -> None:
     with pytest.raises(TaskNotFound):
-        harness.service.delete(make_task().task_id)
+        harness.tasks.delete(make_task().task_id)
     assert harness.events() == []

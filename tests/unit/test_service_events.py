@@ -14,7 +14,7 @@ from tests.fakes.unit_of_work import FailingCommits
 
 def test_a_task_lifecycle_leaves_one_event_per_write_in_order() -> None:
     harness = build_service()
-    service = harness.service
+    service = harness.tasks
     task = service.create(CreateTask(title="ship it"))
     service.update(task.task_id, UpdateTask(status=Status.IN_PROGRESS), 1)
     service.update(task.task_id, UpdateTask(status=Status.IN_PROGRESS), 2)  # no-op: no event
@@ -34,14 +34,14 @@ def test_a_write_whose_commit_failed_leaves_no_event_and_a_retry_leaves_one() ->
     harness = build_service(
         wrap=lambda inner: FailingCommits(inner, StoreUnavailable("throttled"), on_commit=2)
     )
-    task = harness.service.create(CreateTask(title="t"))
+    task = harness.tasks.create(CreateTask(title="t"))
     failing = harness.uow_factory
     assert isinstance(failing, FailingCommits)
 
     with pytest.raises(StoreUnavailable):
-        harness.service.update(task.task_id, UpdateTask(title="retried"), 1)
+        harness.tasks.update(task.task_id, UpdateTask(title="retried"), 1)
     assert [type(e) for e in harness.events()] == [TaskCreated]
 
-    harness.service.update(task.task_id, UpdateTask(title="retried"), 1)
+    harness.tasks.update(task.task_id, UpdateTask(title="retried"), 1)
     assert [type(e) for e in harness.events()] == [TaskCreated, TaskUpdated]
     assert (failing.attempts, failing.failures) == (3, 1)

@@ -22,7 +22,7 @@ def harness() -> ServiceHarness:
 
 def create_many(harness: ServiceHarness, count: int) -> list[Task]:
     return [
-        harness.service.create(
+        harness.tasks.create(
             CreateTask(
                 title=f"task {i}",
                 status=list(Status)[i % 3],
@@ -39,7 +39,7 @@ def list_all(harness: ServiceHarness, **query: object) -> tuple[list[Task], int]
     token: str | None = None
     pages = 0
     while True:
-        page = harness.service.list_tasks(ListTasks.model_validate({**query, "next_token": token}))
+        page = harness.tasks.list_tasks(ListTasks.model_validate({**query, "next_token": token}))
         tasks += page.tasks
         pages += 1
         if page.next_token is None:
@@ -50,13 +50,13 @@ def list_all(harness: ServiceHarness, **query: object) -> tuple[list[Task], int]
 def test_get_of_an_unknown_task_is_not_found(harness: ServiceHarness) -> None:
     ghost = make_task().task_id
     with pytest.raises(TaskNotFound) as raised:
-        harness.service.get(ghost)
+        harness.tasks.get(ghost)
     assert raised.value.details == {"task_id": str(ghost)}
 
 
 def test_list_pages_through_every_task_in_creation_order(harness: ServiceHarness) -> None:
     tasks = create_many(harness, 11)
-    first = harness.service.list_tasks(ListTasks(limit=4))
+    first = harness.tasks.list_tasks(ListTasks(limit=4))
     assert first.limit == 4
     assert first.tasks == tasks[:4]
     listed, pages = list_all(harness, limit=4)
@@ -83,30 +83,30 @@ def test_list_filters_across_pages(harness: ServiceHarness, query: dict[str, str
 
 def test_a_token_only_works_with_the_filters_it_was_issued_for(harness: ServiceHarness) -> None:
     create_many(harness, 9)  # three pending
-    token = harness.service.list_tasks(ListTasks(limit=2, status=Status.PENDING)).next_token
+    token = harness.tasks.list_tasks(ListTasks(limit=2, status=Status.PENDING)).next_token
     assert token is not None
     with pytest.raises(InvalidPageToken, match="different filters"):
-        harness.service.list_tasks(ListTasks(limit=2, status=Status.COMPLETED, next_token=token))
+        harness.tasks.list_tasks(ListTasks(limit=2, status=Status.COMPLETED, next_token=token))
 
 
 def test_a_garbage_token_is_invalid(harness: ServiceHarness) -> None:
     with pytest.raises(InvalidPageToken):
-        harness.service.list_tasks(ListTasks(next_token="not-a-token"))
+        harness.tasks.list_tasks(ListTasks(next_token="not-a-token"))
 
 
 def test_dependents_are_the_tasks_sorted_by_id(harness: ServiceHarness) -> None:
-    target = harness.service.create(CreateTask(title="target"))
+    target = harness.tasks.create(CreateTask(title="target"))
     dependents = [
-        harness.service.create(CreateTask(title=f"d{i}", dependencies=(target.task_id,)))
+        harness.tasks.create(CreateTask(title=f"d{i}", dependencies=(target.task_id,)))
         for i in range(3)
     ]
-    harness.service.create(CreateTask(title="unrelated"))
-    assert harness.service.dependents(target.task_id).tasks == sorted(
+    harness.tasks.create(CreateTask(title="unrelated"))
+    assert harness.tasks.dependents(target.task_id).tasks == sorted(
         dependents, key=lambda t: str(t.task_id)
     )
-    assert harness.service.dependents(dependents[0].task_id).tasks == []
+    assert harness.tasks.dependents(dependents[0].task_id).tasks == []
 
 
 def test_dependents_of_an_unknown_task_is_not_found(harness: ServiceHarness) -> None:
     with pytest.raises(TaskNotFound):
-        harness.service.dependents(make_task().task_id)
+        harness.tasks.dependents(make_task().task_id)

@@ -36,7 +36,7 @@ def harness() -> ServiceHarness:
 
 
 def create(harness: ServiceHarness, title: str = "t", **fields: object) -> Task:
-    return harness.service.create(CreateTask.model_validate({"title": title, **fields}))
+    return harness.tasks.create(CreateTask.model_validate({"title": title, **fields}))
 
 
 def update_events(harness: ServiceHarness) -> list[TaskUpdated]:
@@ -46,16 +46,16 @@ def update_events(harness: ServiceHarness) -> list[TaskUpdated]:
 def test_an_update_writes_version_plus_one_with_the_new_time(harness: ServiceHarness) -> None:
     task = create(harness, "old title")
     harness.clock.now = LATER
-    updated = harness.service.update(task.task_id, UpdateTask(title="new title"), 1)
+    updated = harness.tasks.update(task.task_id, UpdateTask(title="new title"), 1)
     assert (updated.title, updated.version, updated.updated_at) == ("new title", 2, LATER)
     assert updated.created_at == task.created_at
-    assert harness.service.get(task.task_id) == updated
+    assert harness.tasks.get(task.task_id) == updated
 
 
 def test_an_update_writes_one_event_with_the_previous_values(harness: ServiceHarness) -> None:
     task = create(harness, "old", description="details", assignee="ana@example.com")
     harness.clock.now = LATER
-    updated = harness.service.update(
+    updated = harness.tasks.update(
         task.task_id,
         UpdateTask(
             title="new",
@@ -81,7 +81,7 @@ def test_an_update_writes_one_event_with_the_previous_values(harness: ServiceHar
 def test_each_write_increases_the_version_by_one(harness: ServiceHarness) -> None:
     task = create(harness)
     for version, status in enumerate((Status.IN_PROGRESS, Status.COMPLETED, Status.PENDING), 1):
-        task = harness.service.update(task.task_id, UpdateTask(status=status), version)
+        task = harness.tasks.update(task.task_id, UpdateTask(status=status), version)
         assert task.version == version + 1
     assert [e.task.version for e in update_events(harness)] == [2, 3, 4]
     assert [e.changes["status"].previous for e in update_events(harness)] == [
@@ -94,25 +94,25 @@ def test_each_write_increases_the_version_by_one(harness: ServiceHarness) -> Non
 def test_an_update_that_changes_nothing_writes_nothing(harness: ServiceHarness) -> None:
     task = create(harness, "same", priority=Priority.LOW)
     harness.clock.now = LATER
-    result = harness.service.update(
+    result = harness.tasks.update(
         task.task_id, UpdateTask(title="  same  ", priority=Priority.LOW), 1
     )
-    empty = harness.service.update(task.task_id, UpdateTask(), 1)
+    empty = harness.tasks.update(task.task_id, UpdateTask(), 1)
     assert result == empty == task
-    assert harness.service.get(task.task_id).version == 1
+    assert harness.tasks.get(task.task_id).version == 1
     assert update_events(harness) == []
     assert harness.on_commit.calls == 1  # the create only
 
 
 def test_a_stale_version_conflicts_with_the_current_task(harness: ServiceHarness) -> None:
     task = create(harness)
-    current = harness.service.update(task.task_id, UpdateTask(title="first writer"), 1)
+    current = harness.tasks.update(task.task_id, UpdateTask(title="first writer"), 1)
     with pytest.raises(VersionConflict) as raised:
-        harness.service.update(task.task_id, UpdateTask(title="second writer"), 1)
+        harness.tasks.update(task.task_id, UpdateTask(title="second writer"), 1)
     assert raised.value.current == current
     assert raised.value.expected_version == 1
     assert raised.value.details == {"expected_version": 1, "current_version": 2}
-    assert harness.service.get(task.task_id) == current
+    assert harness.tasks.get(task.task_id) == current
     assert len(update_events(harness)) == 1
 
 
@@ -125,8 +125,8 @@ def test_a_conflict_detected_at_commit_propagates_and_writes_nothing() -> None:
     )
     task = create(harness)
     with pytest.raises(VersionConflict):
-        harness.service.update(task.task_id, UpdateTask(title="lost"), 1)
-    assert harness.service.get(task.task_id) == task
+        harness.tasks.update(task.task_id, UpdateTask(title="lost"), 1)
+    assert harness.tasks.get(task.task_id) == task
     assert update_events(harness) == []
     assert harness.on_commit.calls == 1
 
@@ -134,14 +134,14 @@ def test_a_conflict_detected_at_commit_propagates_and_writes_nothing() -> None:
 def test_updating_a_missing_task_is_not_found(harness: ServiceHarness) -> None:
     ghost = make_task().task_id
     with pytest.raises(TaskNotFound) as raised:
-        harness.service.update(ghost, UpdateTask(title="x"), 1)
+        harness.tasks.update(ghost, UpdateTask(title="x"), 1)
     assert raised.value.task_id == ghost
 
 
 def test_a_refused_transition_names_the_allowed_ones(harness: ServiceHarness) -> None:
     task = create(harness, status=Status.COMPLETED)
     with pytest.raises(InvalidTransition) as raised:
-        harness.service.update(task.task_id, UpdateTask(status=Status.IN_PROGRESS), 1)
+        harness.tasks.update(task.task_id, UpdateTask(status=Status.IN_PROGRESS), 1)
     assert raised.value.details["allowed"] == ["pending"]
     assert update_events(harness) == []
 
@@ -153,12 +153,12 @@ def test_completing_needs_every_dependency_completed(harness: ServiceHarness) ->
     task = create(harness, dependencies=[open_b.task_id, done.task_id, open_a.task_id])
 
     with pytest.raises(DependenciesNotCompleted) as raised:
-        harness.service.update(task.task_id, UpdateTask(status=Status.COMPLETED), 1)
+        harness.tasks.update(task.task_id, UpdateTask(status=Status.COMPLETED), 1)
     assert raised.value.blocking == (open_b.task_id, open_a.task_id)
 
     for dep in (open_a, open_b):
-        harness.service.update(dep.task_id, UpdateTask(status=Status.COMPLETED), dep.version)
-    completed = harness.service.update(task.task_id, UpdateTask(status=Status.COMPLETED), 1)
+        harness.tasks.update(dep.task_id, UpdateTask(status=Status.COMPLETED), dep.version)
+    completed = harness.tasks.update(task.task_id, UpdateTask(status=Status.COMPLETED), 1)
     assert completed.status == Status.COMPLETED
 
 
@@ -169,16 +169,16 @@ def test_a_dependency_that_would_close_a_cycle_is_refused_with_the_path(
     b = create(harness, "b", dependencies=[a.task_id])
     c = create(harness, "c", dependencies=[b.task_id])
     with pytest.raises(DependencyCycle) as raised:
-        harness.service.update(a.task_id, UpdateTask(dependencies=[c.task_id]), 1)
+        harness.tasks.update(a.task_id, UpdateTask(dependencies=[c.task_id]), 1)
     assert raised.value.path == (a.task_id, c.task_id, b.task_id, a.task_id)
-    assert harness.service.get(a.task_id) == a
+    assert harness.tasks.get(a.task_id) == a
     assert update_events(harness) == []
 
 
 def test_depending_on_itself_is_a_cycle(harness: ServiceHarness) -> None:
     a = create(harness)
     with pytest.raises(DependencyCycle) as raised:
-        harness.service.update(a.task_id, UpdateTask(dependencies=[a.task_id]), 1)
+        harness.tasks.update(a.task_id, UpdateTask(dependencies=[a.task_id]), 1)
     assert raised.value.path == (a.task_id, a.task_id)
 
 
@@ -186,16 +186,16 @@ def test_unknown_dependencies_are_named(harness: ServiceHarness) -> None:
     a = create(harness)
     ghost = make_task().task_id
     with pytest.raises(DependenciesNotFound) as raised:
-        harness.service.update(a.task_id, UpdateTask(dependencies=[ghost]), 1)
+        harness.tasks.update(a.task_id, UpdateTask(dependencies=[ghost]), 1)
     assert raised.value.missing == (ghost,)
 
 
 def test_changing_dependencies_moves_the_reverse_edges(harness: ServiceHarness) -> None:
     a, b = create(harness, "a"), create(harness, "b")
     task = create(harness, dependencies=[a.task_id])
-    harness.service.update(task.task_id, UpdateTask(dependencies=[b.task_id]), 1)
-    assert harness.service.dependents(a.task_id).tasks == []
-    assert [t.task_id for t in harness.service.dependents(b.task_id).tasks] == [task.task_id]
+    harness.tasks.update(task.task_id, UpdateTask(dependencies=[b.task_id]), 1)
+    assert harness.tasks.dependents(a.task_id).tasks == []
+    assert [t.task_id for t in harness.tasks.dependents(b.task_id).tasks] == [task.task_id]
 
 
 @pytest.mark.parametrize("field", ["title", "status", "priority", "dependencies"])
@@ -208,7 +208,7 @@ def test_the_update_time_comes_from_the_clock_not_the_client() -> None:
     clock = FixedClock(tick=timedelta(minutes=5))
     harness = build_service(clock=clock)
     task = create(harness)
-    updated = harness.service.update(task.task_id, UpdateTask(title="later"), 1)
+    updated = harness.tasks.update(task.task_id, UpdateTask(title="later"), 1)
     assert updated.updated_at == task.created_at + timedelta(minutes=5)
 
 
@@ -217,9 +217,9 @@ def test_a_completed_task_stays_editable_after_a_dependency_is_reopened(
 ) -> None:
     dependency = create(harness, "dependency", status="completed")
     task = create(harness, "task", dependencies=[str(dependency.task_id)], status="completed")
-    harness.service.update(dependency.task_id, UpdateTask(status=Status.PENDING), 1)
+    harness.tasks.update(dependency.task_id, UpdateTask(status=Status.PENDING), 1)
 
-    edited = harness.service.update(task.task_id, UpdateTask(title="renamed"), 1)
+    edited = harness.tasks.update(task.task_id, UpdateTask(title="renamed"), 1)
 
     assert (edited.title, edited.status, edited.version) == ("renamed", Status.COMPLETED, 2)
 
@@ -232,12 +232,12 @@ def test_changing_the_dependencies_of_a_completed_task_requires_completed_ones(
     task = create(harness, "task", dependencies=[str(done.task_id)], status="completed")
 
     with pytest.raises(DependenciesNotCompleted) as refused:
-        harness.service.update(
+        harness.tasks.update(
             task.task_id, UpdateTask(dependencies=(done.task_id, open_task.task_id)), 1
         )
 
     assert refused.value.blocking == (open_task.task_id,)
-    assert harness.service.get(task.task_id).version == 1
+    assert harness.tasks.get(task.task_id).version == 1
 
 
 class _GraphReads:
@@ -250,9 +250,9 @@ class _GraphReads:
         self.get_many_calls: list[list[UUID]] = []
         self.walks: list[list[UUID]] = []  # the first levels of cycle checks
 
-    def __call__(self) -> UnitOfWork:
+    def __call__(self, workspace_id: UUID | None = None) -> UnitOfWork:
         reads = self
-        uow = self.inner()
+        uow = self.inner(workspace_id)
 
         class Repository:
             def __getattr__(self, name: str) -> Any:
@@ -273,6 +273,8 @@ class _GraphReads:
         class Recording:
             tasks = Repository()
             outbox = uow.outbox
+            workspaces = uow.workspaces
+            requests = uow.requests
 
             def __enter__(self) -> Recording:
                 uow.__enter__()
@@ -294,10 +296,10 @@ def test_removing_dependencies_does_not_walk_the_graph_but_adding_one_does() -> 
     first, second, third = (create(harness, name) for name in ("first", "second", "third"))
     task = create(harness, "task", dependencies=[str(first.task_id), str(second.task_id)])
 
-    harness.service.update(task.task_id, UpdateTask(dependencies=(first.task_id,)), 1)
+    harness.tasks.update(task.task_id, UpdateTask(dependencies=(first.task_id,)), 1)
     assert (graph_reads.walks, graph_reads.calls) == ([], [])
 
-    harness.service.update(task.task_id, UpdateTask(dependencies=(first.task_id, third.task_id)), 2)
+    harness.tasks.update(task.task_id, UpdateTask(dependencies=(first.task_id, third.task_id)), 2)
     # The walk starts from the dependencies as read for the existence check: each new
     # dependency is read once, and their own (empty) dependencies end the walk.
     assert graph_reads.walks == [[first.task_id, third.task_id]]
@@ -313,7 +315,7 @@ def test_each_dependency_is_read_once_and_the_walk_reads_only_the_levels_below()
     task = create(harness, "task")
     reads.get_many_calls.clear()
 
-    harness.service.update(task.task_id, UpdateTask(dependencies=(middle.task_id,)), 1)
+    harness.tasks.update(task.task_id, UpdateTask(dependencies=(middle.task_id,)), 1)
 
     assert reads.get_many_calls == [[middle.task_id]]
     assert reads.calls == [[root.task_id]]  # the next level only; middle is not read again
@@ -327,8 +329,8 @@ def test_an_edit_that_neither_completes_nor_changes_dependencies_reads_no_depend
     task = create(harness, "task", dependencies=[str(dependency.task_id)])
     reads.get_many_calls.clear()
 
-    harness.service.update(task.task_id, UpdateTask(title="renamed", priority=Priority.HIGH), 1)
-    harness.service.update(task.task_id, UpdateTask(status=Status.IN_PROGRESS), 2)
+    harness.tasks.update(task.task_id, UpdateTask(title="renamed", priority=Priority.HIGH), 1)
+    harness.tasks.update(task.task_id, UpdateTask(status=Status.IN_PROGRESS), 2)
 
     assert (reads.get_many_calls, reads.calls) == ([], [])
 
@@ -340,10 +342,10 @@ def test_removing_a_dependency_of_a_completed_task_says_what_is_refused(
     a = create(harness, "A", status="completed")
     b = create(harness, "B", status="completed")
     c = create(harness, "C", dependencies=[str(a.task_id), str(b.task_id)], status="completed")
-    harness.service.update(b.task_id, UpdateTask(status=Status.PENDING), 1)
+    harness.tasks.update(b.task_id, UpdateTask(status=Status.PENDING), 1)
 
     with pytest.raises(DependenciesNotCompleted) as refused:
-        harness.service.update(c.task_id, UpdateTask(dependencies=(b.task_id,)), 1)
+        harness.tasks.update(c.task_id, UpdateTask(dependencies=(b.task_id,)), 1)
 
     # Nothing is being completed: what is refused is changing the dependencies of a task that
     # is completed while one it keeps (B) is not, and the message says so and how to proceed.
@@ -353,9 +355,9 @@ def test_removing_a_dependency_of_a_completed_task_says_what_is_refused(
     assert "status pending" in message
     assert message.endswith(str(b.task_id))
     assert refused.value.details == {"blocking_dependencies": [str(b.task_id)]}
-    assert harness.service.get(c.task_id).version == 1
+    assert harness.tasks.get(c.task_id).version == 1
     # Reopening it in the same update is allowed, as the message says.
-    reopened = harness.service.update(
+    reopened = harness.tasks.update(
         c.task_id, UpdateTask(dependencies=(b.task_id,), status=Status.PENDING), 1
     )
     assert (reopened.status, reopened.dependencies) == (Status.PENDING, (b.task_id,))

@@ -234,6 +234,13 @@ class StagingUnitOfWork(ABC):
             self._end()
 
     def commit(self) -> None:
+        strays = [
+            w.task.task_id
+            for w in self.tasks.staged.values()
+            if w.task.workspace_id != self.workspace_id
+        ]
+        if strays:  # a bug in the caller: it would store a task under the wrong workspace
+            raise ValueError(f"tasks of another workspace staged in this one: {strays}")
         self._apply(
             Staged(
                 workspace_id=self.workspace_id,

@@ -12,11 +12,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from taskapi import bootstrap
 from taskapi.entrypoints import snapstart
-from taskapi.entrypoints.http import routes
+from taskapi.entrypoints.http import routes, workspace_routes
 from taskapi.entrypoints.http.app import app, handle
 from taskapi.entrypoints.observability import logger, metrics, tracer
 
-__all__ = ["app", "lambda_handler", "logger", "routes"]
+__all__ = ["app", "lambda_handler", "logger", "routes", "workspace_routes"]
 
 
 @logger.inject_lambda_context(

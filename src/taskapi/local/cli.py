@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 import taskrisk.cli
-from taskapi.local import commands, invoke, openapi_export, serve
+from taskapi.local import commands, invoke, openapi_export, serve, token_command
 
-# Modules that contribute subcommands, in help order: serve; invoke; events, mailbox, remind;
-# openapi; risk.
-_COMMAND_MODULES = (serve, invoke, commands, openapi_export, taskrisk.cli)
+# Modules that contribute subcommands, in help order: serve; token; invoke; events, mailbox,
+# remind; openapi; risk.
+_COMMAND_MODULES = (serve, token_command, invoke, commands, openapi_export, taskrisk.cli)
 
 
 def _version() -> str:

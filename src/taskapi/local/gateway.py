@@ -21,7 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from taskapi.domain.text import clip
-from taskapi.entrypoints.http.errors import error_body
+from taskapi.entrypoints.http.errors import NOT_AUTHENTICATED_MESSAGE, error_body
+from taskapi.local.identity import NotAuthenticated, TokenVerifier, authorizer_claims
 from taskapi.local.proxy import Handler, HttpReply, HttpRequest, LocalLambdaContext, invoke
 
 # Outside the "taskapi" logger tree on purpose: Powertools' Logger owns "taskapi" (the service
@@ -39,7 +40,8 @@ MAX_CONNECTIONS = 128
 
 
 class LocalApiServer(ThreadingHTTPServer):
-    """A threading HTTP server that hands every request to a Lambda proxy handler."""
+    """A threading HTTP server that hands every request with a token ``verifier`` accepts to
+    a Lambda proxy handler, as API Gateway with a Cognito authorizer on every path does."""
 
     daemon_threads = True  # idle keep-alive connections must not hold up shutdown
     # The listen backlog: a burst of connections waits for accept() instead of being dropped
@@ -51,6 +53,7 @@ class LocalApiServer(ThreadingHTTPServer):
         address: tuple[str, int],
         handler: Handler,
         *,
+        verifier: TokenVerifier,
         connection_timeout: float = CONNECTION_TIMEOUT_SECONDS,
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
@@ -60,6 +63,7 @@ class LocalApiServer(ThreadingHTTPServer):
         self._open_lock = threading.Lock()
         super().__init__(address, _ProxyRequestHandler)
         self._lambda_handler = handler
+        self._verifier = verifier
 
     def verify_request(self, request: Any, client_address: Any) -> bool:  # noqa: ARG002
         with self._open_lock:
@@ -89,10 +93,20 @@ class LocalApiServer(ThreadingHTTPServer):
 
     def handle_request_as_lambda(self, request: HttpRequest) -> HttpReply:
         context = LocalLambdaContext()
-        reply = invoke(self._lambda_handler, request, context=context)  # one at a time
         # As API Gateway does: the id a client can quote, and that the logs carry.
-        headers = [*reply.headers, ("x-amzn-RequestId", context.aws_request_id)]
-        return HttpReply(reply.status, headers, reply.body)
+        request_id = ("x-amzn-RequestId", context.aws_request_id)
+        try:
+            claims = authorizer_claims(self._verifier.claims(request.headers))
+        except NotAuthenticated as refusal:
+            # The authorizer's answer (the stack's fixed message; why goes to the log): the
+            # function never runs.
+            logger.info("%s %s: not authenticated: %s", request.method, request.target, refusal)
+            reply = _gateway_error(
+                HTTPStatus.UNAUTHORIZED, NOT_AUTHENTICATED_MESSAGE, request_id=request_id[1]
+            )
+            return HttpReply(reply.status, [*reply.headers, request_id], reply.body)
+        reply = invoke(self._lambda_handler, request, context=context, claims=claims)
+        return HttpReply(reply.status, [*reply.headers, request_id], reply.body)
 
 
 @contextmanager
@@ -244,13 +258,18 @@ class _GatewayRefusal(Exception):
 
 # Statuses with a code of their own; other 4xx are "bad_request", other 5xx "internal_error".
 _GATEWAY_CODES = {
+    HTTPStatus.UNAUTHORIZED: "not_authenticated",
     HTTPStatus.SERVICE_UNAVAILABLE: "service_unavailable",
     HTTPStatus.HTTP_VERSION_NOT_SUPPORTED: "http_version_not_supported",
 }
 
 
 def _gateway_error(
-    status: HTTPStatus, message: str, headers: tuple[tuple[str, str], ...] = ()
+    status: HTTPStatus,
+    message: str,
+    headers: tuple[tuple[str, str], ...] = (),
+    *,
+    request_id: str | None = None,
 ) -> HttpReply:
     """An answer of the gateway itself, for the few requests that never reach the function:
     in the shape of the deployed stack's gateway responses (template.yaml, GatewayResponses),
@@ -258,7 +277,7 @@ def _gateway_error(
     code = _GATEWAY_CODES.get(status) or (
         "internal_error" if status >= HTTPStatus.INTERNAL_SERVER_ERROR else "bad_request"
     )
-    body = error_body(code, message, {"request_id": str(uuid.uuid4())})
+    body = error_body(code, message, {"request_id": request_id or str(uuid.uuid4())})
     return HttpReply(
         int(status), [("Content-Type", "application/json"), *headers], json.dumps(body).encode()
     )

@@ -67,6 +67,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="the function to run (default: the one the event's shape belongs to)",
     )
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="replace {NAME} with VALUE in every string of the event (repeatable), e.g. "
+        "--set workspace_id=<id> for the samples of workspace routes",
+    )
+    parser.add_argument(
         "--log-format",
         choices=LOG_FORMATS,
         default=None,
@@ -93,7 +101,7 @@ def function_for(event: Mapping[str, Any]) -> str | None:
 
 def invoke(args: argparse.Namespace) -> int:
     try:
-        event = _read_event(args.event)
+        event = _filled(_read_event(args.event), _placeholders(args.set))
     except (OSError, ValueError) as exc:
         print(f"taskapi invoke: {args.event}: {exc}", file=sys.stderr)
         return 2
@@ -133,6 +141,29 @@ def _read_event(source: str) -> dict[str, Any]:
     event = json.loads(text)
     if not isinstance(event, dict):
         raise ValueError("an event is a JSON object")
+    return event
+
+
+def _placeholders(assignments: Sequence[str]) -> dict[str, str]:
+    values = {}
+    for assignment in assignments:
+        name, equals, value = assignment.partition("=")
+        if not equals or not name.isidentifier():
+            raise ValueError(f"--set takes NAME=VALUE, not {assignment!r}")
+        values[name] = value
+    return values
+
+
+def _filled(event: Any, values: Mapping[str, str]) -> Any:
+    """``event`` with every ``{NAME}`` in its strings replaced by its value."""
+    if isinstance(event, str):
+        for name, value in values.items():
+            event = event.replace(f"{{{name}}}", value)
+        return event
+    if isinstance(event, dict):
+        return {key: _filled(item, values) for key, item in event.items()}
+    if isinstance(event, list):
+        return [_filled(item, values) for item in event]
     return event
 
 

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from taskapi.local.environment import ENVIRONMENT
 
@@ -86,11 +86,19 @@ def _merge_header_names(headers: Iterable[tuple[str, str]]) -> list[tuple[str, s
 
 
 def to_proxy_event(
-    request: HttpRequest, *, request_id: str | None = None, stage: str = LOCAL_STAGE
+    request: HttpRequest,
+    *,
+    request_id: str | None = None,
+    stage: str = LOCAL_STAGE,
+    claims: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The API Gateway REST proxy event for ``request``."""
+    """The API Gateway REST proxy event for ``request``; ``claims``: what a Cognito
+    authorizer verified, put where API Gateway puts them (``requestContext.authorizer``)."""
     split = urlsplit(request.target)
-    path = unquote(split.path) or "/"
+    # API Gateway's REST proxy events carry the path as it was sent, still percent-encoded
+    # (a member identity with a "/" is sent as %2F and stays one path segment); query
+    # values are decoded.
+    path = split.path or "/"
     query, multi_query = _single_and_multi(parse_qsl(split.query, keep_blank_values=True))
     headers, multi_headers = _single_and_multi(_merge_header_names(request.headers))
     body: str | None = None
@@ -128,6 +136,7 @@ def to_proxy_event(
             },
             "accountId": "000000000000",
             "apiId": "local",
+            **({} if claims is None else {"authorizer": {"claims": dict(claims)}}),
         },
         "body": body,
         "isBase64Encoded": encoded,
@@ -152,11 +161,15 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def invoke(
-    handler: Handler, request: HttpRequest, *, context: LocalLambdaContext | None = None
+    handler: Handler,
+    request: HttpRequest,
+    *,
+    context: LocalLambdaContext | None = None,
+    claims: Mapping[str, str] | None = None,
 ) -> HttpReply:
     """Call a Lambda proxy handler as API Gateway would, and read its answer as HTTP."""
     context = context or LocalLambdaContext()
-    event = to_proxy_event(request, request_id=context.aws_request_id)
+    event = to_proxy_event(request, request_id=context.aws_request_id, claims=claims)
     with ENVIRONMENT.invocation():
         response = handler(event, context)
     return from_proxy_response(response)

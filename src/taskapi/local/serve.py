@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import shlex
 import signal
 import sys
 import threading
@@ -20,12 +21,14 @@ from typing import Any
 from taskapi import bootstrap
 from taskapi.config import Settings
 from taskapi.local.gateway import LocalApiServer, serving
+from taskapi.local.identity import KeyFileError, TokenVerifier
 from taskapi.local.logs import LOG_FORMATS, local_logging, resolve_format
 from taskapi.local.pump import OutboxPump
 
 logger = logging.getLogger("taskapi-serve")
 # How often the HTTP thread looks for a shutdown request: Ctrl-C ends the server within this.
 SHUTDOWN_POLL_SECONDS = 0.05
+DEFAULT_DATA_DIR = Settings().data_dir
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,7 +66,13 @@ def serve(args: argparse.Namespace) -> int:
         # No silent mode: writes whose events this process would never deliver.
         print(f"taskapi serve: not starting: {_no_delivery(settings)}", file=sys.stderr)
         return 2
-    server = LocalApiServer((args.host, args.port), lambda_handler)
+    try:
+        # The local user pool's key: created now if this data directory has none yet.
+        verifier = TokenVerifier.for_data_dir(settings.data_dir)
+    except KeyFileError as error:
+        print(f"taskapi serve: not starting: {error}", file=sys.stderr)
+        return 2
+    server = LocalApiServer((args.host, args.port), lambda_handler, verifier=verifier)
     pump = OutboxPump(runtime.dispatcher, runtime.outbox_signal)
     stop_requested = threading.Event()
     _on_signals(stop_requested.set, signal.SIGINT, signal.SIGTERM)
@@ -80,7 +89,12 @@ def serve(args: argparse.Namespace) -> int:
             print(
                 f"taskapi listening on {server.url} (store: {settings.store}, {where})", flush=True
             )
-            print(f"  API docs: {server.url}/swagger   stop: Ctrl-C", flush=True)
+            print(
+                f"  API docs: {server.url}/swagger (a token, as for every path)   stop: Ctrl-C",
+                flush=True,
+            )
+            for line in token_hint(settings, server.url):
+                print(line, flush=True)
             if log_format == "text":
                 print(
                     "  logs: a line per request, and warnings (JSON: --log-format json)", flush=True
@@ -94,6 +108,17 @@ def serve(args: argparse.Namespace) -> int:
     # frees the memory anyway.
     gc.freeze()
     return 0
+
+
+def token_hint(settings: Settings, url: str) -> list[str]:
+    """How to call this server: every request needs a token from its data directory."""
+    custom = settings.data_dir != DEFAULT_DATA_DIR
+    data_dir = f"TASKAPI_DATA_DIR={shlex.quote(str(settings.data_dir))} " if custom else ""
+    return [
+        "  auth: every request needs a token (Authorization: Bearer ...), for any e-mail:",
+        f"    TOKEN=$({data_dir}taskapi token --user alice@example.com)",
+        f'    curl -H "Authorization: Bearer $TOKEN" {url}/tasks',
+    ]
 
 
 def _no_delivery(settings: Settings) -> str:

@@ -70,12 +70,19 @@ def _tentative(table: str, edge: Operation, token: str, since: int) -> Operation
     """The same edge, put and marked tentative with the writer's token."""
     assert edge.dependency is not None
     assert edge.dependent is not None
+    assert edge.workspace_id is not None
     return edge_put(
-        table, edge.dependency, edge.dependent, tentative_token=token, tentative_since=since
+        table,
+        edge.workspace_id,
+        edge.dependency,
+        edge.dependent,
+        tentative_token=token,
+        tentative_since=since,
     )
 
 
 def _settle(table: str, edge: Operation, token: str, *, keep: bool) -> TransactWriteItemTypeDef:
     assert edge.dependency is not None
     assert edge.dependent is not None
-    return settle_edge(table, edge.dependency, edge.dependent, token, keep=keep)
+    assert edge.workspace_id is not None
+    return settle_edge(table, edge.workspace_id, edge.dependency, edge.dependent, token, keep=keep)

@@ -9,6 +9,7 @@ outbox keeps them, and ``mark_sent`` deletes the item. See docs/aws.md#stream-an
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -24,10 +25,11 @@ from taskapi.adapters.dynamodb.items import (
     DEAD,
     OUTBOX_ITEM_SK,
     OUTBOX_PREFIX,
-    PENDING,
     encode,
     number,
     outbox_key,
+    pending_partition,
+    pending_partitions,
     string,
 )
 from taskapi.adapters.dynamodb.table import (
@@ -86,7 +88,7 @@ def outbox_puts(
             "attempts": 0,
         }
         if mode == "polling":
-            values[OUTBOX_PK] = PENDING
+            values[OUTBOX_PK] = pending_partition(event.event_id)
             values[OUTBOX_SK] = f"{committed_ns:020d}#{position:03d}"
         else:
             values[EXPIRES_AT] = int((now + OUTBOX_RETENTION).timestamp())
@@ -105,9 +107,11 @@ def outbox_puts(
 
 class DynamoDbOutbox:
     """The ``OutboxReader`` of a table in polling mode. The ``PendingOutbox`` index holds the
-    undelivered events under ``PENDING``, sorted by when they are due (a new event: its
+    undelivered events under ``PENDING#0`` ... ``PENDING#<OUTBOX_SHARDS - 1>`` (the shard a
+    function of the event id), each sorted by when its events are due (a new event: its
     commit; a failed one: its retry), and the dead letters under ``DEAD``, sorted by when
-    they were set aside. (In stream mode the index stays empty.)"""
+    they were set aside. ``pending`` merges the shards by sort key, which gives exactly the
+    order one unsharded partition had. (In stream mode the index stays empty.)"""
 
     def __init__(self, table: DynamoDbTable) -> None:
         self._table = table
@@ -115,10 +119,12 @@ class DynamoDbOutbox:
     def pending(self, limit: int, now: datetime | None = None) -> list[OutboxRecord]:
         bound = None if now is None else f"{_nanos(now):020d}~"  # after every key of `now`
         records: list[OutboxRecord] = []
-        for key, item in self._index(PENDING, limit, bound):
+        shards = [self._index(shard, limit, bound) for shard in pending_partitions()]
+        for _, key, item in heapq.merge(*shards, key=lambda entry: entry[0]):
             # The index lags its table: skip an entry whose item was sent, set aside or
             # rescheduled since.
-            if item.get(OUTBOX_PK) != PENDING or (bound is not None and item[OUTBOX_SK] > bound):
+            shard = pending_partition(UUID(str(item["event_id"])))
+            if item.get(OUTBOX_PK) != shard or (bound is not None and item[OUTBOX_SK] > bound):
                 continue
             event = read_record(item["event"])
             if isinstance(event, str):
@@ -143,14 +149,14 @@ class DynamoDbOutbox:
             values[":due"] = string(f"{_nanos(retry_at):020d}#{event_id}")
             update += ", #sk = :due"
         # Not pending any more (sent by another dispatcher, or set aside): nothing to record.
-        self._update_if(outbox_key(event_id), PENDING, update, names, values)
+        self._update_if(outbox_key(event_id), pending_partition(event_id), update, names, values)
 
     def dead_letter(self, event_id: UUID, error: str) -> None:
         self._set_aside(outbox_key(event_id), bounded_error(error), attempts_added=1)
 
     def dead_letters(self, limit: int | None = None) -> list[DeadLetter]:
         letters: list[DeadLetter] = []
-        for _, item in self._index(DEAD, limit, None):
+        for _, _, item in self._index(DEAD, limit, None):
             if limit is not None and len(letters) == limit:
                 break
             if item.get(OUTBOX_PK) == DEAD:  # not redriven since the index was written
@@ -166,22 +172,23 @@ class DynamoDbOutbox:
         return letters
 
     def redrive(self, event_id: UUID) -> bool:
-        # Back under PENDING, due now: behind every event committed before the redrive.
+        # Back under its pending shard, due now: behind every event committed before.
         return self._update_if(
             outbox_key(event_id),
             DEAD,
             "SET #opk = :to, #sk = :due, #attempts = :zero REMOVE #error, #dead_at",
             {"#sk": OUTBOX_SK, "#attempts": "attempts", "#error": "last_error"}
             | {"#dead_at": DEAD_LETTERED_AT},
-            {":to": string(PENDING), ":due": string(f"{time.time_ns():020d}#{event_id}")}
+            {":to": string(pending_partition(event_id))}
+            | {":due": string(f"{time.time_ns():020d}#{event_id}")}
             | {":zero": number(0)},
         )
 
     def _index(
         self, partition: str, limit: int | None, bound: str | None
-    ) -> Iterator[tuple[dict[str, AttributeValueTypeDef], dict[str, Any]]]:
-        """(key, item) of each entry of one partition of the index, in order, read page by
-        page (a page's items with one BatchGetItem)."""
+    ) -> Iterator[tuple[str, dict[str, AttributeValueTypeDef], dict[str, Any]]]:
+        """(index sort key, key, item) of each entry of one partition of the index, in
+        order, read page by page (a page's items with one BatchGetItem)."""
         condition = "#pk = :partition" + ("" if bound is None else " AND #sk <= :bound")
         request: QueryInputTypeDef = {
             "TableName": self._table.name,
@@ -197,10 +204,10 @@ class DynamoDbOutbox:
         for page in self._table.query_pages(request):
             keys = [{PK: string(entry[PK]), SK: string(entry[SK])} for entry in page]
             items = {item[PK]: item for item in self._table.batch_get(keys)}
-            for key in keys:
+            for entry, key in zip(page, keys, strict=True):
                 item = items.get(key[PK]["S"])
                 if item is not None:
-                    yield key, item
+                    yield str(entry[OUTBOX_SK]), key, item
 
     def _set_aside(
         self, key: dict[str, AttributeValueTypeDef], error: str, *, attempts_added: int
@@ -208,7 +215,7 @@ class DynamoDbOutbox:
         event_id = key[PK]["S"].removeprefix(OUTBOX_PREFIX)
         self._update_if(
             key,
-            PENDING,
+            pending_partition(UUID(event_id)),
             "ADD #attempts :added SET #opk = :to, #sk = :at, #error = :error, #dead_at = :when",
             {"#attempts": "attempts", "#error": "last_error", "#sk": OUTBOX_SK}
             | {"#dead_at": DEAD_LETTERED_AT},

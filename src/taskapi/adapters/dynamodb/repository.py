@@ -18,22 +18,22 @@ from uuid import UUID
 
 from taskapi.adapters.dynamodb.client import MAX_TRANSACTION_ITEMS, ConditionsFailed, DynamoDbTable
 from taskapi.adapters.dynamodb.items import (
-    ALL_TASKS,
-    ASSIGNEE_PREFIX,
     DEPENDENT_ID,
     DEPENDENT_PREFIX,
     DEPENDENTS_GENERATION,
     GRAPH_GENERATION,
-    GRAPH_KEY,
-    TASK_PREFIX,
     TASK_SK,
     TENTATIVE,
     TENTATIVE_SINCE,
+    assignee_partition,
     edge_key,
+    graph_key,
     list_sort_key,
     string,
     task_from_record,
     task_key,
+    task_pk,
+    tasks_partition,
 )
 from taskapi.adapters.dynamodb.table import (
     ASSIGNEE_PK,
@@ -52,6 +52,7 @@ from taskapi.adapters.unit_of_work import (
     parse_dependent_position,
     parse_position,
     position_after,
+    require_workspace,
 )
 from taskapi.domain.model import Task
 from taskapi.service.ports import (
@@ -86,11 +87,18 @@ STALE_TENTATIVE_EDGE = timedelta(minutes=15)
 
 
 class DynamoDbTaskRepository(StagedWrites):
+    """The tasks of one workspace: every key it reads is under ``WS#<workspace_id>``, so no
+    read can reach another workspace's task, whatever the ids (``None``: no tasks at all)."""
+
     def __init__(
-        self, table: DynamoDbTable, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        table: DynamoDbTable,
+        workspace_id: UUID | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__()
         self._table = table
+        self._workspace_id = workspace_id
         self._now = now
         self.observed: dict[UUID, Observed] = {}
         # The GRAPH generation, read before this unit of work's first graph read...
@@ -108,6 +116,14 @@ class DynamoDbTaskRepository(StagedWrites):
         self.graph_generation = None
         self.walked_graph = self.verified_tentative_edges = False
 
+    @property
+    def workspace_id(self) -> UUID:
+        """The workspace whose tasks these are (``RuntimeError`` if there is none)."""
+        return require_workspace(self._workspace_id)
+
+    def _key(self, task_id: UUID) -> dict[str, AttributeValueTypeDef]:
+        return task_key(self.workspace_id, task_id)
+
     # -- tasks ------------------------------------------------------------------------------
 
     def _remember(self, record: Mapping[str, Any]) -> Task:
@@ -117,15 +133,15 @@ class DynamoDbTaskRepository(StagedWrites):
         return task
 
     def get(self, task_id: UUID) -> Task | None:
-        record = self._table.get(task_key(task_id))
+        record = self._table.get(self._key(task_id))
         return None if record is None else self._remember(record)
 
     def get_many(self, task_ids: Collection[UUID], *, graph_walk: bool = False) -> dict[UUID, Task]:
+        keys = [self._key(task_id) for task_id in dict.fromkeys(task_ids)]
         if graph_walk:
             # The first level of a walk: fix the graph generation before reading it.
             self.observe_graph()
             self.walked_graph = True
-        keys = [task_key(task_id) for task_id in dict.fromkeys(task_ids)]
         tasks = (self._remember(record) for record in self._table.batch_get(keys))
         return {task.task_id: task for task in tasks}
 
@@ -144,17 +160,18 @@ class DynamoDbTaskRepository(StagedWrites):
     # -- the dependency graph ---------------------------------------------------------------
 
     def observe_graph(self) -> int:
-        """The GRAPH generation, read once per unit of work (0: no write has advanced it)."""
+        """The workspace's GRAPH generation, read once per unit of work (0: no write has
+        advanced it)."""
         if self.graph_generation is None:
-            record = self._table.get(GRAPH_KEY)
+            record = self._table.get(graph_key(self.workspace_id))
             self.graph_generation = 0 if record is None else int(record[GRAPH_GENERATION])
         return self.graph_generation
 
     def dependencies_of(self, task_ids: Collection[UUID]) -> dict[UUID, tuple[UUID, ...]]:
         # A graph walk: fix the graph generation before its first read.
+        keys = [self._key(task_id) for task_id in dict.fromkeys(task_ids)]
         self.observe_graph()
         self.walked_graph = True
-        keys = [task_key(task_id) for task_id in dict.fromkeys(task_ids)]
         records = self._table.batch_get(
             keys, projection="#id, #deps", names={"#id": "task_id", "#deps": "dependencies"}
         )
@@ -188,7 +205,7 @@ class DynamoDbTaskRepository(StagedWrites):
         request = self._edges_query(task_id)
         if after is not None:
             start = parse_dependent_position(after)
-            request["ExclusiveStartKey"] = edge_key(task_id, start)  # need not exist
+            request["ExclusiveStartKey"] = edge_key(self.workspace_id, task_id, start)
         found: list[UUID] = []
         while len(found) <= limit:
             request["Limit"] = limit + 1 - len(found)
@@ -216,7 +233,7 @@ class DynamoDbTaskRepository(StagedWrites):
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
             "ExpressionAttributeNames": {"#pk": PK, "#sk": SK},
             "ExpressionAttributeValues": {
-                ":pk": string(f"{TASK_PREFIX}{task_id}"),
+                ":pk": string(task_pk(self.workspace_id, task_id)),
                 ":prefix": string(DEPENDENT_PREFIX),
             },
             "ConsistentRead": True,
@@ -237,7 +254,14 @@ class DynamoDbTaskRepository(StagedWrites):
         write left behind, so none stays tentative for good. Best effort: a reader that cannot
         settle them answers correctly all the same."""
         items = [
-            settle_edge(self._table.name, task_id, dependent, token, keep=dependent in real)
+            settle_edge(
+                self._table.name,
+                self.workspace_id,
+                task_id,
+                dependent,
+                token,
+                keep=dependent in real,
+            )
             for dependent, token in stale.items()
         ]
         for start in range(0, len(items), MAX_TRANSACTION_ITEMS):
@@ -261,18 +285,22 @@ class DynamoDbTaskRepository(StagedWrites):
     # -- listing ----------------------------------------------------------------------------
 
     def find(self, task_filter: TaskFilter, limit: int, after: Position | None) -> TaskSlice:
-        # The most selective filter picks the index; the others filter its entries.
+        # The most selective filter picks the index; the others filter its entries. Both
+        # indexes are partitioned by workspace.
+        workspace_id = self.workspace_id
         if task_filter.assignee is None:
-            index, partition = BY_CREATED_AT, {LIST_PK: string(ALL_TASKS)}
+            index, partition = BY_CREATED_AT, {LIST_PK: string(tasks_partition(workspace_id))}
         else:
             index = BY_ASSIGNEE
-            partition = {ASSIGNEE_PK: string(f"{ASSIGNEE_PREFIX}{task_filter.assignee}")}
+            partition = {
+                ASSIGNEE_PK: string(assignee_partition(workspace_id, task_filter.assignee))
+            }
         request = self._listing_query(index, partition, task_filter)
         if after is not None:
             # Resume after the last entry of the previous page; the item need not exist.
             sort_key, task_id = _position_sort_key(after)
             request["ExclusiveStartKey"] = {
-                PK: string(f"{TASK_PREFIX}{task_id}"),
+                PK: string(task_pk(workspace_id, task_id)),
                 SK: string(TASK_SK),
                 LIST_SK: string(sort_key),
                 **partition,

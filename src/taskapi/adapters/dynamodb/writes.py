@@ -19,24 +19,36 @@ from taskapi.adapters.dynamodb.items import (
     DEPENDENT_PREFIX,
     DEPENDENTS_GENERATION,
     GRAPH_GENERATION,
-    GRAPH_KEY,
-    TASK_PREFIX,
+    TASK_COUNT,
     TENTATIVE,
     TENTATIVE_SINCE,
     edge_key,
     encode,
+    graph_key,
     number,
     string,
     task_key,
+    task_pk,
     task_values,
+    workspace_key,
 )
 from taskapi.adapters.dynamodb.table import PK, SK
-from taskapi.adapters.unit_of_work import StagedWrite
+from taskapi.adapters.unit_of_work import StagedWorkspaceWrite, StagedWrite
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
-Role = Literal["task", "outbox", "request", "edge", "dependency", "graph"]
+Role = Literal[
+    "task",
+    "outbox",
+    "request",
+    "edge",
+    "dependency",
+    "graph",
+    "workspace",
+    "in_workspace",
+    "member",
+]
 
 
 @dataclass(slots=True)
@@ -51,14 +63,19 @@ class Operation:
     event_id: UUID | None = None  # for "outbox"
     commit_id: str | None = None  # for "task"
     request_key: str | None = None  # for "request"
+    # for "workspace": the workspace write (rename, members, add, remove) it commits
+    workspace_write: StagedWorkspaceWrite | None = None
+    workspace_id: UUID | None = None  # for "workspace", "in_workspace" and "edge"
 
 
 @dataclass(slots=True)
 class CommitPlan:
     """Every operation of one commit. ``core`` must commit in one transaction (the task
     writes, their events, the graph condition); edges may go in other transactions when the
-    whole does not fit in one (``large_writes``)."""
+    whole does not fit in one (``large_writes``). ``commit_id`` names the commit on every
+    item it writes that a retry must recognise (tasks, workspaces)."""
 
+    commit_id: str = ""
     core: list[Operation] = field(default_factory=list)
     # Each added edge together with the claim that must commit with it.
     added_edges: list[list[Operation]] = field(default_factory=list)
@@ -76,22 +93,23 @@ class CommitPlan:
 
 
 def task_write(
-    table: str, write: StagedWrite, dependents_generation: int, commit_id: str
+    table: str, workspace_id: UUID, write: StagedWrite, dependents_generation: int, commit_id: str
 ) -> Operation:
-    """The task's own item. ``dependents_generation`` is the one this unit of work read (a
-    delete is conditional on it: see the module docstring). ``commit_id`` marks the item with
-    the commit that wrote it, so a retried commit can recognise its own write. A failed
-    condition returns the current item (``ALL_OLD``), so a conflict needs no second read."""
-    item = _task_item(table, write, dependents_generation, commit_id)
+    """The task's own item, in ``workspace_id``. ``dependents_generation`` is the one this
+    unit of work read (a delete is conditional on it: see the module docstring).
+    ``commit_id`` marks the item with the commit that wrote it, so a retried commit can
+    recognise its own write. A failed condition returns the current item (``ALL_OLD``), so a
+    conflict needs no second read."""
+    item = _task_item(table, workspace_id, write, dependents_generation, commit_id)
     return Operation(item, "task", write=write, commit_id=commit_id)
 
 
 def _task_item(
-    table: str, write: StagedWrite, dependents_generation: int, commit_id: str
+    table: str, workspace_id: UUID, write: StagedWrite, dependents_generation: int, commit_id: str
 ) -> TransactWriteItemTypeDef:
     task = write.task
     if write.kind == "add":
-        values = {k: v for k, v in task_values(task).items() if v is not None}
+        values = {k: v for k, v in task_values(workspace_id, task).items() if v is not None}
         values[COMMIT_ID] = commit_id
         return {
             "Put": {
@@ -109,7 +127,7 @@ def _task_item(
         return {
             "Delete": {
                 "TableName": table,
-                "Key": task_key(task.task_id),
+                "Key": task_key(workspace_id, task.task_id),
                 "ConditionExpression": "#version = :expected AND "
                 "(attribute_not_exists(#generation) OR #generation = :generation)",
                 "ExpressionAttributeNames": names | {"#generation": DEPENDENTS_GENERATION},
@@ -123,7 +141,7 @@ def _task_item(
     assignments: list[str] = []
     removals: list[str] = []
     values = {}
-    for position, (name, value) in enumerate(task_values(task).items()):
+    for position, (name, value) in enumerate(task_values(workspace_id, task).items()):
         if name in (PK, SK):
             continue
         names[f"#a{position}"] = name
@@ -141,7 +159,7 @@ def _task_item(
     return {
         "Update": {
             "TableName": table,
-            "Key": task_key(task.task_id),
+            "Key": task_key(workspace_id, task.task_id),
             "UpdateExpression": expression,
             "ConditionExpression": "#version = :expected",
             "ExpressionAttributeNames": names,
@@ -156,6 +174,7 @@ def _task_item(
 
 def edge_put(
     table: str,
+    workspace_id: UUID,
     dependency: UUID,
     dependent: UUID,
     *,
@@ -165,7 +184,7 @@ def edge_put(
     """A reverse edge; a tentative one carries its writer's token and when it was written
     (epoch seconds), so a reader can settle it once no write can still be in flight."""
     values: dict[str, Any] = {
-        PK: f"{TASK_PREFIX}{dependency}",
+        PK: task_pk(workspace_id, dependency),
         SK: f"{DEPENDENT_PREFIX}{dependent}",
         DEPENDENT_ID: str(dependent),
     }
@@ -173,23 +192,27 @@ def edge_put(
         values[TENTATIVE] = tentative_token
         values[TENTATIVE_SINCE] = tentative_since
     item: TransactWriteItemTypeDef = {"Put": {"TableName": table, "Item": encode(values)}}
-    return Operation(item, "edge", dependency=dependency, dependent=dependent)
+    return Operation(
+        item, "edge", dependency=dependency, dependent=dependent, workspace_id=workspace_id
+    )
 
 
-def edge_delete(table: str, dependency: UUID, dependent: UUID) -> Operation:
+def edge_delete(table: str, workspace_id: UUID, dependency: UUID, dependent: UUID) -> Operation:
     item: TransactWriteItemTypeDef = {
-        "Delete": {"TableName": table, "Key": edge_key(dependency, dependent)}
+        "Delete": {"TableName": table, "Key": edge_key(workspace_id, dependency, dependent)}
     }
-    return Operation(item, "edge", dependency=dependency, dependent=dependent)
+    return Operation(
+        item, "edge", dependency=dependency, dependent=dependent, workspace_id=workspace_id
+    )
 
 
-def claim_dependency(table: str, dependency: UUID) -> Operation:
+def claim_dependency(table: str, workspace_id: UUID, dependency: UUID) -> Operation:
     """The dependency must still exist; bumping its dependents generation makes a concurrent
     delete of it fail (the delete is conditional on the generation it read)."""
     item: TransactWriteItemTypeDef = {
         "Update": {
             "TableName": table,
-            "Key": task_key(dependency),
+            "Key": task_key(workspace_id, dependency),
             "UpdateExpression": "ADD #generation :one",
             "ConditionExpression": "attribute_exists(#pk)",
             "ExpressionAttributeNames": {"#generation": DEPENDENTS_GENERATION, "#pk": PK},
@@ -200,13 +223,13 @@ def claim_dependency(table: str, dependency: UUID) -> Operation:
 
 
 def settle_edge(
-    table: str, dependency: UUID, dependent: UUID, token: str, *, keep: bool
+    table: str, workspace_id: UUID, dependency: UUID, dependent: UUID, token: str, *, keep: bool
 ) -> TransactWriteItemTypeDef:
     """Confirm (``keep``) or delete a tentative edge, if it still carries ``token``: a later
     writer's edge carries another token, or none."""
     condition: dict[str, Any] = {
         "TableName": table,
-        "Key": edge_key(dependency, dependent),
+        "Key": edge_key(workspace_id, dependency, dependent),
         "ConditionExpression": "#tentative = :token",
         "ExpressionAttributeNames": {"#tentative": TENTATIVE, "#since": TENTATIVE_SINCE},
         "ExpressionAttributeValues": {":token": string(token)},
@@ -221,8 +244,10 @@ def settle_edge(
 # -- the graph counter ------------------------------------------------------------------------
 
 
-def graph_update(table: str, seen: int) -> Operation:
-    """Advance the ``GRAPH`` generation from ``seen``, the value read before the graph walk.
+def graph_update(table: str, workspace_id: UUID, seen: int) -> Operation:
+    """Advance the workspace's ``GRAPH`` generation from ``seen``, the value read before the
+    graph walk. (One counter per workspace: dependencies never cross a workspace, so neither
+    can a cycle, and edits in two workspaces never conflict.)
 
     Two writes that each add an edge can close a cycle together (A -> B and B -> A), each
     checked against a graph without the other's edge. A write that adds edges after a walk
@@ -235,7 +260,7 @@ def graph_update(table: str, seen: int) -> Operation:
     first = seen == 0  # the item does not exist until the first such write
     update: dict[str, Any] = {
         "TableName": table,
-        "Key": GRAPH_KEY,
+        "Key": graph_key(workspace_id),
         "UpdateExpression": "SET #generation = :next",
         "ConditionExpression": "attribute_not_exists(#pk)" if first else "#generation = :seen",
         "ExpressionAttributeNames": {"#generation": GRAPH_GENERATION}
@@ -244,6 +269,35 @@ def graph_update(table: str, seen: int) -> Operation:
         | ({} if first else {":seen": number(seen)}),
     }
     return Operation({"Update": update}, "graph")  # type: ignore[typeddict-item]
+
+
+# -- the workspace a task write lands in ------------------------------------------------------
+
+
+def in_workspace(table: str, workspace_id: UUID, task_delta: int) -> Operation:
+    """Every task write's guard on its workspace item: it must exist. A commit that creates
+    or deletes tasks also moves the workspace's ``task_count`` by ``task_delta`` in the same
+    item (one operation per item and transaction), so a removal conditional on a count of 0
+    can never pass a concurrent create (``workspace_remove``)."""
+    if task_delta == 0:
+        check: dict[str, Any] = {
+            "TableName": table,
+            "Key": workspace_key(workspace_id),
+            "ConditionExpression": "attribute_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": PK},
+        }
+        item: TransactWriteItemTypeDef = {"ConditionCheck": check}  # type: ignore[typeddict-item]
+    else:
+        update: dict[str, Any] = {
+            "TableName": table,
+            "Key": workspace_key(workspace_id),
+            "UpdateExpression": "ADD #count :delta",
+            "ConditionExpression": "attribute_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": PK, "#count": TASK_COUNT},
+            "ExpressionAttributeValues": {":delta": number(task_delta)},
+        }
+        item = {"Update": update}  # type: ignore[typeddict-item]
+    return Operation(item, "in_workspace", workspace_id=workspace_id)
 
 
 # -- packing ------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 from uuid import UUID
 
 from taskapi.adapters.outbox import read_record
-from taskapi.adapters.sqlite.schema import SchemaTooNew, ensure_schema
+from taskapi.adapters.sqlite.schema import MigrationFailed, SchemaTooNew, ensure_schema
 from taskapi.adapters.unit_of_work import bounded_error
 from taskapi.domain.model import to_utc
 from taskapi.service.ports import (
@@ -90,7 +90,7 @@ class SqliteDatabase:
             use_wal(connection, self.path)
             try:
                 ensure_schema(connection)
-            except SchemaTooNew as exc:
+            except (SchemaTooNew, MigrationFailed) as exc:
                 raise StoreFailure(f"{self.path}: {exc}") from exc
 
     def __repr__(self) -> str:

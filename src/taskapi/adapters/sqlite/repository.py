@@ -1,6 +1,8 @@
-"""Reads of the local store: tasks by id, BFS levels of the dependency graph, dependents,
-and keyset-paginated listing. Writes are staged (``StagedWrites``) until the unit of work
-commits. See docs/architecture.md.
+"""Reads of the local store: a workspace's tasks by id, BFS levels of its dependency graph,
+dependents, and keyset-paginated listing; workspaces and their members. Every task query names
+the workspace (the first column of every task key and index), so none can reach another
+workspace's task. Writes are staged (``StagedWrites``, ``StagedWorkspaces``) until the unit of
+work commits. See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -14,14 +16,29 @@ from uuid import UUID
 from taskapi.adapters.sqlite.database import store_errors
 from taskapi.adapters.unit_of_work import (
     StagedRequests,
+    StagedWorkspaces,
     StagedWrites,
     dependent_position_after,
+    joined_position_after,
+    member_position_after,
     parse_dependent_position,
+    parse_joined_position,
+    parse_member_position,
     parse_position,
     position_after,
+    require_workspace,
 )
 from taskapi.domain.model import Task, to_utc
-from taskapi.service.ports import Position, RecordedRequest, TaskFilter, TaskSlice
+from taskapi.domain.workspaces import Membership, Role, Workspace
+from taskapi.service.ports import (
+    MemberSlice,
+    Position,
+    RecordedRequest,
+    TaskFilter,
+    TaskSlice,
+    WorkspaceRole,
+    WorkspaceSlice,
+)
 
 # Ids per `IN (...)` query: far below SQLite's bound-parameter limit (999 before 3.32).
 ID_CHUNK_SIZE = 500
@@ -57,17 +74,33 @@ def epoch_micros(instant: datetime) -> int:
     return (to_utc(instant) - _EPOCH) // _MICROSECOND
 
 
+def from_epoch_micros(micros: int) -> datetime:
+    return _EPOCH + micros * _MICROSECOND
+
+
+def _query(session: Session, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    with store_errors():
+        return session.require().execute(sql, params).fetchall()
+
+
 class SqliteTaskRepository(StagedWrites):
-    def __init__(self, session: Session) -> None:
+    """The tasks of one workspace (``None``: a unit of work without one reaches none)."""
+
+    def __init__(self, session: Session, workspace_id: UUID | None) -> None:
         super().__init__()
         self._session = session
+        self._workspace_id = workspace_id
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        with store_errors():
-            return self._session.require().execute(sql, params).fetchall()
+        """Run ``sql``, whose first parameter is the workspace, with ``params`` after it."""
+        self._session.require()
+        workspace_id = str(require_workspace(self._workspace_id))
+        return _query(self._session, sql, (workspace_id, *params))
 
     def get(self, task_id: UUID) -> Task | None:
-        rows = self._query("SELECT body FROM tasks WHERE task_id = ?", (str(task_id),))
+        rows = self._query(
+            "SELECT body FROM tasks WHERE workspace_id = ? AND task_id = ?", (str(task_id),)
+        )
         return Task.model_validate_json(rows[0][0]) if rows else None
 
     def get_many(self, task_ids: Collection[UUID], *, graph_walk: bool = False) -> dict[UUID, Task]:
@@ -76,7 +109,10 @@ class SqliteTaskRepository(StagedWrites):
         found: dict[UUID, Task] = {}
         for chunk in id_chunks(task_ids):
             marks = placeholders(len(chunk))
-            sql = f"SELECT body FROM tasks WHERE task_id IN ({marks})"  # noqa: S608 - "?" only
+            sql = (
+                "SELECT body FROM tasks"  # noqa: S608 - "?" marks only
+                f" WHERE workspace_id = ? AND task_id IN ({marks})"
+            )
             for (body,) in self._query(sql, chunk):
                 task = Task.model_validate_json(body)
                 found[task.task_id] = task
@@ -89,8 +125,9 @@ class SqliteTaskRepository(StagedWrites):
             marks = placeholders(len(chunk))
             sql = (
                 "SELECT t.task_id, d.depends_on FROM tasks AS t"  # noqa: S608 - "?" marks only
-                " LEFT JOIN task_dependencies AS d ON d.task_id = t.task_id"
-                f" WHERE t.task_id IN ({marks})"
+                " LEFT JOIN task_dependencies AS d"
+                " ON d.workspace_id = t.workspace_id AND d.task_id = t.task_id"
+                f" WHERE t.workspace_id = ? AND t.task_id IN ({marks})"
                 " ORDER BY t.task_id, d.position"
             )
             for task_id, depends_on in self._query(sql, chunk):
@@ -101,17 +138,20 @@ class SqliteTaskRepository(StagedWrites):
 
     def dependents_of(self, task_id: UUID) -> list[UUID]:
         rows = self._query(
-            "SELECT task_id FROM task_dependencies WHERE depends_on = ? ORDER BY task_id",
+            "SELECT task_id FROM task_dependencies WHERE workspace_id = ? AND depends_on = ?"
+            " ORDER BY task_id",
             (str(task_id),),
         )
         return [UUID(dependent) for (dependent,) in rows]
 
     def find_dependents(self, task_id: UUID, limit: int, after: Position | None) -> TaskSlice:
-        # One range scan of the reverse-edge index (depends_on, task_id), one row more than
-        # the page to tell whether another page exists.
+        # One range scan of the reverse-edge index (workspace_id, depends_on, task_id), one
+        # row more than the page to tell whether another page exists.
         sql = (
-            "SELECT t.body FROM task_dependencies AS d JOIN tasks AS t ON t.task_id = d.task_id"
-            " WHERE d.depends_on = ? AND d.task_id > ? ORDER BY d.task_id LIMIT ?"
+            "SELECT t.body FROM task_dependencies AS d JOIN tasks AS t"
+            " ON t.workspace_id = d.workspace_id AND t.task_id = d.task_id"
+            " WHERE d.workspace_id = ? AND d.depends_on = ? AND d.task_id > ?"
+            " ORDER BY d.task_id LIMIT ?"
         )
         start = "" if after is None else str(parse_dependent_position(after))
         rows = self._query(sql, (str(task_id), start, limit + 1))
@@ -122,7 +162,7 @@ class SqliteTaskRepository(StagedWrites):
         )
 
     def find(self, task_filter: TaskFilter, limit: int, after: Position | None) -> TaskSlice:
-        conditions: list[str] = []
+        conditions = ["workspace_id = ?"]  # the workspace is _query's first parameter
         params: list[Any] = []
         for column, value in (
             ("status", task_filter.status),
@@ -137,7 +177,7 @@ class SqliteTaskRepository(StagedWrites):
             conditions.append("(created_at_us, task_id) > (?, ?)")
             created_at, task_id = parse_position(after)
             params.extend((epoch_micros(created_at), str(task_id)))
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        where = f"WHERE {' AND '.join(conditions)}"
         # One extra row tells whether another page exists without a COUNT query.
         # Only fixed fragments are interpolated; every value is a bound parameter.
         order = "ORDER BY created_at_us, task_id LIMIT ?"
@@ -157,23 +197,126 @@ class SqliteRequestLog(StagedRequests):
         self._session = session
 
     def get(self, key: str, now: datetime) -> RecordedRequest | None:
-        with store_errors():
-            row = (
-                self._session.require()
-                .execute(
-                    "SELECT fingerprint, task, expires_at_us FROM requests"
-                    " WHERE request_key = ? AND expires_at_us > ?",
-                    (key, epoch_micros(now)),
-                )
-                .fetchone()
-            )
-        if row is None:
+        rows = _query(
+            self._session,
+            "SELECT fingerprint, task, expires_at_us FROM requests"
+            " WHERE request_key = ? AND expires_at_us > ?",
+            (key, epoch_micros(now)),
+        )
+        if not rows:
             return None
-        fingerprint, task, expires_at_us = row
+        fingerprint, task, expires_at_us = rows[0]
         return RecordedRequest(
             key=key,
             fingerprint=fingerprint,
             task=Task.model_validate_json(task),
             recorded_at=now,
-            expires_at=_EPOCH + expires_at_us * _MICROSECOND,
+            expires_at=from_epoch_micros(expires_at_us),
         )
+
+
+_WORKSPACE_COLUMNS = "w.workspace_id, w.name, w.created_at_us, w.updated_at_us, w.version"
+
+
+def _workspace(row: Sequence[Any]) -> Workspace:
+    """The workspace of a row that starts with ``_WORKSPACE_COLUMNS``."""
+    workspace_id, name, created_at_us, updated_at_us, version = row[:5]
+    return Workspace(
+        workspace_id=UUID(workspace_id),
+        name=name,
+        created_at=from_epoch_micros(created_at_us),
+        updated_at=from_epoch_micros(updated_at_us),
+        version=version,
+    )
+
+
+def _membership(workspace_id: str, member: str, role: str, added_at_us: int) -> Membership:
+    return Membership(
+        workspace_id=UUID(workspace_id),
+        member=member,
+        role=Role(role),
+        added_at=from_epoch_micros(added_at_us),
+    )
+
+
+def read_workspace(connection: sqlite3.Connection, workspace_id: UUID) -> Workspace | None:
+    """The stored workspace (for the repository, and for the commit's conditions)."""
+    row = connection.execute(
+        f"SELECT {_WORKSPACE_COLUMNS} FROM workspaces AS w WHERE w.workspace_id = ?",  # noqa: S608
+        (str(workspace_id),),
+    ).fetchone()
+    return None if row is None else _workspace(row)
+
+
+class SqliteWorkspaceRepository(StagedWorkspaces):
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self._session = session
+
+    def get(self, workspace_id: UUID) -> Workspace | None:
+        with store_errors():
+            return read_workspace(self._session.require(), workspace_id)
+
+    def membership(self, workspace_id: UUID, member: str) -> Membership | None:
+        rows = _query(
+            self._session,
+            "SELECT workspace_id, member, role, added_at_us FROM members"
+            " WHERE workspace_id = ? AND member = ?",
+            (str(workspace_id), member),
+        )
+        return _membership(*rows[0]) if rows else None
+
+    def owners(self, workspace_id: UUID) -> list[str]:
+        rows = _query(
+            self._session,
+            "SELECT member FROM members WHERE workspace_id = ? AND role = ? ORDER BY member",
+            (str(workspace_id), str(Role.OWNER)),
+        )
+        return [member for (member,) in rows]
+
+    def members(self, workspace_id: UUID, limit: int, after: Position | None) -> MemberSlice:
+        # A range scan of the primary key (workspace_id, member), one row more than the page.
+        start = "" if after is None else parse_member_position(after)
+        rows = _query(
+            self._session,
+            "SELECT workspace_id, member, role, added_at_us FROM members"
+            " WHERE workspace_id = ? AND member > ? ORDER BY member LIMIT ?",
+            (str(workspace_id), start, limit + 1),
+        )
+        page = [_membership(*row) for row in rows[:limit]]
+        more = len(rows) > limit
+        return MemberSlice(page, member_position_after(page[-1].member) if more else None)
+
+    def of_member(self, member: str, limit: int, after: Position | None) -> WorkspaceSlice:
+        # A range scan of members_by_member (member, added_at_us, workspace_id).
+        conditions: list[str] = ["m.member = ?"]
+        params: list[Any] = [member]
+        if after is not None:
+            added_at, workspace_id = parse_joined_position(after)
+            conditions.append("(m.added_at_us, m.workspace_id) > (?, ?)")
+            params.extend((epoch_micros(added_at), str(workspace_id)))
+        sql = (
+            f"SELECT {_WORKSPACE_COLUMNS}, m.role, m.added_at_us"  # noqa: S608 - fixed text
+            " FROM members AS m JOIN workspaces AS w ON w.workspace_id = m.workspace_id"
+            f" WHERE {' AND '.join(conditions)}"
+            " ORDER BY m.added_at_us, m.workspace_id LIMIT ?"
+        )
+        rows = _query(self._session, sql, [*params, limit + 1])
+        page = [WorkspaceRole(_workspace(row), Role(row[5])) for row in rows[:limit]]
+        more = len(rows) > limit
+        last = rows[limit - 1] if more else None
+        return WorkspaceSlice(
+            page,
+            None
+            if last is None
+            else joined_position_after(from_epoch_micros(last[6]), UUID(last[0])),
+        )
+
+    def all(self, limit: int, after: UUID | None) -> list[Workspace]:
+        rows = _query(
+            self._session,
+            f"SELECT {_WORKSPACE_COLUMNS} FROM workspaces AS w"  # noqa: S608 - fixed text
+            " WHERE w.workspace_id > ? ORDER BY w.workspace_id LIMIT ?",
+            ("" if after is None else str(after), limit),
+        )
+        return [_workspace(row) for row in rows]

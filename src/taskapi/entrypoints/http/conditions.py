@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from taskapi.domain.model import Task
+from taskapi.domain.workspaces import Workspace
 from taskapi.entrypoints.http.errors import InvalidPrecondition, PreconditionFailed
 
 # entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE ; etagc = %x21 / %x23-7E / obs-text
@@ -53,8 +54,9 @@ class IfMatch:
             return None
         return next(iter(self.versions))
 
-    def version_to_write(self, current: Task) -> int:
-        """The version a conditional write must expect, given the task as it is now."""
+    def version_to_write(self, current: Task | Workspace) -> int:
+        """The version a conditional write must expect, given the task (or workspace) as it
+        is now."""
         if self.any_version or current.version in self.versions:
             return current.version
         raise PreconditionFailed(current)

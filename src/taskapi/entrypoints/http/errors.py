@@ -31,11 +31,18 @@ from taskapi.domain.errors import (
     IdempotencyKeyReused,
     InvalidPageToken,
     InvalidTransition,
+    LastOwner,
+    MemberNotFound,
+    NotPermitted,
     TaskNotFound,
     VersionConflict,
+    WorkspaceNotEmpty,
+    WorkspaceNotFound,
+    WorkspaceVersionConflict,
 )
 from taskapi.domain.model import Task
 from taskapi.domain.text import clip
+from taskapi.domain.workspaces import Workspace
 from taskapi.service.ports import StoreFailure, StoreUnavailable
 
 # Keep error texts short: a message must never echo a large input back to the client.
@@ -98,12 +105,21 @@ class PreconditionRequired(RequestRejected):
 
 
 class PreconditionFailed(RequestRejected):
-    def __init__(self, current: Task) -> None:
+    def __init__(self, current: Task | Workspace) -> None:
+        what = "task" if isinstance(current, Task) else "workspace"
         super().__init__(
-            f"If-Match does not match the current ETag {current.etag}; re-read the task and retry",
+            f"If-Match does not match the current ETag {current.etag}; re-read the {what} and "
+            "retry",
             {"current_etag": current.etag, "current_version": current.version},
         )
         self.current = current
+
+
+class NotAuthenticated(RequestRejected):
+    """The request carries no caller identity (no authorizer vouched for it)."""
+
+    def __init__(self) -> None:
+        super().__init__(NOT_AUTHENTICATED_MESSAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +140,19 @@ ERROR_TABLE: Final[Mapping[type[BaseException], ErrorRule]] = {
     HasDependents: ErrorRule(HTTPStatus.CONFLICT, HasDependents.code),
     IdempotencyKeyReused: ErrorRule(HTTPStatus.UNPROCESSABLE_ENTITY, IdempotencyKeyReused.code),
     VersionConflict: ErrorRule(HTTPStatus.CONFLICT, VersionConflict.code),
+    WorkspaceNotFound: ErrorRule(HTTPStatus.NOT_FOUND, WorkspaceNotFound.code),
+    MemberNotFound: ErrorRule(HTTPStatus.NOT_FOUND, MemberNotFound.code),
+    NotPermitted: ErrorRule(HTTPStatus.FORBIDDEN, NotPermitted.code),
+    LastOwner: ErrorRule(HTTPStatus.CONFLICT, LastOwner.code),
+    WorkspaceNotEmpty: ErrorRule(HTTPStatus.CONFLICT, WorkspaceNotEmpty.code),
+    WorkspaceVersionConflict: ErrorRule(HTTPStatus.CONFLICT, WorkspaceVersionConflict.code),
     DomainError: ErrorRule(HTTPStatus.BAD_REQUEST, DomainError.code),
     # The request itself.
     RequestValidationError: ErrorRule(HTTPStatus.BAD_REQUEST, "validation_error"),
     ValidationError: ErrorRule(HTTPStatus.BAD_REQUEST, "validation_error"),
     MalformedBody: ErrorRule(HTTPStatus.BAD_REQUEST, "malformed_body"),
     InvalidPrecondition: ErrorRule(HTTPStatus.BAD_REQUEST, "invalid_precondition"),
+    NotAuthenticated: ErrorRule(HTTPStatus.UNAUTHORIZED, "not_authenticated"),
     RouteNotFound: ErrorRule(HTTPStatus.NOT_FOUND, "not_found"),
     MethodNotAllowed: ErrorRule(HTTPStatus.METHOD_NOT_ALLOWED, "method_not_allowed"),
     PreconditionFailed: ErrorRule(HTTPStatus.PRECONDITION_FAILED, "precondition_failed"),
@@ -211,6 +234,9 @@ def error_reply(exc: BaseException, request_id: str) -> ErrorReply:
     if isinstance(exc, VersionConflict):
         body["current_task"] = exc.current.model_dump(mode="json")
         headers["ETag"] = exc.current.etag
+    elif isinstance(exc, WorkspaceVersionConflict):
+        body["current_workspace"] = exc.current.model_dump(mode="json")
+        headers["ETag"] = exc.current.etag
     elif isinstance(exc, PreconditionFailed):
         headers["ETag"] = exc.current.etag
     elif isinstance(exc, MethodNotAllowed):
@@ -222,6 +248,11 @@ def _message_and_details(exc: BaseException, rule: ErrorRule) -> tuple[str, dict
     if isinstance(exc, DomainError | RequestRejected):
         return clip(exc.message, MAX_MESSAGE_LENGTH), exc.details
     return _FIXED_MESSAGES.get(rule.code, rule.status.phrase.lower()), {}
+
+
+# The gateway's answer to a missing or bad token (template.yaml, GatewayResponses,
+# UNAUTHORIZED), which the local gateway gives too; the function never sees such a request.
+NOT_AUTHENTICATED_MESSAGE: Final = "the token is missing or not valid"
 
 
 def error_body(code: str, message: str, details: Any) -> dict[str, Any]:

@@ -27,19 +27,28 @@ from taskapi.domain.errors import (
     HasDependents,
     IdempotencyKeyReused,
     InvalidPageToken,
+    LastOwner,
+    MemberNotFound,
+    NotPermitted,
     TaskNotFound,
     VersionConflict,
+    WorkspaceNotEmpty,
+    WorkspaceNotFound,
+    WorkspaceVersionConflict,
 )
 from taskapi.domain.model import Assignee, Priority, Status, Task
 from taskapi.domain.rules import check_transition
+from taskapi.domain.workspaces import MAX_MEMBER_LENGTH, Membership, Workspace
 from taskapi.entrypoints.http.body import MAX_BODY_BYTES
 from taskapi.entrypoints.http.conditions import IF_MATCH_PATTERN, IfMatch
 from taskapi.entrypoints.http.errors import (
+    NOT_AUTHENTICATED_MESSAGE,
     MalformedBody,
     PayloadTooLarge,
     PreconditionFailed,
     PreconditionRequired,
     UnsupportedMediaType,
+    error_body,
     error_reply,
 )
 from taskapi.entrypoints.http.schemas import (
@@ -47,14 +56,40 @@ from taskapi.entrypoints.http.schemas import (
     DependentTasks,
     ErrorBody,
     Health,
+    MemberList,
     TaskList,
     VersionConflictBody,
+    WorkspaceConflictBody,
+    WorkspaceList,
+    WorkspaceView,
 )
-from taskapi.service.commands import CreateTask, TaskId, UpdateTask
+from taskapi.service.commands import (
+    CreateTask,
+    CreateWorkspace,
+    PutMember,
+    TaskId,
+    UpdateTask,
+    UpdateWorkspace,
+)
 from taskapi.service.ports import StoreFailure, StoreUnavailable
 
+EXAMPLE_WORKSPACE: dict[str, Any] = {
+    "workspace_id": "3d6f0a52-1c8e-4b7a-9f21-6e5d4c3b2a10",
+    "name": "Platform team",
+    "created_at": "2030-04-01T08:00:00Z",
+    "updated_at": "2030-04-02T10:15:00Z",
+    "version": 2,
+}
+EXAMPLE_MEMBER = "cognito:7c2a9f4e-0b1d-4e8a-a3c5-9d8e7f6a5b4c"
+EXAMPLE_MEMBERSHIP: dict[str, Any] = {
+    "workspace_id": EXAMPLE_WORKSPACE["workspace_id"],
+    "member": EXAMPLE_MEMBER,
+    "role": "member",
+    "added_at": "2030-04-02T10:15:00Z",
+}
 EXAMPLE_TASK: dict[str, Any] = {
     "task_id": "0b7e3f9a-5d0c-4c61-9a57-3f4f2b1f8e21",
+    "workspace_id": EXAMPLE_WORKSPACE["workspace_id"],
     "title": "Write the release notes",
     "description": "Cover the API changes and the migration steps.",
     "status": "pending",
@@ -82,8 +117,13 @@ _REPLAYED: OpenAPIResponseHeader = {
     "with the same Idempotency-Key.",
     "schema": {"type": "string", "enum": ["true"]},
 }
+_WORKSPACE_ETAG: OpenAPIResponseHeader = {
+    "description": 'The workspace\'s version as a strong entity tag, e.g. "2". It changes on '
+    "a rename and on every change of its members.",
+    "schema": {"type": "string"},
+}
 _CURRENT_ETAG: OpenAPIResponseHeader = {
-    "description": "The task's current ETag.",
+    "description": "The task's (or workspace's) current ETag.",
     "schema": {"type": "string"},
 }
 _RETRY_AFTER: OpenAPIResponseHeader = {
@@ -95,6 +135,7 @@ _RETRY_AFTER: OpenAPIResponseHeader = {
 # -- error examples: real answers, rendered by the error table from real exceptions -----------
 
 _EXAMPLE_ID = UUID(EXAMPLE_TASK["task_id"])
+_EXAMPLE_WORKSPACE_ID = UUID(EXAMPLE_WORKSPACE["workspace_id"])
 _EXAMPLE_DEPENDENCY = UUID(EXAMPLE_TASK["dependencies"][0])
 
 
@@ -121,6 +162,7 @@ def error_examples() -> dict[str, dict[str, Any]]:
     first time the OpenAPI document is (validating the examples loads what no request
     needs at a cold start, such as the email checker)."""
     current = Task.model_validate({**EXAMPLE_TASK, "status": "in_progress", "version": 2})
+    workspace = Workspace.model_validate(EXAMPLE_WORKSPACE)
     errors: dict[str, tuple[str, Exception]] = {
         "invalid_body": (
             "A body field is missing or invalid",
@@ -174,16 +216,56 @@ def error_examples() -> dict[str, dict[str, Any]]:
         "precondition_required": ("Neither If-Match nor version", PreconditionRequired()),
         "payload_too_large": ("The body is too large", PayloadTooLarge(MAX_BODY_BYTES)),
         "unsupported_media_type": ("Not JSON", UnsupportedMediaType("text/plain")),
+        "workspace_not_found": (
+            "No such workspace, or you are not one of its members",
+            WorkspaceNotFound(_EXAMPLE_WORKSPACE_ID),
+        ),
+        "not_permitted": ("A viewer tried to write", NotPermitted("viewer", "write")),
+        "not_permitted_manage": (
+            "A member tried to manage the workspace",
+            NotPermitted("member", "manage"),
+        ),
+        "member_not_found": (
+            "Not a member",
+            MemberNotFound(_EXAMPLE_WORKSPACE_ID, EXAMPLE_MEMBER),
+        ),
+        "workspace_needs_an_owner": (
+            "The last owner cannot step down or leave",
+            LastOwner(_EXAMPLE_WORKSPACE_ID),
+        ),
+        "workspace_not_empty": (
+            "The workspace still holds tasks",
+            WorkspaceNotEmpty(_EXAMPLE_WORKSPACE_ID),
+        ),
+        "workspace_version_conflict": (
+            "The version is stale",
+            WorkspaceVersionConflict(workspace, 1),
+        ),
+        "workspace_precondition_failed": ("If-Match is stale", PreconditionFailed(workspace)),
+        "invalid_workspaces_token": (
+            "next_token was not issued for this listing",
+            InvalidPageToken("it was issued to another caller"),
+        ),
+        "invalid_workspace_token": (
+            "next_token was issued for another workspace",
+            InvalidPageToken("it was issued for another workspace"),
+        ),
         "internal_error": ("An unexpected failure", StoreFailure("the store failed")),
         "service_unavailable": ("The store is throttling", StoreUnavailable("throttled", 1)),
     }
-    return {
-        name: {
-            "summary": summary,
-            "value": error_reply(exc, "c6af9ac6-7b61-11e6-9a41-93e8deadbeef").body,
-        }
+    request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    examples = {
+        name: {"summary": summary, "value": error_reply(exc, request_id).body}
         for name, (summary, exc) in errors.items()
     }
+    # Answered by the gateway (API Gateway, or the local one), not by the error table.
+    examples["not_authenticated"] = {
+        "summary": "No token, or one the gateway does not accept",
+        "value": error_body(
+            "not_authenticated", NOT_AUTHENTICATED_MESSAGE, {"request_id": request_id}
+        ),
+    }
+    return examples
 
 
 class _Examples(Mapping[str, dict[str, Any]]):
@@ -251,6 +333,11 @@ NO_CONTENT: OpenAPIResponse = {"description": "Deleted. No body.", "content": {}
 
 # Answers any route can give.
 COMMON_ERRORS: dict[int, OpenAPIResponse] = {
+    401: error_response(
+        "No valid credentials (docs/api.md#authentication): answered by the gateway, before "
+        "the API runs.",
+        "not_authenticated",
+    ),
     500: error_response(
         "Unexpected failure; details.request_id identifies it in the logs.", "internal_error"
     ),
@@ -349,6 +436,17 @@ UpdateTaskBody = Annotated[
 
 # -- what each route answers ---------------------------------------------------------------
 
+_NO_WORKSPACE = "workspace_not_found"
+_READ_ONLY = error_response("Your role is viewer: it does not allow writes.", "not_permitted")
+_OWNERS_ONLY = error_response("Only the workspace's owners may do this.", "not_permitted_manage")
+
+
+def _not_found(description: str, *examples: str) -> OpenAPIResponse:
+    """404: the thing is missing, or the workspace is (or the caller is not a member of it:
+    the two look the same)."""
+    return error_response(description, *examples, _NO_WORKSPACE)
+
+
 HEALTH_RESPONSES: dict[int, OpenAPIResponse] = {
     200: body_response("The API is up.", Health),
     **COMMON_ERRORS,
@@ -362,6 +460,8 @@ CREATE_RESPONSES: dict[int, OpenAPIResponse] = {
         "dependencies_not_found",
         "dependencies_not_completed",
     ),
+    403: _READ_ONLY,
+    404: _not_found("No such workspace (or you are not a member)."),
     422: error_response(
         "This Idempotency-Key was used with a different body.", "idempotency_key_reused"
     ),
@@ -374,13 +474,15 @@ LIST_RESPONSES: dict[int, OpenAPIResponse] = {
         "Bad limit or filter, or a next_token that is not ours.",
         "invalid_query",
         "invalid_next_token",
+        "invalid_workspace_token",
     ),
+    404: _not_found("No such workspace (or you are not a member)."),
     **COMMON_ERRORS,
 }
 GET_RESPONSES: dict[int, OpenAPIResponse] = {
     200: task_response("The task."),
     400: error_response("The id is not a UUID.", "invalid_id"),
-    404: error_response("No such task.", "task_not_found"),
+    404: _not_found("No such task or workspace.", "task_not_found"),
     **COMMON_ERRORS,
 }
 UPDATE_RESPONSES: dict[int, OpenAPIResponse] = {
@@ -393,7 +495,8 @@ UPDATE_RESPONSES: dict[int, OpenAPIResponse] = {
         "dependencies_not_completed",
         "invalid_precondition",
     ),
-    404: error_response("No such task.", "task_not_found"),
+    403: _READ_ONLY,
+    404: _not_found("No such task or workspace.", "task_not_found"),
     409: error_response(
         "The version in the body is stale; current_task is the task as it is now.",
         "version_conflict",
@@ -409,7 +512,8 @@ DELETE_RESPONSES: dict[int, OpenAPIResponse] = {
     400: error_response(
         "The id is not a UUID, or If-Match is malformed.", "invalid_id", "invalid_precondition"
     ),
-    404: error_response("No such task.", "task_not_found"),
+    403: _READ_ONLY,
+    404: _not_found("No such task or workspace.", "task_not_found"),
     409: error_response(
         "Other tasks depend on it (details.dependents), or it changed meanwhile.",
         "task_has_dependents",
@@ -427,6 +531,184 @@ DEPENDENTS_RESPONSES: dict[int, OpenAPIResponse] = {
         "invalid_query",
         "invalid_dependents_token",
     ),
-    404: error_response("No such task.", "task_not_found"),
+    404: _not_found("No such task or workspace.", "task_not_found"),
+    **COMMON_ERRORS,
+}
+
+# -- workspaces ----------------------------------------------------------------------------
+
+WorkspaceIdPath = Annotated[
+    TaskId, Path(description="The workspace's id: a UUID, 8-4-4-4-12 hexadecimal digits.")
+]
+MemberPath = Annotated[
+    str,
+    Path(
+        # Percent-encoded in the path where it has a "/" (IAM ARNs): up to 3 bytes a character.
+        max_length=3 * MAX_MEMBER_LENGTH,
+        description="A caller identity: cognito:<sub> or iam:<principal ARN>, percent-encoded "
+        "(a / as %2F).",
+    ),
+]
+CreateWorkspaceBody = Annotated[
+    CreateWorkspace,
+    Body(
+        description="The new workspace; you become its owner.",
+        openapi_examples={"team": {"summary": "A team", "value": {"name": "Platform team"}}},
+    ),
+]
+UpdateWorkspaceBody = Annotated[
+    UpdateWorkspace,
+    Body(
+        description="The new name, and optionally the version it is based on.",
+        openapi_examples={
+            "rename": {
+                "summary": "Rename, based on version 2",
+                "value": {"name": "Infra", "version": 2},
+            }
+        },
+    ),
+]
+PutMemberBody = Annotated[
+    PutMember,
+    Body(
+        description="The member's role.",
+        openapi_examples={
+            "member": {"summary": "Read and write tasks", "value": {"role": "member"}}
+        },
+    ),
+]
+
+
+def workspace_response(description: str, *, created: bool = False) -> OpenAPIResponse:
+    headers = {"ETag": _WORKSPACE_ETAG}
+    if created:
+        headers |= {
+            "Location": {
+                "description": "URL path of the new workspace.",
+                "schema": {"type": "string"},
+            }
+        }
+    example = {**EXAMPLE_WORKSPACE, "role": "owner"}
+    return {
+        "description": description,
+        "headers": headers,
+        "content": {
+            "application/json": {
+                "model": WorkspaceView,
+                "examples": {"workspace": {"summary": "A workspace", "value": example}},
+            }
+        },
+    }
+
+
+def membership_response(description: str) -> OpenAPIResponse:
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "model": Membership,
+                "examples": {"member": {"summary": "A member", "value": EXAMPLE_MEMBERSHIP}},
+            }
+        },
+    }
+
+
+_WORKSPACE_PRECONDITION: OpenAPIResponse = {
+    **error_response(
+        "If-Match does not match the workspace's current ETag.", "workspace_precondition_failed"
+    ),
+    "headers": {"ETag": _CURRENT_ETAG},
+}
+_WORKSPACE_CONFLICT = error_response(
+    "The version in the body is stale; current_workspace is the workspace as it is now.",
+    "workspace_version_conflict",
+    model=WorkspaceConflictBody,
+)
+
+CREATE_WORKSPACE_RESPONSES: dict[int, OpenAPIResponse] = {
+    201: workspace_response("Created; you are its owner.", created=True),
+    400: error_response("Invalid body.", "invalid_body", "malformed_body"),
+    **BODY_ERRORS,
+    **COMMON_ERRORS,
+}
+LIST_WORKSPACES_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: body_response("A page of your workspaces, with your role in each.", WorkspaceList),
+    400: error_response(
+        "A bad limit, or a next_token not issued to you.",
+        "invalid_query",
+        "invalid_workspaces_token",
+    ),
+    **COMMON_ERRORS,
+}
+GET_WORKSPACE_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: workspace_response("The workspace, with your role in it."),
+    400: error_response("The id is not a UUID.", "invalid_id"),
+    404: _not_found("No such workspace (or you are not a member)."),
+    **COMMON_ERRORS,
+}
+UPDATE_WORKSPACE_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: workspace_response("The renamed workspace (unchanged if the name is the same)."),
+    400: error_response(
+        "Invalid body, or a malformed If-Match.", "invalid_body", "invalid_precondition"
+    ),
+    403: _OWNERS_ONLY,
+    404: _not_found("No such workspace (or you are not a member)."),
+    409: _WORKSPACE_CONFLICT,
+    412: _WORKSPACE_PRECONDITION,
+    **BODY_ERRORS,
+    **COMMON_ERRORS,
+}
+DELETE_WORKSPACE_RESPONSES: dict[int, OpenAPIResponse] = {
+    204: NO_CONTENT,
+    400: error_response(
+        "The id is not a UUID, or If-Match is malformed.", "invalid_id", "invalid_precondition"
+    ),
+    403: _OWNERS_ONLY,
+    404: _not_found("No such workspace (or you are not a member)."),
+    409: error_response(
+        "It still holds tasks, or it changed meanwhile.",
+        "workspace_not_empty",
+        "workspace_version_conflict",
+        model=WorkspaceConflictBody,
+    ),
+    412: _WORKSPACE_PRECONDITION,
+    **COMMON_ERRORS,
+}
+MEMBERS_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: body_response("A page of the workspace's members, in member order.", MemberList),
+    400: error_response(
+        "A bad limit, or a next_token not issued for this listing.",
+        "invalid_query",
+        "invalid_workspace_token",
+    ),
+    404: _not_found("No such workspace (or you are not a member)."),
+    **COMMON_ERRORS,
+}
+PUT_MEMBER_RESPONSES: dict[int, OpenAPIResponse] = {
+    200: membership_response("The member's role was set (or already was that)."),
+    201: membership_response("The member was added."),
+    400: error_response("Invalid role or member identity.", "invalid_body"),
+    403: _OWNERS_ONLY,
+    404: _not_found("No such workspace (or you are not a member)."),
+    409: error_response(
+        "The last owner cannot step down, or the workspace changed meanwhile.",
+        "workspace_needs_an_owner",
+        "workspace_version_conflict",
+        model=WorkspaceConflictBody,
+    ),
+    **BODY_ERRORS,
+    **COMMON_ERRORS,
+}
+REMOVE_MEMBER_RESPONSES: dict[int, OpenAPIResponse] = {
+    204: NO_CONTENT,
+    400: error_response("The member is not a caller identity.", "invalid_body"),
+    403: _OWNERS_ONLY,
+    404: _not_found("No such member or workspace.", "member_not_found"),
+    409: error_response(
+        "The last owner cannot leave, or the workspace changed meanwhile.",
+        "workspace_needs_an_owner",
+        "workspace_version_conflict",
+        model=WorkspaceConflictBody,
+    ),
     **COMMON_ERRORS,
 }

@@ -24,7 +24,7 @@ from taskapi.entrypoints.http.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
-from taskapi.entrypoints.http.idempotency import REPLAYED_HEADER, caller_of
+from taskapi.entrypoints.http.identity import REPLAYED_HEADER, access_to
 from taskapi.entrypoints.http.openapi import (
     CREATE_RESPONSES,
     DELETE_RESPONSES,
@@ -43,11 +43,12 @@ from taskapi.entrypoints.http.openapi import (
     StatusQuery,
     TaskIdPath,
     UpdateTaskBody,
+    WorkspaceIdPath,
 )
 from taskapi.entrypoints.http.schemas import DependentTasks, Health, Pagination, TaskList
 from taskapi.entrypoints.http.swagger import swagger_page
 from taskapi.entrypoints.observability import SERVICE_NAME, logger, metrics
-from taskapi.service.commands import IdempotencyKey, ListDependents, ListTasks
+from taskapi.service.commands import Access, ListDependents, ListTasks
 from taskapi.service.tasks import Created, TaskService
 
 # -- operations ---------------------------------------------------------------------------
@@ -65,7 +66,7 @@ def openapi_document() -> Response[str]:
 
 @app.get("/swagger", include_in_schema=False)
 def swagger_ui() -> Response[str]:
-    page = swagger_page(json.loads(openapi_json()), _base_path())
+    page = swagger_page(json.loads(openapi_json()), base_path())
     return Response(HTTPStatus.OK, "text/html", page)
 
 
@@ -81,7 +82,7 @@ def openapi_json() -> str:
 
 
 @app.post(
-    "/tasks",
+    "/workspaces/<workspace_id>/tasks",
     status_code=HTTPStatus.CREATED,
     summary="Create a task",
     description="Dependencies must exist and may not form a cycle. Send an `Idempotency-Key` "
@@ -91,16 +92,17 @@ def openapi_json() -> str:
     responses=CREATE_RESPONSES,
 )
 def create_task(
-    command: CreateTaskBody, idempotency_key: IdempotencyKeyHeader = None
+    workspace_id: WorkspaceIdPath,
+    command: CreateTaskBody,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response[Task]:
-    service = _service()
+    service, access = _service(), access_to(workspace_id)
     if idempotency_key is None:
-        created = Created(service.create(command), replayed=False)
+        created = Created(service.create(access, command), replayed=False)
     else:
-        caller = caller_of(app.current_event.raw_event)
-        created = service.create_once(command, IdempotencyKey(caller, idempotency_key))
+        created = service.create_once(access, command, idempotency_key)
     task = created.task
-    headers = {"Location": f"{_base_path()}/tasks/{task.task_id}", "ETag": task.etag}
+    headers = {"Location": _task_path(task), "ETag": task.etag}
     if created.replayed:
         headers[REPLAYED_HEADER] = "true"
         metrics.add_metric(name="IdempotentReplay", unit=MetricUnit.Count, value=1)
@@ -113,7 +115,7 @@ def create_task(
 
 
 @app.get(
-    "/tasks",
+    "/workspaces/<workspace_id>/tasks",
     summary="List tasks",
     description="A page of tasks in a stable order (oldest first). Filters combine with AND. "
     "Follow pagination.next_token until it is null.",
@@ -121,6 +123,8 @@ def create_task(
     responses=LIST_RESPONSES,
 )
 def list_tasks(
+    workspace_id: WorkspaceIdPath,
+    *,
     limit: LimitQuery = 50,
     next_token: NextTokenQuery = None,
     status: StatusQuery = None,
@@ -130,19 +134,24 @@ def list_tasks(
     query = ListTasks(
         limit=limit, next_token=next_token, status=status, priority=priority, assignee=assignee
     )
-    page = _service().list_tasks(query)
+    page = _service().list_tasks(access_to(workspace_id), query)
     return TaskList(
         tasks=page.tasks, pagination=Pagination(limit=page.limit, next_token=page.next_token)
     )
 
 
-@app.get("/tasks/<task_id>", summary="Get a task", tags=["tasks"], responses=GET_RESPONSES)
-def get_task(task_id: TaskIdPath) -> Response[Task]:
-    return _task_response(_service().get(task_id))
+@app.get(
+    "/workspaces/<workspace_id>/tasks/<task_id>",
+    summary="Get a task",
+    tags=["tasks"],
+    responses=GET_RESPONSES,
+)
+def get_task(workspace_id: WorkspaceIdPath, task_id: TaskIdPath) -> Response[Task]:
+    return _task_response(_service().get(access_to(workspace_id), task_id))
 
 
 @app.put(
-    "/tasks/<task_id>",
+    "/workspaces/<workspace_id>/tasks/<task_id>",
     summary="Update a task",
     description="A partial update: only the fields sent change (null clears an optional "
     "field). Say which version the change is based on, with `If-Match` (412 if stale) or "
@@ -151,22 +160,25 @@ def get_task(task_id: TaskIdPath) -> Response[Task]:
     responses=UPDATE_RESPONSES,
 )
 def update_task(
-    task_id: TaskIdPath, command: UpdateTaskBody, if_match: IfMatchHeader = None
+    workspace_id: WorkspaceIdPath,
+    task_id: TaskIdPath,
+    command: UpdateTaskBody,
+    if_match: IfMatchHeader = None,
 ) -> Response[Task]:
-    service = _service()
+    service, access = _service(), access_to(workspace_id)
     if if_match is None:
         if command.version is None:
             raise PreconditionRequired
-        task = service.update(task_id, command, command.version)
+        task = service.update(access, task_id, command, command.version)
     else:
-        expected = _expected_version(service, task_id, IfMatch.parse(if_match))
+        expected = _expected_version(service, access, task_id, IfMatch.parse(if_match))
         if command.version is not None and command.version != expected:
             raise InvalidPrecondition(
                 "version in the body and If-Match name different versions",
                 {"version": command.version, "if_match": if_match[:100]},
             )
         try:
-            task = service.update(task_id, command, expected)
+            task = service.update(access, task_id, command, expected)
         except VersionConflict as conflict:  # raced with another writer since If-Match matched
             raise PreconditionFailed(conflict.current) from conflict
     metrics.add_metric(name="TaskUpdated", unit=MetricUnit.Count, value=1)
@@ -174,7 +186,7 @@ def update_task(
 
 
 @app.delete(
-    "/tasks/<task_id>",
+    "/workspaces/<workspace_id>/tasks/<task_id>",
     status_code=HTTPStatus.NO_CONTENT,
     summary="Delete a task",
     description="Refused (409) while other tasks depend on it. If-Match is optional; when "
@@ -182,14 +194,16 @@ def update_task(
     tags=["tasks"],
     responses=DELETE_RESPONSES,
 )
-def delete_task(task_id: TaskIdPath, if_match: IfMatchHeader = None) -> Response[None]:
-    service = _service()
+def delete_task(
+    workspace_id: WorkspaceIdPath, task_id: TaskIdPath, if_match: IfMatchHeader = None
+) -> Response[None]:
+    service, access = _service(), access_to(workspace_id)
     if if_match is None:
-        service.delete(task_id)
+        service.delete(access, task_id)
     else:
-        expected = _expected_version(service, task_id, IfMatch.parse(if_match))
+        expected = _expected_version(service, access, task_id, IfMatch.parse(if_match))
         try:
-            service.delete(task_id, expected)
+            service.delete(access, task_id, expected)
         except VersionConflict as conflict:
             raise PreconditionFailed(conflict.current) from conflict
     metrics.add_metric(name="TaskDeleted", unit=MetricUnit.Count, value=1)
@@ -197,7 +211,7 @@ def delete_task(task_id: TaskIdPath, if_match: IfMatchHeader = None) -> Response
 
 
 @app.get(
-    "/tasks/<task_id>/dependents",
+    "/workspaces/<workspace_id>/tasks/<task_id>/dependents",
     summary="List the tasks that depend on a task",
     description="A page of the tasks whose dependencies include this one, in task id order. "
     "Follow pagination.next_token until it is null.",
@@ -205,9 +219,13 @@ def delete_task(task_id: TaskIdPath, if_match: IfMatchHeader = None) -> Response
     responses=DEPENDENTS_RESPONSES,
 )
 def list_dependents(
-    task_id: TaskIdPath, limit: LimitQuery = 50, next_token: NextTokenQuery = None
+    workspace_id: WorkspaceIdPath,
+    task_id: TaskIdPath,
+    limit: LimitQuery = 50,
+    next_token: NextTokenQuery = None,
 ) -> DependentTasks:
-    page = _service().dependents(task_id, ListDependents(limit=limit, next_token=next_token))
+    query = ListDependents(limit=limit, next_token=next_token)
+    page = _service().dependents(access_to(workspace_id), task_id, query)
     return DependentTasks(
         tasks=page.tasks, pagination=Pagination(limit=page.limit, next_token=page.next_token)
     )
@@ -224,16 +242,23 @@ def _task_response(task: Task) -> Response[Task]:
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, task, {"ETag": task.etag})
 
 
-def _expected_version(service: TaskService, task_id: UUID, condition: IfMatch) -> int:
+def _expected_version(
+    service: TaskService, access: Access, task_id: UUID, condition: IfMatch
+) -> int:
     """The version a conditional write must expect; reads the task only when the header
     names something other than exactly one version (``*``, or a list)."""
     single = condition.single_version
     if single is not None:
         return single
-    return condition.version_to_write(service.get(task_id))
+    return condition.version_to_write(service.get(access, task_id))
 
 
-def _base_path() -> str:
+def _task_path(task: Task) -> str:
+    """The public URL path of ``task``: what Location says."""
+    return f"{base_path()}/workspaces/{task.workspace_id}/tasks/{task.task_id}"
+
+
+def base_path() -> str:
     # Behind a REST API stage the public path starts with /<stage>; Location must include it.
     context = app.current_event.request_context
     stage = context.stage

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from taskapi.domain.model import Task
+from taskapi.domain.workspaces import Membership, Role, Workspace
 
 
 class Pagination(BaseModel):
@@ -38,6 +39,30 @@ class DependentTasks(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tasks: list[Task]
+    pagination: Pagination
+
+
+class WorkspaceView(Workspace):
+    """A workspace as one of its members sees it: with their role in it."""
+
+    role: Role = Field(description="Your role: owner, member or viewer.")
+
+
+class WorkspaceList(BaseModel):
+    """A page of the caller's workspaces, in the order they joined them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workspaces: list[WorkspaceView]
+    pagination: Pagination
+
+
+class MemberList(BaseModel):
+    """A page of a workspace's members, in member order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    members: list[Membership]
     pagination: Pagination
 
 
@@ -78,3 +103,10 @@ class Health(BaseModel):
     status: Literal["ok"]
     service: str
     version: str
+
+
+class WorkspaceConflictBody(ErrorBody):
+    """409 on a workspace: it changed meanwhile (``current_workspace`` is it as it is now),
+    or a rule refused the change (``current_workspace`` is then absent)."""
+
+    current_workspace: Workspace | None = None
