@@ -7,7 +7,7 @@ from uuid import UUID
 import pytest
 
 from taskapi.domain.errors import DependenciesNotCompleted, DependenciesNotFound
-from taskapi.domain.events import TaskCreated
+from taskapi.domain.events import SCHEMA_VERSION, TaskCreated
 from taskapi.domain.model import Priority, Status
 from taskapi.service.commands import CreateTask
 from taskapi.service.ports import StoreFailure, StoreUnavailable
@@ -38,7 +38,7 @@ def test_create_writes_exactly_one_task_created_event(harness: ServiceHarness) -
     assert event.task == task
     assert event.occurred_at == DEFAULT_NOW
     assert event.event_id == harness.ids.issued[1]
-    assert event.schema_version == 1
+    assert event.schema_version == SCHEMA_VERSION
     assert harness.on_commit.calls == 1
 
 

@@ -1,17 +1,8 @@
 """The item layout of the task table: keys, attribute names, and how tasks and events become
 items and back. One place, shared by the adapters, the relay (through bootstrap), the
-benchmarks and the tests; ``docs/aws.md`` draws the same layout.
-
-    PK                      SK                      what
-    WS#<ws>                 WORKSPACE               the workspace (version, task_count)
-    WS#<ws>                 GRAPH                   generation counter of its dependency graph
-    WS#<ws>                 MEMBER#<member>         a membership (role, added_at)
-    WS#<ws>                 REMOVED                 tombstone of a removal (commit_id, TTL)
-    MEMBER#<member>         JOINED#<added_at>#<ws>  the same membership, by member, join order
-    WS#<ws>#TASK#<id>       TASK                    a task; also carries the listing index keys
-    WS#<ws>#TASK#<dep>      DEPENDENT#<id>          reverse edge: task <id> depends on <dep>
-    OUTBOX#<event_id>       OUTBOX                  an event committed with its change
-    REQUEST#<key>           REQUEST                 a create made with an Idempotency-Key
+benchmarks and the tests. ``docs/aws.md#the-table`` draws the layout (every item's PK and SK:
+workspaces, members by workspace and by member, tasks and reverse edges under ``WS#<ws>``,
+outbox events, Idempotency-Key records).
 """
 
 from __future__ import annotations

@@ -3,14 +3,9 @@
     python -m taskapi.adapters.dynamodb.migrate --table taskapi --owner cognito:<sub> \\
         --name "Everything before workspaces" [--endpoint-url URL] [--delete-old]
 
-Before workspaces a task was ``TASK#<id>``/``TASK``, its reverse edges ``TASK#<dep>``/
-``DEPENDENT#<id>``, the graph counter ``GRAPH``/``GRAPH``, and pending polling-mode outbox
-items sat under one ``PENDING`` partition of the ``PendingOutbox`` index. This copies every
-task and edge under ``WS#<ws>`` (``workspace_id`` set, listing keys rewritten), creates the
-workspace (``task_count`` = the tasks copied) with its owner and its graph counter, and moves
-pending outbox items to their shard. Old items are deleted only with ``--delete-old``, as a
-second run once the copy is checked; until then the copy can be run again (it puts the same
-items). Writes must be stopped meanwhile. docs/aws.md#existing-tables-a-migration.
+Tasks, edges, the graph counter and pending outbox items are copied under ``WS#<ws>``; old
+items are deleted only by a second run with ``--delete-old``, once the copy is checked. Writes
+must be stopped meanwhile. See docs/aws.md#existing-tables-a-migration.
 """
 
 from __future__ import annotations
