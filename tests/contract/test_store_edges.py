@@ -89,10 +89,11 @@ def test_every_task_written_in_one_unit_of_work_has_its_dependencies_checked(
     dangling = make_task(title="dangling", dependencies=(missing,))
     fine = make_task(title="fine")
 
-    with pytest.raises(DependenciesNotFound) as refused, uow_factory() as uow:
+    with uow_factory() as uow:
         uow.tasks.add(dangling)
         uow.tasks.add(fine)
-        uow.commit()
+        with pytest.raises(DependenciesNotFound) as refused:
+            uow.commit()
 
     assert refused.value.missing == (missing,)
     with uow_factory() as uow:
@@ -118,9 +119,10 @@ def test_a_unit_of_work_may_commit_twice(uow_factory: UnitOfWorkFactory) -> None
 def test_an_update_of_a_task_that_does_not_exist_names_it(uow_factory: UnitOfWorkFactory) -> None:
     ghost = make_task()
 
-    with pytest.raises(TaskNotFound) as refused, uow_factory() as uow:
+    with uow_factory() as uow:
         uow.tasks.update(next_version(ghost, title="never stored"), ghost.version)
-        uow.commit()
+        with pytest.raises(TaskNotFound) as refused:
+            uow.commit()
 
     assert refused.value.task_id == ghost.task_id
     assert refused.value.message == f"task {ghost.task_id} does not exist"
