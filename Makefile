@@ -106,9 +106,11 @@ coverage: $(STAMP) $(IAC_STAMP) ## make test's suite with branch coverage: htmlc
 		--cov-report=xml
 
 # Not part of `make test`: a full run takes minutes (docs/testing.md#mutation-testing); CI runs
-# it as its own job. PROFILE=core|adapters runs one profile.
+# it as its own job. PROFILE=core|adapters runs one profile, reusing its earlier results unless
+# FRESH=1 (both profiles: always fresh).
 mutation: $(STAMP) ## mutation testing (mutmut): score per module, survivors, fail under the floors
-	$(RUN) python tools/mutation.py $(if $(PROFILE),run $(PROFILE) && $(RUN) python tools/mutation.py report $(PROFILE),all)
+	$(RUN) python tools/mutation.py $(if $(PROFILE),run $(PROFILE) $(if $(FRESH),--fresh) \
+	    && $(RUN) python tools/mutation.py report $(PROFILE),all)
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict on src and the build tools
 	$(RUN) ruff check .

@@ -71,8 +71,14 @@ def activate(profile: Profile) -> None:
         MARKER.write_text(profile.name, encoding="utf-8")
 
 
-def run(profile: Profile, mutant_names: list[str]) -> int:
+def run(profile: Profile, mutant_names: list[str], *, fresh: bool = False) -> int:
     activate(profile)
+    if fresh:
+        # mutmut reruns only the mutants of changed code, with the tests it found covering them
+        # last time: after a change to the tests, only a fresh run measures the new tests.
+        shutil.rmtree(MUTANTS)
+        MUTANTS.mkdir()
+        MARKER.write_text(profile.name, encoding="utf-8")
     # mutmut reads one [tool.mutmut]; the profile supplies what to mutate and which tests run.
     configuration._config = dataclasses.replace(
         configuration.config(),
@@ -158,17 +164,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["run", "report", "all"])
     parser.add_argument("profile", nargs="?", choices=sorted(profiles))
     parser.add_argument("mutants", nargs="*", help="run: only these mutants (globs allowed)")
+    parser.add_argument(
+        "--fresh", action="store_true", help="run: forget earlier results (all: always fresh)"
+    )
     args = parser.parse_args(argv)
     chosen: list[Any] = [profiles[args.profile]] if args.profile else list(profiles.values())
     if args.command == "run":
-        return max(run(profile, args.mutants) for profile in chosen[:1]) if args.profile else 2
+        if not args.profile:
+            return 2
+        return run(chosen[0], args.mutants, fresh=args.fresh)
     if args.command == "report":
         return max(report(profile) for profile in chosen)
     # all: each profile's run in its own process (mutmut keeps its state in module globals).
     failed = 0
     for profile in chosen:
         script = [sys.executable, __file__]
-        code = subprocess.call([*script, "run", profile.name])  # noqa: S603
+        code = subprocess.call([*script, "run", profile.name, "--fresh"])  # noqa: S603
         failed |= code or subprocess.call([*script, "report", profile.name])  # noqa: S603
     return 1 if failed else 0
 
