@@ -18,7 +18,7 @@ from tests.fakes.subscribers import RecordingSubscriber
 
 def create_tasks(harness: ServiceHarness, count: int) -> None:
     for i in range(count):
-        harness.service.create(CreateTask(title=f"task {i}"))
+        harness.tasks.create(CreateTask(title=f"task {i}"))
 
 
 def test_a_dispatch_offers_at_most_a_hundred_events_by_default() -> None:

@@ -138,13 +138,14 @@ def test_the_version_of_an_update_is_not_one_of_its_changes() -> None:
 
 
 def test_an_event_of_another_major_version_is_refused_saying_which_this_release_reads() -> None:
-    data = created_event(make_task()).model_dump(mode="json") | {"schema_version": 2}
+    data = created_event(make_task()).model_dump(mode="json") | {"schema_version": 3}
 
     with pytest.raises(ValidationError) as raised:
         read_event(data)
 
     assert messages(raised.value) == [
-        "Value error, schema_version 2 is not 1, the major version this release reads"
+        "Value error, schema_version 3 is not 2 (or 1, from before workspaces), the major "
+        "versions this release reads"
     ]
 
 

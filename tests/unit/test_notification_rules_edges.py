@@ -34,6 +34,7 @@ def test_an_assignment_message_gives_priority_due_date_and_status() -> None:
     assert notification.body == (
         'You are now the assignee of "Ship it" '
         "(priority high, due 2025-01-16 11:35 UTC, status pending).\n"
+        f"Workspace: {task.workspace_id}\n"
         f"Task id: {task.task_id}"
     )
 
@@ -59,6 +60,7 @@ def test_a_reminder_message_says_when_the_task_is_due_and_its_status() -> None:
     assert reminder.subject == "Due soon: File taxes"
     assert reminder.body == (
         f'"File taxes" is due 2025-01-15 12:30 UTC and is still in_progress.\n'
+        f"Workspace: {task.workspace_id}\n"
         f"Task id: {task.task_id}"
     )
 
@@ -88,5 +90,6 @@ def test_dependents_that_are_skipped_do_not_stop_the_ones_after_them() -> None:
     assert notification.subject == "Ready to start: Launch"
     assert notification.body == (
         'Every task that "Launch" depends on is completed; the last one was '
-        f'"{blocker.title}". It is ready to start.\nTask id: {ready.task_id}'
+        f'"{blocker.title}". It is ready to start.\n'
+        f"Workspace: {ready.workspace_id}\nTask id: {ready.task_id}"
     )

@@ -15,20 +15,21 @@ from taskapi.service.dispatch import OutboxDispatcher
 from taskapi.service.notifications import NotificationService
 from taskapi.service.ports import RequestAlreadyRecorded, StoreUnavailable, UnitOfWorkFactory
 from taskapi.service.tasks import Created
+from tests.fakes.builders import OWNER, WORKSPACE_ID
 from tests.fakes.notifications import InMemoryReminderLog, RecordingNotifier
 from tests.fakes.service import ServiceHarness, build_service
 from tests.fakes.unit_of_work import FailingCommits
 
-KEY = IdempotencyKey(caller="client-1", key="create-42")
+KEY = "create-42"
 COMMAND = CreateTask(title="Write the report")
 
 
 def test_a_first_create_with_a_key_is_not_a_replay() -> None:
     harness = build_service()
 
-    created = harness.service.create_once(COMMAND, KEY)
+    created = harness.tasks.create_once(COMMAND, KEY)
 
-    assert created == Created(harness.service.get(created.task.task_id), replayed=False)
+    assert created == Created(harness.tasks.get(created.task.task_id), replayed=False)
 
 
 def lost_races(**failing: object) -> tuple[ServiceHarness, list[FailingCommits]]:
@@ -36,7 +37,8 @@ def lost_races(**failing: object) -> tuple[ServiceHarness, list[FailingCommits]]
     made: list[FailingCommits] = []
 
     def wrap(inner: UnitOfWorkFactory) -> UnitOfWorkFactory:
-        made.append(FailingCommits(inner, RequestAlreadyRecorded(KEY.scoped()), **failing))
+        scoped = IdempotencyKey(OWNER, WORKSPACE_ID, KEY).scoped()
+        made.append(FailingCommits(inner, RequestAlreadyRecorded(scoped), **failing))
         return made[-1]
 
     return build_service(wrap=wrap), made
@@ -47,7 +49,7 @@ def test_a_create_that_lost_the_race_for_its_key_answers_with_the_winners_task()
     # request, sent twice at once): the second pass finds it and replays it.
     harness, [commits] = lost_races(when="after")
 
-    created = harness.service.create_once(COMMAND, KEY)
+    created = harness.tasks.create_once(COMMAND, KEY)
 
     assert created.replayed is True
     assert commits.attempts == 1
@@ -58,7 +60,7 @@ def test_a_key_still_being_recorded_after_two_lost_races_is_a_retryable_refusal(
     harness, [commits] = lost_races(times=2)
 
     with pytest.raises(StoreUnavailable) as raised:
-        harness.service.create_once(COMMAND, KEY)
+        harness.tasks.create_once(COMMAND, KEY)
 
     assert str(raised.value) == "a request with this Idempotency-Key is still being recorded"
     assert commits.attempts == 2
@@ -67,11 +69,11 @@ def test_a_key_still_being_recorded_after_two_lost_races_is_a_retryable_refusal(
 
 def test_a_stale_delete_reports_both_versions() -> None:
     harness = build_service()
-    task = harness.service.create(COMMAND)
-    harness.service.update(task.task_id, UpdateTask(title="Renamed"), 1)
+    task = harness.tasks.create(COMMAND)
+    harness.tasks.update(task.task_id, UpdateTask(title="Renamed"), 1)
 
     with pytest.raises(VersionConflict) as raised:
-        harness.service.delete(task.task_id, expected_version=1)
+        harness.tasks.delete(task.task_id, expected_version=1)
 
     assert raised.value.details == {"expected_version": 1, "current_version": 2}
     assert raised.value.message == (
@@ -81,10 +83,10 @@ def test_a_stale_delete_reports_both_versions() -> None:
 
 def test_creating_a_completed_task_with_an_open_dependency_says_it_cannot_complete() -> None:
     harness = build_service()
-    open_ = harness.service.create(CreateTask(title="open"))
+    open_ = harness.tasks.create(CreateTask(title="open"))
 
     with pytest.raises(DependenciesNotCompleted) as raised:
-        harness.service.create(
+        harness.tasks.create(
             CreateTask(title="t", status=Status.COMPLETED, dependencies=(open_.task_id,))
         )
 
@@ -104,14 +106,14 @@ def test_completing_and_reassigning_at_once_sends_both_notifications() -> None:
         reminder_window=timedelta(hours=24),
     )
     dispatcher = OutboxDispatcher(harness.store, [notifications.handle], clock=harness.clock)
-    design = harness.service.create(CreateTask(title="Design"))
-    build = harness.service.create(
+    design = harness.tasks.create(CreateTask(title="Design"))
+    build = harness.tasks.create(
         CreateTask(title="Build", dependencies=(design.task_id,), assignee="ben@example.com")
     )
     dispatcher.dispatch_pending()
     notifier.sent.clear()
 
-    harness.service.update(
+    harness.tasks.update(
         design.task_id,
         UpdateTask(status=Status.COMPLETED, assignee="ana@example.com"),
         design.version,
