@@ -198,3 +198,20 @@ def test_the_openapi_document_is_served(api: ApiClient) -> None:
     assert "/workspaces/{workspace_id}/tasks/{task_id}" in paths
     assert "/workspaces/{workspace_id}/members/{member}" in paths
     assert not [path for path in paths if path.startswith("/tasks")]
+
+
+@pytest.mark.parametrize("blank", ["   ", "\u00a0", "\u3000\u2028"])
+def test_a_blank_workspace_name_is_refused_and_the_workspace_stays_readable(
+    api: ApiClient, workspace: Workspace, blank: str
+) -> None:
+    # Non-ASCII spaces once passed as a name and were stored empty: no read of the workspace
+    # (or of its members' lists of workspaces) could validate it again.
+    renamed = api.put(workspace.path, json_body={"name": blank})
+    created = api.post("/workspaces", json_body={"name": blank})
+
+    for reply in (renamed, created):
+        assert (reply.status, reply.json()["error"]) == (400, "validation_error")
+        assert [d["field"] for d in reply.json()["details"]] == ["body.name"]
+    read = api.get(workspace.path)
+    assert (read.status, read.json()["name"], read.json()["version"]) == (200, workspace.name, 1)
+    assert workspace.workspace_id in {w["workspace_id"] for w in listed_workspaces(api)}
