@@ -6,9 +6,11 @@
 Each request is an API Gateway REST proxy event, built beforehand with the same code the local
 server uses (``taskapi.local.proxy``), handed to ``taskapi.entrypoints.api.
 lambda_handler`` with a runtime on the in-memory store installed through
-``bootstrap.override_runtime``. What is measured is everything a warm Lambda invocation does
-in Python: Powertools routing and validation, the service, the store, serialisation, and the
-structured log and metric lines (written to /dev/null here, to stdout in Lambda).
+``bootstrap.override_runtime``, as the owner of a workspace (the Cognito claims API Gateway's
+authorizer would add), so that every request is a member's request to that workspace's tasks.
+What is measured is everything a warm Lambda invocation does in Python: Powertools routing
+and validation, the service, the store, serialisation, and the structured log and metric
+lines (written to /dev/null here, to stdout in Lambda).
 """
 
 from __future__ import annotations
@@ -35,10 +37,13 @@ from taskapi import bootstrap
 from taskapi.config import Settings
 from taskapi.entrypoints.api import lambda_handler
 from taskapi.local.proxy import HttpRequest, LocalLambdaContext, to_proxy_event
-from taskapi.service.commands import CreateTask
+from taskapi.service.commands import Access, CreateTask, CreateWorkspace
 
 JSON = ("Content-Type", "application/json")
 SEEDED_TASKS = 100
+# The caller of every request: a Cognito user (the sub claim), the owner of the workspace.
+CLAIMS = {"sub": "6f1c2d3e-4b5a-4c6d-8e7f-000000000bec", "token_use": "id"}
+CALLER = f"cognito:{CLAIMS['sub']}"
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,8 @@ def invocation(
         headers=[JSON, *(headers or [])],
         body=b"" if body is None else json.dumps(body).encode(),
     )
-    return Invocation(to_proxy_event(request, request_id=context.aws_request_id), context)
+    event = to_proxy_event(request, request_id=context.aws_request_id, claims=CLAIMS)
+    return Invocation(event, context)
 
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -158,19 +164,30 @@ def measure(
     requests: int,
     repeat: int,
 ) -> int:
-    seeded = [runtime.service.create(CreateTask(title=f"seed {n}")) for n in range(SEEDED_TASKS)]
+    workspace = runtime.workspaces.create(CALLER, CreateWorkspace(name="bench"))
+    access = Access(workspace.workspace_id, CALLER)
+    tasks = f"/workspaces/{workspace.workspace_id}/tasks"
+    seeded = [
+        runtime.service.create(access, CreateTask(title=f"seed {n}")) for n in range(SEEDED_TASKS)
+    ]
     cases: dict[str, tuple[int, Callable[[int], Invocation]]] = {
-        "GET /tasks/{id}": (
+        "GET /workspaces/{w}/tasks/{id}": (
             200,
-            lambda n: invocation("GET", f"/tasks/{seeded[n % SEEDED_TASKS].task_id}"),
+            lambda n: invocation("GET", f"{tasks}/{seeded[n % SEEDED_TASKS].task_id}"),
         ),
-        "GET /tasks?limit=20": (200, lambda _n: invocation("GET", "/tasks?limit=20")),
-        "POST /tasks": (201, lambda n: invocation("POST", "/tasks", {"title": f"task {n}"})),
-        "POST /tasks + Idempotency-Key": (
+        "GET /workspaces/{w}/tasks?limit=20": (
+            200,
+            lambda _n: invocation("GET", f"{tasks}?limit=20"),
+        ),
+        "POST /workspaces/{w}/tasks": (
+            201,
+            lambda n: invocation("POST", tasks, {"title": f"task {n}"}),
+        ),
+        "POST /workspaces/{w}/tasks + Idempotency-Key": (
             201,
             lambda n: invocation(
                 "POST",
-                "/tasks",
+                tasks,
                 {"title": f"task {n}"},
                 [("Idempotency-Key", f"bench-{time.monotonic_ns()}-{n}")],
             ),

@@ -4,7 +4,8 @@
     .venv/bin/python -m benches.bench_local_server --requests 4000 --threads 1 4
 
 Starts the server as a subprocess on a free port with the SQLite store in a temporary data
-directory, waits for ``/health``, then drives it with keep-alive ``http.client`` connections
+directory, waits for ``/health``, creates a workspace (a token's user is its owner) and the
+tasks it reads, then drives it with keep-alive ``http.client`` connections
 from a few client threads. Each case stops at a request count or a time limit, whichever comes
 first. The server handles one request at a time (one Lambda execution environment, see
 ``taskapi.local.gateway``), so more client threads show queueing, not scaling.
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from benches import markdown_table
@@ -188,21 +190,27 @@ def load(
     return time.perf_counter() - started, results
 
 
-def seed(server: Server, count: int) -> list[str]:
+def post(connection: http.client.HTTPConnection, server: Server, path: str, body: Any) -> Any:
+    connection.request("POST", path, body=json.dumps(body).encode(), headers=server.headers)
+    response = connection.getresponse()
+    created = json.loads(response.read())
+    if response.status != 201:
+        raise RuntimeError(f"seeding failed: POST {path}: {response.status} {created}")
+    return created
+
+
+def seed(server: Server, count: int) -> tuple[str, list[str]]:
+    """A workspace of the token's user, with ``count`` tasks: (its tasks' path, their ids)."""
     connection = server.connection()
     ids: list[str] = []
     try:
+        workspace = post(connection, server, "/workspaces", {"name": "bench"})
+        tasks = f"/workspaces/{workspace['workspace_id']}/tasks"
         for n in range(count):
-            body = json.dumps({"title": f"seed {n}"}).encode()
-            connection.request("POST", "/tasks", body=body, headers=server.headers)
-            response = connection.getresponse()
-            created = json.loads(response.read())
-            if response.status != 201:
-                raise RuntimeError(f"seeding failed: {response.status} {created}")
-            ids.append(created["task_id"])
+            ids.append(post(connection, server, tasks, {"title": f"seed {n}"})["task_id"])
     finally:
         connection.close()
-    return ids
+    return tasks, ids
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -219,12 +227,15 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="taskapi-bench-") as scratch:
         with running_server(Path(scratch)) as server:
-            ids = seed(server, SEEDED_TASKS)
+            tasks, ids = seed(server, SEEDED_TASKS)
             cases: dict[str, tuple[int, RequestFor]] = {
-                "GET /tasks/{id}": (200, lambda n: ("GET", f"/tasks/{ids[n % len(ids)]}", None)),
-                "POST /tasks": (
+                "GET /workspaces/{w}/tasks/{id}": (
+                    200,
+                    lambda n: ("GET", f"{tasks}/{ids[n % len(ids)]}", None),
+                ),
+                "POST /workspaces/{w}/tasks": (
                     201,
-                    lambda n: ("POST", "/tasks", json.dumps({"title": f"task {n}"}).encode()),
+                    lambda n: ("POST", tasks, json.dumps({"title": f"task {n}"}).encode()),
                 ),
             }
             rows: list[list[object]] = []

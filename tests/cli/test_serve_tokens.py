@@ -32,7 +32,8 @@ def test_a_token_printed_by_taskapi_token_is_accepted_by_taskapi_serve(tmp_path:
     try:
         with_token = ApiClient(url, authenticate=BearerToken(f"Bearer {token.stdout.strip()}"))
         without = ApiClient(url)
-        statuses = (with_token.get("/tasks").status, without.get("/tasks").status)
+        mine = with_token.get("/workspaces")
+        statuses = (mine.status, without.get("/workspaces").status)
         with_token.close()
         without.close()
     finally:
@@ -40,11 +41,13 @@ def test_a_token_printed_by_taskapi_token_is_accepted_by_taskapi_serve(tmp_path:
 
     assert token.returncode == 0, token.stderr
     assert statuses == (200, 401)
+    assert mine.json()["workspaces"] == []  # a new user is a member of nothing yet
     assert identity_line.stdout == identity.member_identity("carol@example.com") + "\n"
     banner = output.text()
     assert "TOKEN=$(TASKAPI_DATA_DIR=" in banner
     assert "taskapi token --user alice@example.com)" in banner
-    assert f'curl -H "Authorization: Bearer $TOKEN" {url}/tasks' in banner
+    assert f'curl -H "Authorization: Bearer $TOKEN" {url}/workspaces' in banner
+    assert "tasks live in workspaces (/workspaces/{id}/tasks)" in banner
 
 
 def test_serve_refuses_to_start_with_a_key_others_can_read(tmp_path: Path) -> None:

@@ -40,6 +40,10 @@ COMMITTED = ROOT / "schemas" / "openapi.json"
 Document = dict[str, Any]
 Mutation = Callable[[Document], object]
 
+# The routes the mutations below change (a workspace's tasks, since 0.2.0).
+TASKS = "/workspaces/{workspace_id}/tasks"
+TASK = f"{TASKS}/{{task_id}}"
+
 
 def committed_document() -> Document:
     document: Document = json.loads(COMMITTED.read_text(encoding="utf-8"))
@@ -106,11 +110,11 @@ def _parameter(document: Document, path: str, method: str, name: str) -> Documen
 
 BREAKING: dict[str, tuple[Mutation, ApiChangeKind | ChangeKind]] = {
     "path removed": (
-        lambda d: d["paths"].pop("/tasks/{task_id}/dependents"),
+        lambda d: d["paths"].pop(f"{TASK}/dependents"),
         ApiChangeKind.PATH_REMOVED,
     ),
     "operation removed": (
-        lambda d: d["paths"]["/tasks/{task_id}"].pop("delete"),
+        lambda d: d["paths"][TASK].pop("delete"),
         ApiChangeKind.OPERATION_REMOVED,
     ),
     "response field removed": (
@@ -128,7 +132,7 @@ BREAKING: dict[str, tuple[Mutation, ApiChangeKind | ChangeKind]] = {
         ChangeKind.TYPE_CHANGED,
     ),
     "parameter type changed": (
-        lambda d: _parameter(d, "/tasks", "get", "limit")["schema"].update(type="string"),
+        lambda d: _parameter(d, TASKS, "get", "limit")["schema"].update(type="string"),
         ChangeKind.TYPE_CHANGED,
     ),
     "new required request field": (
@@ -143,18 +147,18 @@ BREAKING: dict[str, tuple[Mutation, ApiChangeKind | ChangeKind]] = {
         ChangeKind.FIELD_NOW_REQUIRED,
     ),
     "new required parameter": (
-        lambda d: _operation(d, "/tasks", "get")["parameters"].append(
+        lambda d: _operation(d, TASKS, "get")["parameters"].append(
             {"name": "tenant", "in": "query", "required": True, "schema": {"type": "string"}}
         ),
         ApiChangeKind.REQUIRED_PARAMETER_ADDED,
     ),
     "optional parameter made required": (
-        lambda d: _parameter(d, "/tasks", "get", "limit").update(required=True),
+        lambda d: _parameter(d, TASKS, "get", "limit").update(required=True),
         ApiChangeKind.PARAMETER_NOW_REQUIRED,
     ),
     "parameter removed": (
-        lambda d: _operation(d, "/tasks", "get")["parameters"].remove(
-            _parameter(d, "/tasks", "get", "assignee")
+        lambda d: _operation(d, TASKS, "get")["parameters"].remove(
+            _parameter(d, TASKS, "get", "assignee")
         ),
         ApiChangeKind.PARAMETER_REMOVED,
     ),
@@ -163,13 +167,11 @@ BREAKING: dict[str, tuple[Mutation, ApiChangeKind | ChangeKind]] = {
         ChangeKind.ENUM_VALUE_REMOVED,
     ),
     "documented status removed": (
-        lambda d: _operation(d, "/tasks/{task_id}", "put")["responses"].pop("412"),
+        lambda d: _operation(d, TASK, "put")["responses"].pop("412"),
         ApiChangeKind.STATUS_REMOVED,
     ),
     "response header removed": (
-        lambda d: _operation(d, "/tasks/{task_id}", "get")["responses"]["200"]["headers"].pop(
-            "ETag"
-        ),
+        lambda d: _operation(d, TASK, "get")["responses"]["200"]["headers"].pop("ETag"),
         ApiChangeKind.HEADER_REMOVED,
     ),
     "response media type removed": (
@@ -177,7 +179,7 @@ BREAKING: dict[str, tuple[Mutation, ApiChangeKind | ChangeKind]] = {
         ApiChangeKind.MEDIA_TYPE_REMOVED,
     ),
     "request body removed": (
-        lambda d: _operation(d, "/tasks", "post").pop("requestBody"),
+        lambda d: _operation(d, TASKS, "post").pop("requestBody"),
         ApiChangeKind.REQUEST_BODY_REMOVED,
     ),
     "request constraint tightened": (
@@ -188,7 +190,7 @@ BREAKING: dict[str, tuple[Mutation, ApiChangeKind | ChangeKind]] = {
 
 COMPATIBLE: dict[str, tuple[Mutation, ApiChangeKind | ChangeKind]] = {
     "path added": (
-        lambda d: d["paths"].update({"/tasks/{task_id}/history": {"get": {"responses": {}}}}),
+        lambda d: d["paths"].update({f"{TASK}/history": {"get": {"responses": {}}}}),
         ApiChangeKind.PATH_ADDED,
     ),
     "operation added": (
@@ -211,7 +213,7 @@ COMPATIBLE: dict[str, tuple[Mutation, ApiChangeKind | ChangeKind]] = {
         ChangeKind.REQUIRED_FIELD_ADDED,
     ),
     "optional parameter added": (
-        lambda d: _operation(d, "/tasks", "get")["parameters"].append(
+        lambda d: _operation(d, TASKS, "get")["parameters"].append(
             {"name": "q", "in": "query", "required": False, "schema": {"type": "string"}}
         ),
         ApiChangeKind.PARAMETER_ADDED,
@@ -227,7 +229,7 @@ COMPATIBLE: dict[str, tuple[Mutation, ApiChangeKind | ChangeKind]] = {
         ChangeKind.ENUM_VALUE_ADDED,
     ),
     "description reworded": (
-        lambda d: _parameter(d, "/tasks", "get", "limit")["schema"].update(description="Size."),
+        lambda d: _parameter(d, TASKS, "get", "limit")["schema"].update(description="Size."),
         ChangeKind.ANNOTATION_CHANGED,
     ),
 }
@@ -241,7 +243,9 @@ def test_a_breaking_change_is_caught(mutate: Mutation, kind: ApiChangeKind | Cha
 
     assert kind in {change.kind for change in verdict.breaking}, verdict.explain()
     assert verdict.status is ReviewStatus.BREAKING
-    assert "set `version` in pyproject.toml to 0.2.0" in verdict.explain()
+    # The next breaking version after the published one (0.2.0 -> 0.3.0).
+    bumped = next_breaking_version(published["info"]["version"])
+    assert f"set `version` in pyproject.toml to {bumped}" in verdict.explain()
 
 
 @pytest.mark.parametrize(("mutate", "kind"), COMPATIBLE.values(), ids=COMPATIBLE.keys())
@@ -266,11 +270,11 @@ def test_a_change_is_located_by_operation_status_and_field() -> None:
     where = {str(c) for c in compare_documents(published, candidate)}
 
     assert (
-        "[breaking] GET /tasks/{task_id} response 200 (application/json) field assignee: "
+        f"[breaking] GET {TASK} response 200 (application/json) field assignee: "
         "field removed (no longer published)"
     ) in where
     assert any(
-        "GET /tasks response 200 (application/json) field tasks[].assignee" in w for w in where
+        f"GET {TASKS} response 200 (application/json) field tasks[].assignee" in w for w in where
     )
 
 
@@ -283,7 +287,7 @@ def _with_version(version: str, mutate: Mutation) -> Mutation:
 
 
 def _remove_a_status(document: Document) -> None:
-    _operation(document, "/tasks/{task_id}", "put")["responses"].pop("412")
+    _operation(document, TASK, "put")["responses"].pop("412")
 
 
 @pytest.mark.parametrize(

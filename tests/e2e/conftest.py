@@ -3,6 +3,7 @@
 By default a real ``taskapi serve`` is started as a subprocess (SQLite in a temporary data
 directory, a free port that the server picks itself and announces) and stopped at the end of
 the session; the client sends a token of its data directory, as ``taskapi token`` prints.
+Each test that needs one gets a workspace of its own (``workspace``), owned by that client.
 Set ``TASKAPI_API_URL`` to run the same tests against a deployed stack instead; the client
 then authenticates its requests as that stack asks (see ``http_client``).
 """
@@ -19,6 +20,7 @@ from typing import IO
 
 import pytest
 from tests.e2e.http_client import API_URL_VARIABLE, ApiClient, BearerToken
+from tests.e2e.workspaces import Workspace, create_workspace
 from tests.tokens import ALICE, bearer
 
 STARTUP_DEADLINE_SECONDS = 60.0
@@ -129,3 +131,10 @@ def api(api_url: str, local_data_dir: Path | None) -> Iterator[ApiClient]:
 def local_bearer(data_dir: Path, user: str = ALICE) -> BearerToken:
     """Requests as ``user``, with a token of the local server's data directory."""
     return BearerToken(bearer(data_dir, user)["Authorization"])
+
+
+@pytest.fixture
+def workspace(api: ApiClient) -> Workspace:
+    """A new workspace for this test alone, owned by ``api``'s caller. It is left behind: it
+    cannot be deleted while it holds tasks, and it is invisible to every other caller."""
+    return create_workspace(api)

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from tests.e2e.bus_harness import QUEUE_URL_VARIABLE, BusHarness
 from tests.e2e.http_client import ApiClient, region_of
+from tests.e2e.workspaces import Workspace, events_carry_workspaces
 
 pytestmark = pytest.mark.e2e
 
@@ -36,11 +37,13 @@ def bus(local_data_dir: object, api_url: str) -> BusHarness:
     return BusHarness(boto3.client("sqs", region_name=region_of(api_url)), queue_url)
 
 
-def test_every_change_of_a_task_publishes_its_event(api: ApiClient, bus: BusHarness) -> None:
-    created = api.post("/tasks", json_body={"title": "Publish me"})
+def test_every_change_of_a_task_publishes_its_event(
+    api: ApiClient, bus: BusHarness, workspace: Workspace
+) -> None:
+    created = api.post(workspace.tasks, json_body={"title": "Publish me"})
     assert created.status == 201
     task = created.json()
-    path = f"/tasks/{task['task_id']}"
+    path = workspace.task(task["task_id"])
     renamed = api.put(path, json_body={"title": "Published", "version": 1})
     assert renamed.status == 200
     assert api.delete(path, headers={"If-Match": '"2"'}).status == 204
@@ -55,3 +58,5 @@ def test_every_change_of_a_task_publishes_its_event(api: ApiClient, bus: BusHarn
         "title": {"previous": "Publish me", "current": "Published"}
     }
     assert events[2].detail["task"]["title"] == renamed.json()["title"]
+    if events_carry_workspaces():  # schema version 2: every event names its workspace
+        assert {event.detail["workspace_id"] for event in events} == {workspace.workspace_id}

@@ -3,9 +3,9 @@ that block a delete until they let go, concurrent writers, stale preconditions, 
 through more tasks than several pages hold.
 
 The same tests run against a local ``taskapi serve`` and a deployed stack (``TASKAPI_API_URL``,
-SigV4-signed): a deployed run exercises DynamoDB's conditional transactions, the GSI listing
-and the BatchGetItem graph walk through API Gateway. No task here has an assignee, so no test
-causes an email in a deployed stack.
+SigV4-signed), each test in a workspace of its own: a deployed run exercises DynamoDB's
+conditional transactions, the per-workspace listing and the BatchGetItem graph walk through API
+Gateway. No task here has an assignee, so no test causes an email in a deployed stack.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from tests.e2e.http_client import ApiClient
+from tests.e2e.workspaces import Workspace
 
 pytestmark = pytest.mark.e2e
 
@@ -28,33 +29,35 @@ PAGE_SIZE = 100
 CLIENTS = 6
 
 
-def created(api: ApiClient, title: str, **fields: Any) -> dict[str, Any]:
-    reply = api.post("/tasks", json_body={"title": title, **fields})
+def created(api: ApiClient, ws: Workspace, title: str, **fields: Any) -> dict[str, Any]:
+    reply = api.post(ws.tasks, json_body={"title": title, **fields})
     assert reply.status == 201, reply.body
     task: dict[str, Any] = reply.json()
     return task
 
 
-def updated(api: ApiClient, task: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    reply = api.put(f"/tasks/{task['task_id']}", json_body={**changes, "version": task["version"]})
+def updated(api: ApiClient, ws: Workspace, task: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    reply = api.put(ws.task(task["task_id"]), json_body={**changes, "version": task["version"]})
     assert reply.status == 200, reply.body
     result: dict[str, Any] = reply.json()
     return result
 
 
-def chain(api: ApiClient, length: int) -> list[dict[str, Any]]:
+def chain(api: ApiClient, ws: Workspace, length: int) -> list[dict[str, Any]]:
     """Tasks t0 <- t1 <- ... (each depends on the previous one)."""
-    tasks = [created(api, "chain 0")]
+    tasks = [created(api, ws, "chain 0")]
     for position in range(1, length):
-        tasks.append(created(api, f"chain {position}", dependencies=[tasks[-1]["task_id"]]))
+        tasks.append(created(api, ws, f"chain {position}", dependencies=[tasks[-1]["task_id"]]))
     return tasks
 
 
-def test_closing_a_cycle_is_refused_with_the_cycle_named(api: ApiClient) -> None:
-    first, middle, last = chain(api, 3)
+def test_closing_a_cycle_is_refused_with_the_cycle_named(
+    api: ApiClient, workspace: Workspace
+) -> None:
+    first, middle, last = chain(api, workspace, 3)
 
     reply = api.put(
-        f"/tasks/{first['task_id']}",
+        workspace.task(first["task_id"]),
         json_body={"dependencies": [last["task_id"]], "version": first["version"]},
     )
 
@@ -64,15 +67,15 @@ def test_closing_a_cycle_is_refused_with_the_cycle_named(api: ApiClient) -> None
     cycle = body["details"]["cycle"]
     assert cycle == [first["task_id"], last["task_id"], middle["task_id"], first["task_id"]]
     # Nothing was written: the task is still at its version, without the edge.
-    assert api.get(f"/tasks/{first['task_id']}").json() == first
+    assert api.get(workspace.task(first["task_id"])).json() == first
 
 
-def test_a_long_chain_is_walked_to_the_end(api: ApiClient) -> None:
-    tasks = chain(api, 25)
+def test_a_long_chain_is_walked_to_the_end(api: ApiClient, workspace: Workspace) -> None:
+    tasks = chain(api, workspace, 25)
     head, tail = tasks[0], tasks[-1]
 
     reply = api.put(
-        f"/tasks/{head['task_id']}",
+        workspace.task(head["task_id"]),
         json_body={"dependencies": [tail["task_id"]], "version": head["version"]},
     )
 
@@ -80,31 +83,31 @@ def test_a_long_chain_is_walked_to_the_end(api: ApiClient) -> None:
     assert len(reply.json()["details"]["cycle"]) == len(tasks) + 1
 
 
-def test_a_task_cannot_depend_on_itself(api: ApiClient) -> None:
-    task = created(api, "Narcissus")
+def test_a_task_cannot_depend_on_itself(api: ApiClient, workspace: Workspace) -> None:
+    task = created(api, workspace, "Narcissus")
 
     reply = api.put(
-        f"/tasks/{task['task_id']}",
+        workspace.task(task["task_id"]),
         json_body={"dependencies": [task["task_id"]], "version": task["version"]},
     )
 
     assert (reply.status, reply.json()["error"]) == (400, "dependency_cycle")
 
 
-def test_unknown_dependencies_are_named(api: ApiClient) -> None:
+def test_unknown_dependencies_are_named(api: ApiClient, workspace: Workspace) -> None:
     ghost = str(uuid.uuid4())
 
-    reply = api.post("/tasks", json_body={"title": "Haunted", "dependencies": [ghost]})
+    reply = api.post(workspace.tasks, json_body={"title": "Haunted", "dependencies": [ghost]})
 
     assert (reply.status, reply.json()["error"]) == (400, "dependencies_not_found")
     assert reply.json()["details"]["missing_dependencies"] == [ghost]
 
 
-def test_dependents_block_a_delete_until_they_let_go(api: ApiClient) -> None:
-    base = created(api, "Foundation")
-    walls = created(api, "Walls", dependencies=[base["task_id"]])
-    roof = created(api, "Roof", dependencies=[base["task_id"], walls["task_id"]])
-    base_path = f"/tasks/{base['task_id']}"
+def test_dependents_block_a_delete_until_they_let_go(api: ApiClient, workspace: Workspace) -> None:
+    base = created(api, workspace, "Foundation")
+    walls = created(api, workspace, "Walls", dependencies=[base["task_id"]])
+    roof = created(api, workspace, "Roof", dependencies=[base["task_id"], walls["task_id"]])
+    base_path = workspace.task(base["task_id"])
 
     blocked = api.delete(base_path)
     assert (blocked.status, blocked.json()["error"]) == (409, "task_has_dependents")
@@ -113,33 +116,39 @@ def test_dependents_block_a_delete_until_they_let_go(api: ApiClient) -> None:
     )
 
     # Re-pointing a dependent moves its reverse edge: only the other one still blocks.
-    updated(api, roof, dependencies=[walls["task_id"]])
+    updated(api, workspace, roof, dependencies=[walls["task_id"]])
     still_blocked = api.delete(base_path)
     assert still_blocked.json()["details"]["dependents"] == [walls["task_id"]]
 
-    updated(api, walls, dependencies=[])
+    updated(api, workspace, walls, dependencies=[])
     assert api.delete(base_path).status == 204
     assert api.get(base_path).status == 404
 
 
-def test_a_task_is_completed_only_after_its_dependencies(api: ApiClient) -> None:
-    design = created(api, "Design")
-    build = created(api, "Build", dependencies=[design["task_id"]])
+def test_a_task_is_completed_only_after_its_dependencies(
+    api: ApiClient, workspace: Workspace
+) -> None:
+    design = created(api, workspace, "Design")
+    build = created(api, workspace, "Build", dependencies=[design["task_id"]])
 
-    early = api.put(f"/tasks/{build['task_id']}", json_body={"status": "completed", "version": 1})
+    early = api.put(
+        workspace.task(build["task_id"]), json_body={"status": "completed", "version": 1}
+    )
     assert (early.status, early.json()["error"]) == (400, "dependencies_not_completed")
     assert early.json()["details"]["blocking_dependencies"] == [design["task_id"]]
 
-    updated(api, design, status="completed")
-    assert updated(api, build, status="completed")["status"] == "completed"
+    updated(api, workspace, design, status="completed")
+    assert updated(api, workspace, build, status="completed")["status"] == "completed"
 
 
-def test_of_concurrent_writers_of_one_version_exactly_one_wins(api: ApiClient) -> None:
-    task = created(api, "Contended")
+def test_of_concurrent_writers_of_one_version_exactly_one_wins(
+    api: ApiClient, workspace: Workspace
+) -> None:
+    task = created(api, workspace, "Contended")
     titles = [f"writer {n}" for n in range(CLIENTS)]
 
     def write(title: str) -> tuple[int, dict[str, Any]]:
-        reply = api.put(f"/tasks/{task['task_id']}", json_body={"title": title, "version": 1})
+        reply = api.put(workspace.task(task["task_id"]), json_body={"title": title, "version": 1})
         return reply.status, reply.json()
 
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
@@ -153,9 +162,9 @@ def test_of_concurrent_writers_of_one_version_exactly_one_wins(api: ApiClient) -
     assert all(body["current_task"] == winner for status, body in results if status == 409)
 
 
-def test_a_stale_if_match_deletes_nothing(api: ApiClient) -> None:
-    task = updated(api, created(api, "Versioned"), title="Versioned twice")
-    path = f"/tasks/{task['task_id']}"
+def test_a_stale_if_match_deletes_nothing(api: ApiClient, workspace: Workspace) -> None:
+    task = updated(api, workspace, created(api, workspace, "Versioned"), title="Versioned twice")
+    path = workspace.task(task["task_id"])
 
     stale = api.delete(path, headers={"If-Match": '"1"'})
 
@@ -164,23 +173,28 @@ def test_a_stale_if_match_deletes_nothing(api: ApiClient) -> None:
     assert api.delete(path, headers={"If-Match": '"2"'}).status == 204
 
 
-def test_paging_through_many_tasks_skips_none_and_repeats_none(api: ApiClient) -> None:
-    run = uuid.uuid4().hex[:8]
+def test_paging_through_many_tasks_skips_none_and_repeats_none(
+    api: ApiClient, workspace: Workspace
+) -> None:
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
         mine = set(
-            pool.map(lambda n: created(api, f"page test {run} #{n}")["task_id"], range(MANY_TASKS))
+            pool.map(
+                lambda n: created(api, workspace, f"page test #{n}")["task_id"], range(MANY_TASKS)
+            )
         )
 
-    # Page through the whole listing: other tests (or earlier runs) may add tasks at the same
-    # time, which must never make a task appear twice or one of ours go missing.
+    # Page through the workspace's whole listing: exactly its tasks, each once, oldest first,
+    # whatever other workspaces of the same server or stack hold.
     listed: list[dict[str, Any]] = []
     params: dict[str, str | int] = {"limit": PAGE_SIZE}
+    pages = 0
     while True:
-        reply = api.get("/tasks", params=params)
+        reply = api.get(workspace.tasks, params=params)
         assert reply.status == 200, reply.body
         page = reply.json()
         assert len(page["tasks"]) <= PAGE_SIZE
         listed += page["tasks"]
+        pages += 1
         token = page["pagination"]["next_token"]
         if token is None:
             break
@@ -188,6 +202,7 @@ def test_paging_through_many_tasks_skips_none_and_repeats_none(api: ApiClient) -
 
     ids = [task["task_id"] for task in listed]
     assert len(ids) == len(set(ids)), "a task was listed twice"
-    assert mine <= set(ids)
+    assert set(ids) == mine
+    assert pages == -(-MANY_TASKS // PAGE_SIZE)
     order = [(datetime.fromisoformat(t["created_at"]), t["task_id"]) for t in listed]
     assert order == sorted(order)

@@ -9,17 +9,20 @@ deployed e2e run checks events on the bus instead, see docs/deployment.md).
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tests.e2e.http_client import ApiClient
+from tests.e2e.mailbox import (
+    UNBLOCKING_NEEDS_WORKSPACE_EVENTS,
+    assert_of_workspace,
+    notices_for,
+    wait_for_notices,
+)
+from tests.e2e.workspaces import Workspace, create_task
 
 pytestmark = pytest.mark.e2e
-
-DELIVERY_DEADLINE_SECONDS = 15.0
 
 
 @pytest.fixture
@@ -33,39 +36,15 @@ def unique_address(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:10]}@example.com"
 
 
-def notices_for(mailbox: Path, recipient: str) -> list[dict[str, Any]]:
-    if not mailbox.exists():
-        return []
-    entries = [json.loads(line) for line in mailbox.read_text(encoding="utf-8").splitlines()]
-    return [entry for entry in entries if entry["recipient"] == recipient]
-
-
-def wait_for_notices(mailbox: Path, recipient: str, count: int) -> list[dict[str, Any]]:
-    """The recipient's notices once there are ``count`` of them; fails at the deadline.
-    Delivery is asynchronous (a background dispatcher), hence the polling."""
-    deadline = time.monotonic() + DELIVERY_DEADLINE_SECONDS
-    while True:
-        notices = notices_for(mailbox, recipient)
-        if len(notices) >= count or time.monotonic() > deadline:
-            assert len(notices) == count, notices
-            return notices
-        time.sleep(0.05)  # polling interval; the dispatcher wakes on every commit
-
-
-def create(api: ApiClient, **fields: Any) -> dict[str, Any]:
-    reply = api.post("/tasks", json_body=fields)
-    assert reply.status == 201, reply.body
-    task: dict[str, Any] = reply.json()
-    return task
-
-
-def test_assigning_and_completing_tasks_notifies_through_the_mailbox(
-    api: ApiClient, mailbox: Path
+def test_assigning_tasks_notifies_through_the_mailbox(
+    api: ApiClient, workspace: Workspace, mailbox: Path
 ) -> None:
     designer, builder = unique_address("designer"), unique_address("builder")
 
-    design = create(api, title="Design the schema", assignee=designer)
-    build = create(api, title="Build the API", assignee=builder, dependencies=[design["task_id"]])
+    design = create_task(api, workspace, title="Design the schema", assignee=designer)
+    build = create_task(
+        api, workspace, title="Build the API", assignee=builder, dependencies=[design["task_id"]]
+    )
 
     [assigned_design] = wait_for_notices(mailbox, designer, 1)
     [assigned_build] = wait_for_notices(mailbox, builder, 1)
@@ -77,9 +56,24 @@ def test_assigning_and_completing_tasks_notifies_through_the_mailbox(
         "task_assigned",
         build["task_id"],
     )
+    assert "Build the API" in assigned_build["subject"]
+    for notice in (assigned_design, assigned_build):
+        assert_of_workspace(notice, workspace)
+
+
+@UNBLOCKING_NEEDS_WORKSPACE_EVENTS
+def test_completing_a_task_notifies_the_assignee_of_the_task_it_unblocks(
+    api: ApiClient, workspace: Workspace, mailbox: Path
+) -> None:
+    designer, builder = unique_address("designer"), unique_address("builder")
+    design = create_task(api, workspace, title="Design the schema", assignee=designer)
+    build = create_task(
+        api, workspace, title="Build the API", assignee=builder, dependencies=[design["task_id"]]
+    )
+    wait_for_notices(mailbox, builder, 1)
 
     done = api.put(
-        f"/tasks/{design['task_id']}",
+        workspace.task(design["task_id"]),
         json_body={"status": "completed"},
         headers={"If-Match": '"1"'},
     )
@@ -88,14 +82,17 @@ def test_assigning_and_completing_tasks_notifies_through_the_mailbox(
     unblocked = wait_for_notices(mailbox, builder, 2)[1]
     assert (unblocked["kind"], unblocked["task_id"]) == ("task_unblocked", build["task_id"])
     assert "Build the API" in unblocked["subject"]
+    assert_of_workspace(unblocked, workspace)
     # The completion itself notifies nobody else, and nothing was delivered twice.
     assert len(notices_for(mailbox, designer)) == 1
 
 
-def test_a_task_without_assignee_notifies_nobody(api: ApiClient, mailbox: Path) -> None:
+def test_a_task_without_assignee_notifies_nobody(
+    api: ApiClient, workspace: Workspace, mailbox: Path
+) -> None:
     watcher = unique_address("watcher")
-    lone = create(api, title="Nobody's task")
-    create(api, title="Marker", assignee=watcher)  # delivered after the task above
+    lone = create_task(api, workspace, title="Nobody's task")
+    create_task(api, workspace, title="Marker", assignee=watcher)  # delivered after the above
 
     wait_for_notices(mailbox, watcher, 1)
 

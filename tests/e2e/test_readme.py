@@ -43,13 +43,28 @@ def promised_statuses(block: str) -> list[int]:
 def test_the_walkthrough_block_is_what_this_test_reads() -> None:
     block = walkthrough()
 
-    assert block.count(README_ADDRESS) >= 11
-    assert promised_statuses(block) == [401, 201, 201, 201, 200, 200, 200, 409, 200, 412, 409]
+    promised = [401, 201, 201, 201, 201, 201, 200, 404, 200, 200, 200, 409, 200, 412, 409]
+    promised += [409, 204, 204, 204]
+    assert promised_statuses(block) == promised
+    assert block.count(README_ADDRESS) == len(promised)
     assert "Idempotency-Key: 9f" not in block  # no fixed key: a second paste would replay it
-    # Every request but the first, which shows the refusal, carries the token.
+    # Every request but the first, which shows the refusal, carries a token: Alice's, but
+    # for Bob's (a member) and Carol's (no member) reads of the workspace's tasks.
     assert "TOKEN=$(taskapi token --user alice@example.com)" in block
+    assert "BOB=$(taskapi token --user bob@example.com --identity)" in block
     requests = re.sub(r"\\\n", " ", block).split("curl ")[1:]
-    assert ['-H "Authorization: Bearer $TOKEN"' in r for r in requests] == [False] + [True] * 10
+    alice, bob = '-H "Authorization: Bearer $TOKEN"', "$(taskapi token --user bob@example.com)"
+    carol = "$(taskapi token --user carol@example.com)"
+    senders = [
+        "alice" if alice in r else "bob" if bob in r else "carol" if carol in r else None
+        for r in requests
+    ]
+    assert senders == [None] + ["alice"] * 5 + ["bob", "carol"] + ["alice"] * 11
+    # Every task request is one of the workspace the walk-through created.
+    paths = re.findall(r"localhost:8000(/[^\s\"?]*)", block)
+    assert len(paths) == len(promised)
+    assert [p for p in paths if not p.startswith("/workspaces")] == []
+    assert [p for p in paths if "/tasks" in p and not p.startswith("/workspaces/$W/tasks")] == []
 
 
 def test_pasting_the_walkthrough_twice_keeps_every_promise(tmp_path: Path) -> None:
@@ -84,8 +99,8 @@ def test_pasting_the_walkthrough_twice_keeps_every_promise(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("line", "status"),
     [
-        ('curl -si localhost:8000/tasks/$A   # 200, ETag: "1"', 200),
-        ("curl -si -X DELETE localhost:8000/tasks/$A  # 409: depended on", 409),
+        ('curl -si localhost:8000/workspaces/$W/tasks/$A   # 200, ETag: "1"', 200),
+        ("curl -si -X DELETE localhost:8000/workspaces/$W  # 409: holds tasks", 409),
     ],
 )
 def test_a_status_is_read_from_the_comment_at_the_end_of_a_command(line: str, status: int) -> None:

@@ -78,8 +78,8 @@ def test_a_request_with_a_token_reaches_the_handler_with_the_claims_as_strings(
     token = token_for(tmp_path, ALICE)
     connection.request(
         "POST",
-        "/tasks",
-        b'{"title": "mine"}',
+        "/workspaces",
+        b'{"name": "mine"}',
         {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
     )
     response = connection.getresponse()
@@ -150,7 +150,7 @@ def test_a_request_without_a_good_token_is_a_401_the_handler_never_sees(
     method: str,
 ) -> None:
     headers = BAD_TOKENS[case](tmp_path)
-    connection.putrequest(method, "/tasks")
+    connection.putrequest(method, "/workspaces")
     for name, value in headers:
         connection.putheader(name, value)
     connection.endheaders()
@@ -186,14 +186,16 @@ def test_health_and_the_documents_need_a_token_as_in_the_deployed_stack(
 def test_a_refused_request_leaves_the_connection_usable(
     tmp_path: Path, connection: http.client.HTTPConnection, handler: RecordingHandler
 ) -> None:
-    connection.request("POST", "/tasks", b'{"title": "refused"}', {"Authorization": "Bearer"})
+    connection.request("POST", "/workspaces", b'{"name": "refused"}', {"Authorization": "Bearer"})
     refused = connection.getresponse()
     refused.read()
-    connection.request("GET", "/tasks", headers={"Authorization": f"Bearer {token_for(tmp_path)}"})
+    connection.request(
+        "GET", "/workspaces", headers={"Authorization": f"Bearer {token_for(tmp_path)}"}
+    )
     answered = connection.getresponse()
 
     assert (refused.status, answered.status) == (401, 200)
-    assert json.loads(answered.read())["tasks"] == []  # the refused POST created nothing
+    assert json.loads(answered.read())["workspaces"] == []  # the refused POST made nothing
     assert len(handler.events) == 1
 
 
@@ -203,7 +205,8 @@ def test_a_non_ascii_authorization_header_is_a_401(
     # Sent as raw bytes: http.client would refuse to encode it.
     with socket.create_connection(server.server_address[:2], timeout=PROMPTLY) as sock:
         sock.sendall(
-            b"GET /tasks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xc3\xa9t\xc3\xa9.a.b\r\n\r\n"
+            b"GET /workspaces HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: Bearer \xc3\xa9t\xc3\xa9.a.b\r\n\r\n"
         )
         response = http.client.HTTPResponse(sock)
         response.begin()
@@ -219,7 +222,7 @@ def test_a_header_over_the_gateways_line_limit_is_refused_before_authentication(
 ) -> None:
     with socket.create_connection(server.server_address[:2], timeout=PROMPTLY) as sock:
         # One byte over the stdlib's 65536 per line, all of it read: the close is clean.
-        sock.sendall(b"GET /tasks HTTP/1.1\r\nAuthorization: Bearer " + b"a" * 65_515)
+        sock.sendall(b"GET /workspaces HTTP/1.1\r\nAuthorization: Bearer " + b"a" * 65_515)
         response = http.client.HTTPResponse(sock)
         response.begin()
         body = json.loads(response.read())

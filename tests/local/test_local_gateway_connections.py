@@ -21,6 +21,7 @@ from taskapi import bootstrap
 from taskapi.config import Settings
 from taskapi.entrypoints.api import lambda_handler
 from taskapi.local.gateway import LocalApiServer, serving
+from tests.local.workspaces import create_workspace
 from tests.tokens import bearer, local_server
 
 JSON = {"Content-Type": "application/json"}
@@ -161,7 +162,7 @@ def test_a_burst_of_20_connections_is_accepted_before_the_server_runs(
     [
         b"",
         b"GET /health HTTP/1.1\r\nHost: x\r\n",
-        b"POST /tasks HTTP/1.1\r\nContent-Length: 9\r\n\r\n{",
+        b"POST /workspaces HTTP/1.1\r\nContent-Length: 9\r\n\r\n{",
     ],
     ids=["idle", "stalled-in-headers", "stalled-in-body"],
 )
@@ -215,11 +216,13 @@ def test_head_answers_the_headers_of_get_without_the_content(
     with start() as server:
         host, port = server.server_address[:2]
         connection = http.client.HTTPConnection(str(host), int(port), timeout=PROMPTLY)
+        tasks = create_workspace(connection, auth)
         connection.request(
-            "POST", "/tasks", b'{"title": "t"}', {"Content-Type": "application/json", **auth}
+            "POST", tasks, b'{"title": "t"}', {"Content-Type": "application/json", **auth}
         )
         task = json.loads(connection.getresponse().read())
-        for target in ("/health", "/tasks", f"/tasks/{task['task_id']}"):
+        workspace = tasks.removesuffix("/tasks")
+        for target in ("/health", workspace, tasks, f"{tasks}/{task['task_id']}"):
             connection.request("GET", target, headers=auth)
             got = connection.getresponse()
             content = got.read()

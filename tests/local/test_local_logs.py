@@ -16,17 +16,25 @@ from pathlib import Path
 import pytest
 
 from taskapi import bootstrap
+from taskapi.adapters.memory import InMemoryUnitOfWorkFactory
+from taskapi.domain.workspaces import Role
 from taskapi.entrypoints.api import lambda_handler
 from taskapi.entrypoints.observability import logger as function_logger
 from taskapi.local.cli import build_parser
 from taskapi.local.gateway import serving
+from taskapi.local.identity import member_identity
 from taskapi.local.logs import local_logging, resolve_format
+from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import StoreUnavailable
-from tests.fakes.service import build_service
+from taskapi.service.workspaces import WorkspaceService
+from tests.fakes.builders import OWNER, WORKSPACE_ID
+from tests.fakes.clock import SequentialIds
+from tests.fakes.service import PAGE_TOKEN_SECRET, ServiceHarness, build_service
 from tests.fakes.unit_of_work import FailingCommits
-from tests.tokens import bearer, local_server
+from tests.tokens import ALICE, bearer, local_server
 
 Send = Callable[..., int]
+TASKS = f"/workspaces/{WORKSPACE_ID}/tasks"
 
 
 @pytest.fixture(autouse=True)
@@ -43,14 +51,16 @@ def _no_powertools_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 @contextmanager
 def served_api(pool_dir: Path, *, failing_commit: int | None = None) -> Iterator[Send]:
     """The API on a free port, on the in-memory store, accepting ``pool_dir``'s tokens;
-    ``send(title[, content_type])`` POSTs a task with a token and returns the status. Commit
-    number ``failing_commit`` fails as a throttled store."""
+    ``send(title[, content_type])`` POSTs a task to the store's workspace, as Alice (one of
+    its members), and returns the status. Commit number ``failing_commit`` fails as a
+    throttled store."""
     wrap = None
     if failing_commit is not None:
         wrap = lambda inner: FailingCommits(  # noqa: E731
             inner, StoreUnavailable("throttled"), on_commit=failing_commit
         )
     harness = build_service(wrap=wrap)
+    join(harness, member_identity(ALICE))
     server = local_server(lambda_handler, pool_dir)
     host, port = server.server_address[:2]
     connection = http.client.HTTPConnection(str(host), int(port), timeout=10)
@@ -58,16 +68,27 @@ def served_api(pool_dir: Path, *, failing_commit: int | None = None) -> Iterator
 
     def send(title: str, content_type: str = "application/json") -> int:
         body = json.dumps({"title": title}).encode()
-        connection.request("POST", "/tasks", body, {"Content-Type": content_type, **auth})
+        connection.request("POST", TASKS, body, {"Content-Type": content_type, **auth})
         response = connection.getresponse()
         response.read()
         return response.status
 
-    with bootstrap.override_task_service(harness.service), serving(server, poll_interval=0.05):
+    services = bootstrap.override_services(harness.service, harness.workspaces)
+    with services, serving(server, poll_interval=0.05):
         try:
             yield send
         finally:
             connection.close()
+
+
+def join(harness: ServiceHarness, member: str) -> None:
+    """Make ``member`` a member of the harness's workspace, through a workspace service on
+    the same store but not the wrapped units of work: no commit a test counts."""
+    store = InMemoryUnitOfWorkFactory(harness.store)
+    service = WorkspaceService(
+        store, harness.clock, SequentialIds(), PageTokenCodec(PAGE_TOKEN_SECRET)
+    )
+    service.put_member(OWNER, WORKSPACE_ID, member, Role.MEMBER)
 
 
 def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -86,7 +107,7 @@ def test_text_logs_are_an_access_line_per_request_and_one_short_line_per_warning
         statuses = [send("saved"), send("refused: the store is throttled")]
 
     assert statuses == [201, 503]
-    assert [line.split('"')[1] for line in access_lines(caplog)] == ["POST /tasks"] * 2
+    assert [line.split('"')[1] for line in access_lines(caplog)] == [f"POST {TASKS}"] * 2
     # The write's own log line and the EMF metrics of the created task: not on the console.
     [warning] = text.getvalue().splitlines()
     assert " WARNING store unavailable " in warning

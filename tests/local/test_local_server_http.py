@@ -17,6 +17,7 @@ from taskapi.entrypoints.api import lambda_handler
 from taskapi.local.cli import build_parser
 from taskapi.local.gateway import LocalApiServer, serving
 from taskapi.local.serve import serve
+from tests.local.workspaces import create_workspace
 from tests.tokens import bearer, local_server
 
 JSON = {"Content-Type": "application/json"}
@@ -48,21 +49,20 @@ def test_a_request_round_trips_through_the_handler(
     auth: dict[str, str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    tasks = create_workspace(connection, auth)
     with caplog.at_level(logging.INFO, logger="taskapi-serve"):
-        connection.request(
-            "POST", "/tasks", body=b'{"title": "over http"}', headers={**JSON, **auth}
-        )
+        connection.request("POST", tasks, body=b'{"title": "over http"}', headers={**JSON, **auth})
         response = connection.getresponse()
         body = json.loads(response.read())
 
     assert response.status == 201
     assert body["title"] == "over http"
     assert response.getheader("ETag") == '"1"'
-    assert response.getheader("Location") == f"/tasks/{body['task_id']}"
+    assert response.getheader("Location") == f"{tasks}/{body['task_id']}"
     assert response.getheader("x-amzn-RequestId")
     access_lines = [r.getMessage() for r in caplog.records if r.name == "taskapi-serve"]
     assert len(access_lines) == 1
-    assert '"POST /tasks" 201' in access_lines[0]
+    assert f'"POST {tasks}" 201' in access_lines[0]
     assert access_lines[0].endswith(" ms")
 
 
@@ -94,8 +94,9 @@ def test_head_answers_headers_without_a_body(
 def test_a_chunked_body_is_read(
     connection: http.client.HTTPConnection, auth: dict[str, str]
 ) -> None:
+    tasks = create_workspace(connection, auth)
     chunks = iter([b'{"title": ', b'"sent in ', b'chunks"}'])
-    connection.request("POST", "/tasks", body=chunks, headers={**JSON, **auth}, encode_chunked=True)
+    connection.request("POST", tasks, body=chunks, headers={**JSON, **auth}, encode_chunked=True)
     response = connection.getresponse()
 
     assert response.status == 201
@@ -105,7 +106,7 @@ def test_a_chunked_body_is_read(
 def test_the_gateway_refuses_a_body_over_10_mb_without_reading_it(
     connection: http.client.HTTPConnection,
 ) -> None:
-    connection.putrequest("POST", "/tasks")
+    connection.putrequest("POST", "/workspaces")
     connection.putheader("Content-Type", "application/json")
     connection.putheader("Content-Length", str(11 * 1024 * 1024))
     connection.endheaders()

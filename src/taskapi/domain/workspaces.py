@@ -13,7 +13,14 @@ from enum import Enum, StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from taskapi.domain.errors import LastOwner, NotPermitted, WorkspaceNotFound
 from taskapi.domain.model import UtcDateTime
@@ -76,10 +83,20 @@ def _name_text(value: object) -> object:
     return value
 
 
+def _not_blank(value: str) -> str:
+    # With a before-validator beside them, the constraints check min_length before the strip:
+    # a name of non-ASCII spaces (U+00A0) would be stored empty, a workspace that no one
+    # could read back (every read validates the name again).
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
 WorkspaceName = Annotated[
     str,
     BeforeValidator(_name_text),
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_WORKSPACE_NAME_LENGTH),
+    AfterValidator(_not_blank),
     Field(json_schema_extra={"pattern": f"^[^{_NAME_CONTROLS}]*$"}),
 ]
 

@@ -117,7 +117,8 @@ def token_hint(settings: Settings, url: str) -> list[str]:
     return [
         "  auth: every request needs a token (Authorization: Bearer ...), for any e-mail:",
         f"    TOKEN=$({data_dir}taskapi token --user alice@example.com)",
-        f'    curl -H "Authorization: Bearer $TOKEN" {url}/tasks',
+        f'    curl -H "Authorization: Bearer $TOKEN" {url}/workspaces',
+        "  tasks live in workspaces (/workspaces/{id}/tasks): the README's walk-through makes one",
     ]
 
 
