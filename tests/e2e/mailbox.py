@@ -10,21 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-from tests.e2e.workspaces import Workspace, events_carry_workspaces
+from tests.e2e.workspaces import Workspace
 
 DELIVERY_DEADLINE_SECONDS = 15.0
-
-# Finding the tasks a completion unblocks reads the store within the event's workspace, which
-# an event names from schema version 2 on (the events branch). Until then the dispatcher fails
-# those deliveries ("opened without a workspace") and retries them: the test is expected to
-# fail, strictly, so that it runs for real, unmarked, as soon as the events carry workspaces.
-UNBLOCKING_NEEDS_WORKSPACE_EVENTS = pytest.mark.xfail(
-    not events_carry_workspaces(),
-    reason="events carry no workspace_id yet: unblocked notifications cannot be delivered",
-    raises=AssertionError,
-    strict=True,
-)
 
 
 def entries(mailbox: Path) -> list[dict[str, Any]]:
@@ -52,9 +40,5 @@ def wait_for_notices(mailbox: Path, recipient: str, count: int) -> list[dict[str
 
 
 def assert_of_workspace(notice: dict[str, Any], workspace: Workspace) -> None:
-    """``notice`` names ``workspace`` once events carry their workspace; before that, the
-    mailbox has no such field (events_carry_workspaces() flips with the schema)."""
-    if events_carry_workspaces():
-        assert notice.get("workspace_id") == workspace.workspace_id, notice
-    else:
-        assert "workspace_id" not in notice, notice
+    """``notice`` names ``workspace``, as every notification names its task's workspace."""
+    assert notice.get("workspace_id") == workspace.workspace_id, notice

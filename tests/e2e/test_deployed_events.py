@@ -15,7 +15,7 @@ import boto3
 import pytest
 from tests.e2e.bus_harness import QUEUE_URL_VARIABLE, BusHarness
 from tests.e2e.http_client import ApiClient, region_of
-from tests.e2e.workspaces import Workspace, events_carry_workspaces
+from tests.e2e.workspaces import Workspace
 
 pytestmark = pytest.mark.e2e
 
@@ -58,5 +58,4 @@ def test_every_change_of_a_task_publishes_its_event(
         "title": {"previous": "Publish me", "current": "Published"}
     }
     assert events[2].detail["task"]["title"] == renamed.json()["title"]
-    if events_carry_workspaces():  # schema version 2: every event names its workspace
-        assert {event.detail["workspace_id"] for event in events} == {workspace.workspace_id}
+    assert {event.detail["workspace_id"] for event in events} == {workspace.workspace_id}

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from tests.e2e.http_client import ApiClient
 from tests.e2e.mailbox import (
-    UNBLOCKING_NEEDS_WORKSPACE_EVENTS,
     assert_of_workspace,
     notices_for,
     wait_for_notices,
@@ -61,7 +60,6 @@ def test_assigning_tasks_notifies_through_the_mailbox(
         assert_of_workspace(notice, workspace)
 
 
-@UNBLOCKING_NEEDS_WORKSPACE_EVENTS
 def test_completing_a_task_notifies_the_assignee_of_the_task_it_unblocks(
     api: ApiClient, workspace: Workspace, mailbox: Path
 ) -> None:

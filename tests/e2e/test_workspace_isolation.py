@@ -23,7 +23,6 @@ import pytest
 from tests.e2e.conftest import local_bearer, start_local_server, stop_local_server
 from tests.e2e.http_client import ApiClient, BearerToken, Response
 from tests.e2e.mailbox import (
-    UNBLOCKING_NEEDS_WORKSPACE_EVENTS,
     assert_of_workspace,
     wait_for_notices,
 )
@@ -579,7 +578,6 @@ def test_an_assignment_notifies_within_its_workspace(
         assert_of_workspace(notice, workspace)
 
 
-@UNBLOCKING_NEEDS_WORKSPACE_EVENTS
 def test_a_completion_unblocks_only_tasks_of_its_own_workspace(
     server: LocalServer, alice: User, bob: User
 ) -> None:

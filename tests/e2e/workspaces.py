@@ -8,7 +8,6 @@ in the path (an IAM principal ARN has slashes).
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,11 +63,3 @@ def create_task(api: ApiClient, workspace: Workspace, **fields: Any) -> dict[str
     task: dict[str, Any] = reply.json()
     assert task["workspace_id"] == workspace.workspace_id
     return task
-
-
-def events_carry_workspaces() -> bool:
-    """Whether the published event contract (``schemas/events/``) gives every event a
-    ``workspace_id``: from then on every event, and every notification, names the workspace
-    of its task."""
-    schema = json.loads((REPO / "schemas" / "events" / "TaskCreated.json").read_text())
-    return "workspace_id" in schema["properties"]
