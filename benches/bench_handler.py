@@ -35,10 +35,14 @@ from taskapi import bootstrap
 from taskapi.config import Settings
 from taskapi.entrypoints.api import lambda_handler
 from taskapi.local.proxy import HttpRequest, LocalLambdaContext, to_proxy_event
-from taskapi.service.commands import CreateTask
+from taskapi.service.commands import Access, CreateTask, CreateWorkspace
 
 JSON = ("Content-Type", "application/json")
 SEEDED_TASKS = 100
+# Every request is made by one Cognito user, the owner of the workspace the tasks live in.
+CALLER_SUB = "bench-user"
+CALLER = f"cognito:{CALLER_SUB}"
+CLAIMS = {"sub": CALLER_SUB, "token_use": "id"}
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,11 @@ def stdout_to_devnull() -> Iterator[None]:
 
 
 def invocation(
-    method: str, target: str, body: Any = None, headers: list[tuple[str, str]] | None = None
+    method: str,
+    target: str,
+    body: Any = None,
+    headers: list[tuple[str, str]] | None = None,
+    claims: dict[str, str] | None = None,
 ) -> Invocation:
     context = LocalLambdaContext()
     request = HttpRequest(
@@ -84,7 +92,8 @@ def invocation(
         headers=[JSON, *(headers or [])],
         body=b"" if body is None else json.dumps(body).encode(),
     )
-    return Invocation(to_proxy_event(request, request_id=context.aws_request_id), context)
+    event = to_proxy_event(request, request_id=context.aws_request_id, claims=claims)
+    return Invocation(event, context)
 
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -158,21 +167,35 @@ def measure(
     requests: int,
     repeat: int,
 ) -> int:
-    seeded = [runtime.service.create(CreateTask(title=f"seed {n}")) for n in range(SEEDED_TASKS)]
+    workspace = runtime.workspaces.create(CALLER, CreateWorkspace(name="bench"))
+    access = Access(workspace.workspace_id, CALLER)
+    tasks = f"/workspaces/{workspace.workspace_id}/tasks"
+    seeded = [
+        runtime.service.create(access, CreateTask(title=f"seed {n}")) for n in range(SEEDED_TASKS)
+    ]
     cases: dict[str, tuple[int, Callable[[int], Invocation]]] = {
         "GET /tasks/{id}": (
             200,
-            lambda n: invocation("GET", f"/tasks/{seeded[n % SEEDED_TASKS].task_id}"),
+            lambda n: invocation(
+                "GET", f"{tasks}/{seeded[n % SEEDED_TASKS].task_id}", claims=CLAIMS
+            ),
         ),
-        "GET /tasks?limit=20": (200, lambda _n: invocation("GET", "/tasks?limit=20")),
-        "POST /tasks": (201, lambda n: invocation("POST", "/tasks", {"title": f"task {n}"})),
+        "GET /tasks?limit=20": (
+            200,
+            lambda _n: invocation("GET", f"{tasks}?limit=20", claims=CLAIMS),
+        ),
+        "POST /tasks": (
+            201,
+            lambda n: invocation("POST", tasks, {"title": f"task {n}"}, claims=CLAIMS),
+        ),
         "POST /tasks + Idempotency-Key": (
             201,
             lambda n: invocation(
                 "POST",
-                "/tasks",
+                tasks,
                 {"title": f"task {n}"},
                 [("Idempotency-Key", f"bench-{time.monotonic_ns()}-{n}")],
+                claims=CLAIMS,
             ),
         ),
     }
