@@ -12,14 +12,20 @@ from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
     OpenAPIRequestValidationMiddleware,
     OpenAPIResponseValidationMiddleware,
+    _extract_field_value_from_body,
+    _get_body_field_location,
+    _get_embed_body,
     _get_multi_value_query_params,
+    _handle_missing_field_value,
+    _is_or_contains_sequence,
     _process_model_param,
     _process_scalar_param,
-    _request_body_to_args,
     _request_params_to_args,
+    _validate_field,
 )
 from aws_lambda_powertools.event_handler.openapi.compat import is_scalar_field
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import UploadFile
 from aws_lambda_powertools.shared.types import AnyCallableT
 from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent, CaseInsensitiveDict
 from pydantic import BaseModel
@@ -169,7 +175,7 @@ class _RequestValidation(OpenAPIRequestValidationMiddleware):
             errors += cookie_errors
         if dependant.body_params:
             body_values, body_errors = _request_body_to_args(
-                required_params=dependant.body_params, received_body=self._get_body(app)
+                dependant.body_params, self._get_body(app)
             )
             values.update(body_values)
             errors.extend(body_errors)
@@ -213,6 +219,49 @@ def _normalize_multi_params(
         elif kind is _MODEL:
             _process_model_param(received, param, multi_value_params)
     return received
+
+
+_TAKES_SEQUENCE: dict[int, bool] = {}  # id(ModelField) -> whether its type is a sequence
+
+
+def _request_body_to_args(
+    required_params: list[ModelField], received_body: dict[str, Any] | None
+) -> tuple[dict[str, Any], list[Any]]:
+    # Powertools' own, with whether each body field's type is a sequence cached.
+    values: dict[str, Any] = {}
+    errors: list[Any] = []
+    received_body, field_alias_omitted = _get_embed_body(
+        field=required_params[0], required_params=required_params, received_body=received_body
+    )
+    for field in required_params:
+        loc = _get_body_field_location(field, field_alias_omitted)
+        value = _extract_field_value_from_body(field, received_body, loc, errors)
+        if value is None:
+            _handle_missing_field_value(field, values, errors, loc)
+            continue
+        value = _normalize_body_value(value, field)
+        if isinstance(value, UploadFile):
+            values[field.name] = value
+        else:
+            values[field.name] = _validate_field(
+                field=field, value=value, loc=loc, existing_errors=errors
+            )
+    return values, errors
+
+
+def _normalize_body_value(value: Any, field: ModelField) -> Any:
+    # Powertools' _normalize_field_value.
+    annotation = field.field_info.annotation
+    if isinstance(value, UploadFile) and annotation is bytes:
+        return value.content
+    takes_sequence = _TAKES_SEQUENCE.get(id(field))
+    if takes_sequence is None:
+        takes_sequence = _TAKES_SEQUENCE[id(field)] = _is_or_contains_sequence(annotation)
+    if takes_sequence:
+        return value
+    if isinstance(value, list) and value:
+        return value[0]
+    return value
 
 
 class _ResponseValidation(OpenAPIResponseValidationMiddleware):
