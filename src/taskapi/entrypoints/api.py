@@ -7,24 +7,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from taskapi import bootstrap
 from taskapi.entrypoints import snapstart
 from taskapi.entrypoints.http import routes, workspace_routes
 from taskapi.entrypoints.http.app import app, handle
-from taskapi.entrypoints.observability import logger, metrics, tracer
+from taskapi.entrypoints.observability import correlation_id, logger, metrics, tracer
 
 __all__ = ["app", "lambda_handler", "logger", "routes", "workspace_routes"]
 
 
-@logger.inject_lambda_context(
-    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
-)
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # What inject_lambda_context(correlation_id_path=API_GATEWAY_REST) would set, read directly.
+    logger.set_correlation_id(correlation_id(event))
     return handle(event, context)
 
 

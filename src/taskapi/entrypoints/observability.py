@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -68,6 +68,18 @@ class _QuietTracer(Tracer):
         # Powertools switches the X-Ray SDK off here, importing it to do so; it is never used.
         return None
 
+    def capture_lambda_handler(
+        self,
+        lambda_handler: Callable[..., Any] | None = None,
+        capture_response: bool | None = None,
+        capture_error: bool | None = None,
+    ) -> Callable[..., Any]:
+        # The handler itself: its subsegment, annotations and metadata would go to _Off, which
+        # records nothing, at a few microseconds per invocation (docs/performance.md).
+        if lambda_handler is None:
+            return lambda handler: handler
+        return lambda_handler
+
 
 def _tracer() -> Tracer:
     if Tracer._is_tracer_disabled():
@@ -76,3 +88,12 @@ def _tracer() -> Tracer:
 
 
 tracer = _tracer()
+
+
+def correlation_id(event: Mapping[str, Any]) -> str | None:
+    """An API Gateway REST event's request id (``requestContext.requestId``), the correlation id
+    of its log lines: what ``correlation_paths.API_GATEWAY_REST`` finds, without a JMESPath
+    search per invocation."""
+    context = event.get("requestContext")
+    found = context.get("requestId") if isinstance(context, Mapping) else None
+    return found if found is None or isinstance(found, str) else str(found)

@@ -98,7 +98,26 @@ def parse_json_object(text: str | bytes | bytearray) -> Any:
     element of an array as the body)."""
     doc = text if isinstance(text, str) else bytes(text).decode("utf-8", "replace")
     try:
+        # The common case at C speed: integers read by the decoder itself, duplicate keys
+        # counted rather than looked for. Whatever this refuses, the careful read below
+        # refuses too, and says why.
         document = json.loads(
+            doc, parse_constant=_refuse_constant, object_pairs_hook=_object_counting_keys
+        )
+    except (ValueError, RecursionError):
+        document = _careful_loads(doc)
+    if not isinstance(document, dict):
+        raise json.JSONDecodeError(f"expected an object, not {_json_type(document)}", doc, 0)
+    # A document holds at most as many levels as it has brackets (a bracket inside a string
+    # only makes the count larger): most bodies need no walk.
+    if doc.count("{") + doc.count("[") > MAX_JSON_NESTING and _nesting(document) > MAX_JSON_NESTING:
+        raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_NESTING} levels", doc, 0)
+    return document
+
+
+def _careful_loads(doc: str) -> Any:
+    try:
+        return json.loads(
             doc,
             parse_constant=_refuse_constant,
             parse_int=_integer,
@@ -108,11 +127,6 @@ def parse_json_object(text: str | bytes | bytearray) -> Any:
         raise json.JSONDecodeError(exc.reason, doc, exc.position(doc)) from None
     except RecursionError:
         raise json.JSONDecodeError("nested too deeply", doc, 0) from None
-    if not isinstance(document, dict):
-        raise json.JSONDecodeError(f"expected an object, not {_json_type(document)}", doc, 0)
-    if _nesting(document) > MAX_JSON_NESTING:
-        raise json.JSONDecodeError(f"nested deeper than {MAX_JSON_NESTING} levels", doc, 0)
-    return document
 
 
 def _json_type(value: Any) -> str:
@@ -147,6 +161,13 @@ def _integer(digits: str) -> int:
             f"more than the {sys.get_int_max_str_digits()} allowed",
             re.compile(re.escape(digits)),
         ) from None
+
+
+def _object_counting_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise _NotJson("duplicate key", re.compile("^"))  # _careful_loads says which
+    return document
 
 
 def _object_with_unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
