@@ -16,7 +16,7 @@ from taskapi.domain.errors import (
     WorkspaceNotFound,
     WorkspaceVersionConflict,
 )
-from taskapi.domain.workspaces import Role
+from taskapi.domain.workspaces import Membership, Role
 from taskapi.service.commands import (
     CreateTask,
     CreateWorkspace,
@@ -212,3 +212,67 @@ def test_a_workspace_is_deleted_only_once_empty(harness: ServiceHarness) -> None
     with pytest.raises(WorkspaceNotFound):
         harness.workspaces.get(OWNER, WORKSPACE_ID)
     assert harness.workspaces.list_mine(OWNER, ListPage()).workspaces == []
+
+
+def test_members_are_paged_in_member_order_with_a_token_bound_to_the_workspace(
+    harness: ServiceHarness,
+) -> None:
+    for member in (BOB, ALICE):
+        harness.add_member(member, Role.VIEWER)
+    seen, token = [], None
+    for _ in range(5):
+        page = harness.workspaces.members(OWNER, WORKSPACE_ID, ListPage(limit=1, next_token=token))
+        assert len(page.members) == 1
+        assert page.limit == 1
+        seen += [m.member for m in page.members]
+        token = page.next_token
+        if token is None:
+            break
+    assert seen == sorted([OWNER, ALICE, BOB])
+    first = harness.workspaces.members(OWNER, WORKSPACE_ID, ListPage(limit=1)).next_token
+    assert first is not None
+    other = harness.workspaces.create(OWNER, CreateWorkspace(name="other"))
+    with pytest.raises(InvalidPageToken, match="another workspace"):
+        harness.workspaces.members(OWNER, other.workspace_id, ListPage(next_token=first))
+
+
+def test_a_new_member_joins_now_and_an_owner_may_step_down_while_another_remains(
+    harness: ServiceHarness,
+) -> None:
+    joined_at = harness.clock.advance()
+    added = harness.workspaces.put_member(OWNER, WORKSPACE_ID, ALICE, Role.OWNER)
+    assert added.membership == Membership(
+        workspace_id=WORKSPACE_ID, member=ALICE, role=Role.OWNER, added_at=joined_at
+    )
+    harness.workspaces.put_member(ALICE, WORKSPACE_ID, ALICE, Role.MEMBER)
+    assert harness.workspaces.get(ALICE, WORKSPACE_ID).role == Role.MEMBER
+    harness.add_member(BOB, Role.OWNER)
+    harness.workspaces.remove_member(BOB, WORKSPACE_ID, OWNER)  # an owner removes an owner
+    with pytest.raises(WorkspaceNotFound):
+        harness.workspaces.get(OWNER, WORKSPACE_ID)
+    with pytest.raises(LastOwner):
+        harness.workspaces.remove_member(BOB, WORKSPACE_ID, BOB)
+    workspace = harness.workspaces.get(BOB, WORKSPACE_ID).workspace
+    assert (workspace.version, workspace.updated_at) == (5, joined_at)
+
+
+def test_a_delete_with_a_stale_version_changes_nothing(harness: ServiceHarness) -> None:
+    harness.workspaces.rename(OWNER, WORKSPACE_ID, UpdateWorkspace(name="New"))
+    with pytest.raises(WorkspaceVersionConflict) as conflict:
+        harness.workspaces.delete(OWNER, WORKSPACE_ID, expected_version=1)
+    assert conflict.value.expected_version == 1
+    assert harness.workspaces.get(OWNER, WORKSPACE_ID).workspace.name == "New"
+    harness.workspaces.delete(OWNER, WORKSPACE_ID, expected_version=2)
+    assert harness.workspaces.list_mine(OWNER, ListPage()).workspaces == []
+
+
+def test_a_workspace_page_lists_with_the_callers_role(harness: ServiceHarness) -> None:
+    harness.add_member(ALICE, Role.VIEWER)
+    harness.clock.advance()  # joined later: listed after
+    mine = harness.workspaces.create(ALICE, CreateWorkspace(name="Alice's"))
+    page = harness.workspaces.list_mine(ALICE, ListPage(limit=10))
+    assert [(w.workspace.workspace_id, w.role) for w in page.workspaces] == [
+        (WORKSPACE_ID, Role.VIEWER),
+        (mine.workspace_id, Role.OWNER),
+    ]
+    assert (page.limit, page.next_token) == (10, None)
