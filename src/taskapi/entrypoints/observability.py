@@ -16,9 +16,14 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
+from taskapi.service.correlation import CorrelationFilter
+
 SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "taskapi")
 
 logger = Logger(service=SERVICE_NAME)
+# Lines written while the local dispatcher delivers an event carry that event's correlation id.
+CORRELATION_FILTER = CorrelationFilter()
+logger.registered_handler.addFilter(CORRELATION_FILTER)
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "taskapi"), service=SERVICE_NAME
 )
