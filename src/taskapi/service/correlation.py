@@ -5,7 +5,7 @@ time). Delivering events is not one request: the local dispatcher, in a thread o
 handles events caused by many requests, so it runs each delivery ``within`` that event's
 correlation id, a context variable (per thread: another thread's lines never see it), and
 ``CorrelationFilter`` on the functions' log handlers writes it into every line logged meanwhile,
-whichever logger wrote it. See docs/operations.md#correlation-ids.
+whichever logger wrote it. See docs/events.md#correlation-ids.
 """
 
 from __future__ import annotations
