@@ -367,7 +367,22 @@ def test_a_v2_event_is_still_valid_under_the_v1_schema(name: str) -> None:
 def test_a_v1_fixture_and_its_v2_copy_differ_only_by_the_workspace(name: str) -> None:
     v1, v2 = _detail("previous_major", name), _detail("eventbridge", name)
 
-    without = {k: v for k, v in v2.items() if k != "workspace_id"}
+    # correlation_id came later, in a minor revision of version 2.
+    without = {k: v for k, v in v2.items() if k not in ("workspace_id", "correlation_id")}
     without["task"] = {k: v for k, v in v2["task"].items() if k != "workspace_id"}
     assert {**without, "schema_version": 1} == v1
     assert v2["workspace_id"] == v2["task"]["workspace_id"]
+
+
+def test_the_correlation_id_is_a_compatible_addition_to_version_2() -> None:
+    # The gate's rule for an optional field: no bump, a re-export; events without it (every
+    # one committed before it) still valid, to the writer and the readers alike.
+    for name, schema in committed_schemas().items():
+        assert "correlation_id" in schema["properties"], name
+        assert "correlation_id" not in schema.get("required", []), name
+        assert schema[SCHEMA_VERSION_KEY] == SCHEMA_VERSION == 2
+    detail = _detail("eventbridge", "task_created")
+    without = {k: v for k, v in detail.items() if k != "correlation_id"}
+    assert parse_event(without).correlation_id is None
+    assert read_event(without).correlation_id is None
+    assert read_event(detail).correlation_id == detail["correlation_id"]

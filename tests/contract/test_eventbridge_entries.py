@@ -20,6 +20,7 @@ from taskapi.adapters.aws.eventbridge import (
     MAX_ENTRIES_PER_CALL,
     MAX_ENTRY_BYTES,
     MAX_REQUEST_BYTES,
+    TRACE_HEADER_VARIABLE,
     EventBridgePublisher,
     EventEntryBuilder,
     EventEntryTooLarge,
@@ -235,3 +236,28 @@ def event_of_size(approximate_bytes: int) -> Event:
         task=task,
         event_type="TaskCreated",
     )
+
+
+# -- tracing ----------------------------------------------------------------------------
+
+TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+
+
+def test_a_traced_invocation_passes_its_trace_header_to_the_bus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(TRACE_HEADER_VARIABLE, TRACE_HEADER)
+
+    entry = BUILDER.build(created_event(make_task()))
+
+    assert entry["TraceHeader"] == TRACE_HEADER
+    # The header is not part of the entry's size (EventBridge does not count it).
+    untraced = entry.copy()
+    untraced.pop("TraceHeader")
+    assert entry_size(entry) == entry_size(untraced)
+
+
+def test_without_a_trace_there_is_no_trace_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(TRACE_HEADER_VARIABLE, raising=False)
+
+    assert "TraceHeader" not in BUILDER.build(created_event(make_task()))

@@ -380,3 +380,45 @@ def test_a_v1_event_is_handled_when_the_pre_workspace_tasks_have_a_workspace() -
     [notification] = notifier.sent
     assert (notification.workspace_id, notification.recipient) == (migrated, "ana@example.com")
     assert notification.subject.startswith("[Default] ")
+
+
+# -- correlation --------------------------------------------------------------------------
+
+
+def test_every_line_of_the_invocation_and_the_notification_carry_the_events_correlation_id(
+    wired: Wired,
+) -> None:
+    envelope = load("task_created")
+    correlation_id = envelope["detail"]["correlation_id"]
+
+    with logged_lines() as lines:
+        wired.invoke(envelope)
+
+    assert lines, "the handler logs at least its outcome"
+    assert {line.get("correlation_id") for line in lines} == {correlation_id}
+    assert [n.correlation_id for n in wired.notifier.sent] == [correlation_id]
+
+
+def test_an_event_without_a_correlation_id_is_handled_and_logged_without_one(
+    wired: Wired,
+) -> None:
+    envelope = load("task_created")
+    del envelope["detail"]["correlation_id"]  # committed before the field was added
+
+    with logged_lines() as lines:
+        result = wired.invoke(envelope)
+
+    assert result["status"] == "handled"
+    assert all("correlation_id" not in line for line in lines)
+    assert [n.correlation_id for n in wired.notifier.sent] == [None]
+
+
+def test_a_malformed_detail_is_still_logged_with_its_correlation_id(wired: Wired) -> None:
+    envelope = load("task_created")
+    del envelope["detail"]["task"]["title"]
+
+    with logged_lines() as lines, pytest.raises(MalformedEvent):
+        wired.invoke(envelope)
+
+    [line] = [line for line in lines if line["message"].startswith("malformed task event")]
+    assert line["correlation_id"] == envelope["detail"]["correlation_id"]

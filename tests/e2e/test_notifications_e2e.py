@@ -99,3 +99,22 @@ def test_a_task_without_assignee_notifies_nobody(
         for line in mailbox.read_text(encoding="utf-8").splitlines()
         if json.loads(line)["task_id"] == lone["task_id"]
     ]
+
+
+def test_the_callers_correlation_id_reaches_the_notification(
+    api: ApiClient, workspace: Workspace, mailbox: Path
+) -> None:
+    # Over real HTTP: the gateway passes the header in and the reply header out, and the pump
+    # delivers the event in its own thread (docs/events.md#correlation-ids).
+    assignee, correlation_id = unique_address("traced"), f"e2e-{uuid.uuid4().hex}"
+
+    reply = api.post(
+        workspace.tasks,
+        json_body={"title": "Traced", "assignee": assignee},
+        headers={"X-Correlation-Id": correlation_id},
+    )
+
+    assert reply.status == 201, reply.body
+    assert reply.header("X-Correlation-Id") == correlation_id
+    [notice] = wait_for_notices(mailbox, assignee, 1)
+    assert notice["correlation_id"] == correlation_id

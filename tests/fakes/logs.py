@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from taskapi.entrypoints.observability import logger
+from taskapi.entrypoints.observability import CORRELATION_FILTER, logger
 
 
 @contextmanager
@@ -20,6 +20,7 @@ def logged_lines() -> Iterator[list[dict[str, Any]]]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logger.registered_formatter)
+    handler.addFilter(CORRELATION_FILTER)  # as on the functions' own handler
     logger.addHandler(handler)
     level = logger.log_level
     logger.setLevel(logging.DEBUG)  # the lines of every level, "task created" included

@@ -90,9 +90,12 @@ def test_other_threads_log_without_the_keys_of_a_request_in_flight_or_past() -> 
     assert created["correlation_id"] == "req-7"
     assert created["function_request_id"] == "req-7"
     assert created["function_name"] == context.function_name
-    # ...the dispatcher thread's lines, during the request and after it, do not.
-    assert "event_id" in by_message["delivered"]
-    assert "req-7" not in by_message["delivered"].values()
+    # ...the dispatcher thread's lines, during the request and after it, do not: a delivery's
+    # lines name the request only as the correlation id its event carries.
+    delivered = by_message["delivered"]
+    assert "event_id" in delivered
+    assert delivered["correlation_id"] == "req-7"
+    assert "req-7" not in {k: v for k, v in delivered.items() if k != "correlation_id"}.values()
     assert "req-7" not in by_message["idle"].values()
 
 

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from taskapi.domain.events import PREVIOUS_SCHEMA_VERSION, SCHEMA_VERSION
+from taskapi.domain.events import PREVIOUS_SCHEMA_VERSION, SCHEMA_VERSION, CorrelationId
 from taskapi.domain.model import (
     Assignee,
     Dependencies,
@@ -100,6 +100,7 @@ class ReceivedTaskEvent(BaseModel):
     workspace_id: UUID | None = None
     occurred_at: UtcDateTime
     task: ReceivedTask
+    correlation_id: CorrelationId | None = None  # a minor addition to version 2
 
     @model_validator(mode="before")
     @classmethod
@@ -171,6 +172,25 @@ class EventEnvelope(BaseModel):
     event_type: str = Field(min_length=1)
     schema_version: int
     occurred_at: UtcDateTime
+
+    @property
+    def correlation_id(self) -> str | None:
+        """The event's correlation id, if it has a well-formed one (for log lines only: it is
+        not a field here, so forwarding writes back exactly what was committed)."""
+        value = (self.model_extra or {}).get("correlation_id")
+        return value if isinstance(value, str) and is_correlation_id(value) else None
+
+
+_correlation_id: TypeAdapter[str] = TypeAdapter(CorrelationId)
+
+
+def is_correlation_id(value: str) -> bool:
+    """Whether ``value`` is a well-formed correlation id (the events' ``correlation_id``)."""
+    try:
+        _correlation_id.validate_python(value)
+    except ValueError:
+        return False
+    return True
 
 
 def read_envelope(data: str | bytes) -> EventEnvelope:

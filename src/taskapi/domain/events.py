@@ -44,6 +44,17 @@ SCHEMA_VERSION = 2
 PREVIOUS_SCHEMA_VERSION = 1
 
 
+# A correlation id: 1 to 128 visible ASCII characters (no space, no control character), so it
+# is safe in a log line, a header and an EventBridge pattern. The API takes the caller's
+# ``X-Correlation-Id`` when it is one, else API Gateway's request id (docs/api.md#correlation).
+CORRELATION_ID_MAX_LENGTH = 128
+CORRELATION_ID_PATTERN = r"^[!-~]+$"
+CorrelationId = Annotated[
+    str,
+    Field(min_length=1, max_length=CORRELATION_ID_MAX_LENGTH, pattern=CORRELATION_ID_PATTERN),
+]
+
+
 class TaskEvent(BaseModel):
     """What every task event has; the concrete events below add their ``event_type``."""
 
@@ -68,6 +79,16 @@ class TaskEvent(BaseModel):
         examples=["2025-01-15T09:30:00Z"],
     )
     task: Task = Field(description="Snapshot of the task after the change (before, if deleted).")
+    # Added in a compatible (minor) revision of version 2: optional, so an event without it (
+    # committed before, or by a write no request caused) is still valid.
+    correlation_id: CorrelationId | None = Field(
+        default=None,
+        description="The correlation id of the request that caused the change (the caller's "
+        "X-Correlation-Id, else API Gateway's request id), also in the log lines of every "
+        "function that handled it; null when no request caused it. Added in a minor revision "
+        "of version 2: events committed before it lack the field.",
+        examples=["c6a4f0de-93a3-4c1e-b1a5-0f2b6f3a9d11"],
+    )
 
     @model_validator(mode="after")
     def _names_the_task_workspace(self) -> TaskEvent:
@@ -139,7 +160,9 @@ def diff(before: Task, after: Task, fields: tuple[str, ...]) -> dict[str, FieldC
     }
 
 
-def new_event_fields(event_id: UUID, occurred_at: datetime, task: Task) -> dict[str, Any]:
+def new_event_fields(
+    event_id: UUID, occurred_at: datetime, task: Task, correlation_id: str | None = None
+) -> dict[str, Any]:
     """The envelope fields every event shares; the workspace is the task's."""
     return {
         "event_id": event_id,
@@ -147,4 +170,5 @@ def new_event_fields(event_id: UUID, occurred_at: datetime, task: Task) -> dict[
         "workspace_id": task.workspace_id,
         "occurred_at": occurred_at,
         "task": task,
+        "correlation_id": correlation_id,
     }

@@ -50,6 +50,9 @@ class Notification(BaseModel):
     subject: str
     body: str
     cause: str = Field(description="What triggered it: an event id, or a reminder's due date.")
+    correlation_id: str | None = Field(
+        default=None, description="The correlation id of the event that caused it, if any."
+    )
 
 
 def is_assignment(event: ReceivedEvent) -> bool:
@@ -77,6 +80,7 @@ def assignment_notifications(
             task,
             task.assignee,
             cause=f"event:{event.event_id}",
+            correlation_id=event.correlation_id,
             subject=_subject("Assigned to you", task, workspace_name),
             body=(
                 f'You are now the assignee of "{task.title}" '
@@ -131,6 +135,7 @@ def unblocked_notifications(
                     dependent,
                     dependent.assignee,
                     cause=f"event:{completion.event_id}",
+                    correlation_id=completion.correlation_id,
                     subject=_subject("Ready to start", dependent, workspace_name),
                     body=(
                         f'Every task that "{dependent.title}" depends on is completed; '
@@ -199,6 +204,7 @@ def _notification(
     cause: str,
     subject: str,
     body: str,
+    correlation_id: str | None = None,
 ) -> Notification:
     # Task ids are unique within a workspace only: the workspace is part of the cause.
     name = f"{kind}|{workspace_id}|{task.task_id}|{recipient}|{cause}"
@@ -211,6 +217,7 @@ def _notification(
         subject=subject,
         body=body,
         cause=cause,
+        correlation_id=correlation_id,
     )
 
 

@@ -13,7 +13,8 @@ from taskapi import bootstrap
 from taskapi.entrypoints import snapstart
 from taskapi.entrypoints.http import routes, workspace_routes
 from taskapi.entrypoints.http.app import app, handle
-from taskapi.entrypoints.observability import correlation_id, logger, metrics, tracer
+from taskapi.entrypoints.http.correlation import correlation_id_of, with_correlation_header
+from taskapi.entrypoints.observability import logger, metrics, tracer
 
 __all__ = ["app", "lambda_handler", "logger", "routes", "workspace_routes"]
 
@@ -22,9 +23,13 @@ __all__ = ["app", "lambda_handler", "logger", "routes", "workspace_routes"]
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # What inject_lambda_context(correlation_id_path=API_GATEWAY_REST) would set, read directly.
-    logger.set_correlation_id(correlation_id(event))
-    return handle(event, context)
+    # The caller's X-Correlation-Id or the request id (Powertools' API_GATEWAY_REST path would
+    # take the request id alone): in every log line, in the trace, in the events, in the reply.
+    correlation_id = correlation_id_of(event)
+    logger.set_correlation_id(correlation_id)
+    if correlation_id is not None:
+        tracer.put_annotation(key="correlation_id", value=correlation_id)
+    return with_correlation_header(handle(event, context), correlation_id)
 
 
 snapstart.prepare(bootstrap.get_runtime)

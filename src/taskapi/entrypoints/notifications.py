@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from taskapi import bootstrap
-from taskapi.domain.event_readers import ReceivedEvent, read_event
+from taskapi.domain.event_readers import ReceivedEvent, is_correlation_id, read_event
 from taskapi.domain.events import EVENT_TYPES
 from taskapi.entrypoints import snapstart
 from taskapi.entrypoints.observability import logger, tracer
@@ -51,10 +51,22 @@ def parse_detail(detail_type: str, detail: object) -> ReceivedEvent:
         ) from exc
 
 
+def correlation_id_in(detail: object) -> str | None:
+    """The detail's correlation id, if it has a well-formed one (read before the detail is
+    validated, so that even the line saying it is malformed names the request behind it)."""
+    value = detail.get("correlation_id") if isinstance(detail, Mapping) else None
+    return value if isinstance(value, str) and is_correlation_id(value) else None
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     envelope = EventBridgeModel.model_validate(event)
+    # Every line of the invocation names the request that caused the event.
+    correlation_id = correlation_id_in(envelope.detail)
+    logger.set_correlation_id(correlation_id)
+    if correlation_id is not None:
+        tracer.put_annotation(key="correlation_id", value=correlation_id)
     logger.append_keys(eventbridge_id=envelope.id, detail_type=envelope.detail_type)
     if envelope.detail_type not in KNOWN_DETAIL_TYPES:
         logger.info("ignoring an event of a detail-type this service does not consume")

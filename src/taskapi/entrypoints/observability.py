@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
+from taskapi.service.correlation import CorrelationFilter
+
 SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "taskapi")
 
 logger = Logger(service=SERVICE_NAME)
+# Lines written while the local dispatcher delivers an event carry that event's correlation id.
+CORRELATION_FILTER = CorrelationFilter()
+logger.registered_handler.addFilter(CORRELATION_FILTER)
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "taskapi"), service=SERVICE_NAME
 )
@@ -88,12 +93,3 @@ def _tracer() -> Tracer:
 
 
 tracer = _tracer()
-
-
-def correlation_id(event: Mapping[str, Any]) -> str | None:
-    """An API Gateway REST event's request id (``requestContext.requestId``), the correlation id
-    of its log lines: what ``correlation_paths.API_GATEWAY_REST`` finds, without a JMESPath
-    search per invocation."""
-    context = event.get("requestContext")
-    found = context.get("requestId") if isinstance(context, Mapping) else None
-    return found if found is None or isinstance(found, str) else str(found)

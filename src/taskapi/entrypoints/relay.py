@@ -70,8 +70,14 @@ def publish_outbox_records(
     rejected = relay.publisher.publish(list(events.values()))
     for sequence_number, event in events.items():
         reason = rejected.get(event.event_id)
+        # One line per event, with the correlation id of the request that caused it: a batch
+        # mixes requests, so the invocation has no single id of its own.
+        outcome = {"event_id": str(event.event_id), "correlation_id": event.correlation_id}
         if reason is not None:
             failures[sequence_number] = EventNotPublished(event.event_id, reason)
+            logger.warning("outbox event not published", extra={**outcome, "reason": reason})
+        else:
+            logger.info("outbox event published", extra=outcome)
     logger.info(
         "relayed outbox events",
         extra={"published": len(events) - len(rejected), "failed_records": len(failures)},

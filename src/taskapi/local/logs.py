@@ -77,6 +77,9 @@ def local_logging(
     JSON lines to ``json_stream``, or where Powertools writes them), and no EMF metric lines
     unless the environment asks for them. Everything is put back afterwards."""
     # Here, not at the top: `taskapi --help` should not pay for Powertools.
+    from taskapi.entrypoints.observability import (  # noqa: PLC0415
+        CORRELATION_FILTER,
+    )
     from taskapi.entrypoints.observability import logger as function_logger  # noqa: PLC0415
 
     powertools = function_logger.registered_handler  # the JSON handler, on stdout
@@ -91,6 +94,7 @@ def local_logging(
         powertools.setLevel(_SILENT)
         readable = logging.StreamHandler(text_stream)
         readable.setFormatter(ReadableFormatter())
+        readable.addFilter(CORRELATION_FILTER)
         readable.setLevel(text_level())
         functions.addHandler(readable)
     elif json_stream is not None and isinstance(powertools, logging.StreamHandler):

@@ -118,6 +118,8 @@ class Access:
 
     workspace_id: UUID
     caller: str  # the caller identity (cognito:<sub>, iam:<arn>): a member, or not
+    # The request's correlation id: every event the request causes carries it.
+    correlation_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

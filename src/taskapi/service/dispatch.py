@@ -15,6 +15,7 @@ from datetime import timedelta
 from uuid import UUID
 
 from taskapi.domain.event_readers import ReceivedEvent
+from taskapi.service.correlation import correlated
 from taskapi.service.ports import Clock, DeadLetter, OutboxReader
 
 # What a subscriber returns is ignored; only raising matters (the event is retried).
@@ -89,30 +90,34 @@ class OutboxDispatcher:
         now = self._clock()
         for record in self._outbox.pending(batch_size, now):
             event = record.event
-            try:
-                for subscriber in self._subscribers:
-                    subscriber(event)
-            except Exception as exc:  # any subscriber failure fails the delivery
-                error = f"{type(exc).__name__}: {exc}"
-                attempts = record.attempts + 1
-                log = {"event_id": str(event.event_id), "attempts": attempts, "error": error}
-                if attempts >= self._retry.max_attempts:
-                    dead += 1
-                    self._outbox.dead_letter(event.event_id, error)
-                    logger.error(
-                        "outbox delivery failed for the last time: dead-lettered", extra=log
-                    )
+            # Every line of this delivery, the subscribers' included, names the request that
+            # caused the event.
+            with correlated(event.correlation_id):
+                try:
+                    for subscriber in self._subscribers:
+                        subscriber(event)
+                except Exception as exc:  # any subscriber failure fails the delivery
+                    error = f"{type(exc).__name__}: {exc}"
+                    attempts = record.attempts + 1
+                    log = {"event_id": str(event.event_id), "attempts": attempts, "error": error}
+                    if attempts >= self._retry.max_attempts:
+                        dead += 1
+                        self._outbox.dead_letter(event.event_id, error)
+                        logger.error(
+                            "outbox delivery failed for the last time: dead-lettered", extra=log
+                        )
+                    else:
+                        failed += 1
+                        retry_at = now + self._retry.delay(attempts)
+                        self._outbox.mark_failed(event.event_id, error, retry_at=retry_at)
+                        logger.warning(
+                            "outbox delivery failed; it is retried later",
+                            extra={**log, "retry_at": retry_at.isoformat()},
+                        )
                 else:
-                    failed += 1
-                    retry_at = now + self._retry.delay(attempts)
-                    self._outbox.mark_failed(event.event_id, error, retry_at=retry_at)
-                    logger.warning(
-                        "outbox delivery failed; it is retried later",
-                        extra={**log, "retry_at": retry_at.isoformat()},
-                    )
-            else:
-                delivered += 1
-                self._outbox.mark_sent(event.event_id)
+                    delivered += 1
+                    self._outbox.mark_sent(event.event_id)
+                    logger.debug("outbox event delivered", extra={"event_id": str(event.event_id)})
         return DispatchReport(delivered=delivered, failed=failed, dead_lettered=dead)
 
     # -- dead letters ---------------------------------------------------------------------

@@ -316,6 +316,11 @@ class PublishableEvent(Protocol):
     @property
     def occurred_at(self) -> datetime: ...
 
+    @property
+    def correlation_id(self) -> str | None:
+        """The correlation id of the request that caused the event, if it names one."""
+        ...
+
     def model_dump_json(self) -> str:
         """The event's JSON: the bus's ``detail``."""
         ...

@@ -178,7 +178,9 @@ class TaskService:
         # A brand-new task has no dependents, so it cannot close a cycle.
         _check_dependencies(uow.tasks, task, check_cycle=False)
         uow.tasks.add(task)
-        uow.outbox.add(TaskCreated(**new_event_fields(self._new_id(), now, task)))
+        uow.outbox.add(
+            TaskCreated(**new_event_fields(self._new_id(), now, task, access.correlation_id))
+        )
         return task
 
     def update(
@@ -212,7 +214,10 @@ class TaskService:
                 )
             uow.tasks.update(updated, expected_version)
             uow.outbox.add(
-                TaskUpdated(**new_event_fields(self._new_id(), now, updated), changes=changed)
+                TaskUpdated(
+                    **new_event_fields(self._new_id(), now, updated, access.correlation_id),
+                    changes=changed,
+                )
             )
             uow.commit()
         self._on_commit()
@@ -227,7 +232,8 @@ class TaskService:
             if dependents:
                 raise HasDependents(task_id, dependents)
             uow.tasks.remove(current)
-            uow.outbox.add(TaskDeleted(**new_event_fields(self._new_id(), self._clock(), current)))
+            fields = new_event_fields(self._new_id(), self._clock(), current, access.correlation_id)
+            uow.outbox.add(TaskDeleted(**fields))
             uow.commit()
         self._on_commit()
         return current

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -37,6 +38,8 @@ MAX_ENTRY_BYTES: Final = 256 * 1024
 MAX_ENTRIES_PER_CALL: Final = 10
 MAX_REQUEST_BYTES: Final = 256 * 1024
 TIME_FIELD_BYTES: Final = 14
+# Where Lambda puts the invocation's X-Ray trace header (it changes with each invocation).
+TRACE_HEADER_VARIABLE: Final = "_X_AMZN_TRACE_ID"
 
 
 class InvalidEventEntry(ValueError):
@@ -95,6 +98,11 @@ class EventEntryBuilder:
             "Time": event.occurred_at,
             "EventBusName": self.event_bus_name,
         }
+        # In a traced function, the bus carries the trace on to its targets (the notification
+        # function's segment joins the relay's trace); outside Lambda there is none.
+        trace_header = os.environ.get(TRACE_HEADER_VARIABLE)
+        if trace_header:
+            entry["TraceHeader"] = trace_header
         validate_entry(entry)
         size = entry_size(entry)
         if size >= MAX_ENTRY_BYTES:

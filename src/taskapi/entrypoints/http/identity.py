@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from taskapi.entrypoints.http.app import app
+from taskapi.entrypoints.http.correlation import correlation_id_of
 from taskapi.entrypoints.http.errors import NotAuthenticated
 from taskapi.service.commands import Access
 
@@ -42,5 +43,7 @@ def current_caller() -> str:
 
 
 def access_to(workspace_id: UUID) -> Access:
-    """The current caller, asking about ``workspace_id``."""
-    return Access(workspace_id, current_caller())
+    """The current caller, asking about ``workspace_id``, on behalf of the request's
+    correlation id (which every event the request causes carries)."""
+    event = app.current_event.raw_event
+    return Access(workspace_id, current_caller(), correlation_id_of(event))
