@@ -1,0 +1,268 @@
+"""Every metric the dashboard and the alarms read is one this stack emits.
+
+A metric in CloudWatch is a namespace, a name and an exact set of dimensions: a typo in any of
+them, or a dimension value naming something the stack does not create, gives a graph with no
+data and an alarm that never fires, and nothing reports it. So each metric of every alarm and
+of every dashboard widget (its ``Fn::Sub`` body resolved) is checked against what emits it:
+
+- AWS service metrics: the metric names and dimension sets the service documents for the
+  resource type, and each dimension value resolves to a resource of this stack (the function
+  names by ``Ref``, the queue names by ``GetAtt``, the API's name and stage as the template
+  sets them);
+- the Powertools (EMF) metrics: the namespace and service the functions' environment gives
+  Powertools, and only metric names and dimensions the code really emits.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.infra.cfn import (
+    EVERYTHING_ON,
+    PSEUDO_PARAMETERS,
+    Template,
+    deployed,
+    resources_of_type,
+)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A resource named in a dimension value: ``Ref`` (attribute None) or ``GetAtt``."""
+
+    resource: str
+    attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricUse:
+    where: str
+    namespace: str
+    name: str
+    dimensions: dict[str, Any]
+
+
+# What each AWS namespace the stack reads offers (the service's CloudWatch documentation):
+# the metric names, and per dimension the resource type whose Ref or GetAtt it takes, or
+# "api"/"stage" for the REST API's name and stage as the template sets them.
+AWS_METRICS: dict[str, tuple[frozenset[str], dict[str, tuple[str, str | None] | str]]] = {
+    "AWS/Lambda": (
+        frozenset({"Invocations", "Errors", "Throttles", "Duration", "IteratorAge"}),
+        {"FunctionName": ("AWS::Lambda::Function", None)},
+    ),
+    "AWS/SQS": (
+        frozenset(
+            {
+                "ApproximateNumberOfMessagesVisible",
+                "ApproximateAgeOfOldestMessage",
+                "NumberOfMessagesSent",
+            }
+        ),
+        {"QueueName": ("AWS::SQS::Queue", "QueueName")},
+    ),
+    "AWS/DynamoDB": (
+        frozenset({"ReadThrottleEvents", "WriteThrottleEvents"}),
+        {"TableName": ("AWS::DynamoDB::Table", None)},
+    ),
+    "AWS/ApiGateway": (
+        frozenset({"Count", "4XXError", "5XXError", "Latency", "IntegrationLatency"}),
+        # Stage-level metrics; per resource and method ones need Resource and Method too, and
+        # the API's one {proxy+} resource makes them useless per route.
+        {"ApiName": "api", "Stage": "stage"},
+    ),
+}
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+_MARKER = re.compile(r"^<(Ref|GetAtt) ([A-Za-z0-9]+)(?:\.([A-Za-z0-9]+))?>$")
+
+
+def _parameters(template: Template) -> dict[str, str]:
+    """Every parameter's value in a deployed template (its default unless overridden)."""
+    return {
+        name: str(spec.get("Default", "")) for name, spec in template["Parameters"].items()
+    } | PSEUDO_PARAMETERS
+
+
+def _substitute(text: str, values: dict[str, str]) -> str:
+    """``Fn::Sub`` of a string: parameters by value, resources as ``<Ref X>`` / ``<GetAtt X.A>``
+    markers a dimension check resolves."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in values:
+            return values[name]
+        resource, _, attribute = name.partition(".")
+        return f"<GetAtt {resource}.{attribute}>" if attribute else f"<Ref {resource}>"
+
+    return _SUB_VARIABLE.sub(replace, text)
+
+
+def _value(node: Any, values: dict[str, str]) -> Any:
+    """A dimension value as a string, or a Reference to the resource it names."""
+    if isinstance(node, dict) and set(node) == {"Ref"}:
+        return Reference(node["Ref"])
+    if isinstance(node, dict) and set(node) == {"Fn::GetAtt"}:
+        resource, attribute = node["Fn::GetAtt"]
+        return Reference(resource, attribute)
+    if isinstance(node, dict) and set(node) == {"Fn::Sub"}:
+        node = _substitute(node["Fn::Sub"], values)
+    if isinstance(node, str) and (marker := _MARKER.match(node)):
+        return Reference(marker.group(2), marker.group(3))
+    return node
+
+
+def _alarm_metrics(template: Template) -> Iterator[MetricUse]:
+    values = _parameters(template)
+    for name, alarm in resources_of_type(template, "AWS::CloudWatch::Alarm").items():
+        properties = alarm["Properties"]
+        metrics = [
+            query["MetricStat"]["Metric"]
+            for query in properties.get("Metrics", [])
+            if "MetricStat" in query
+        ]
+        if "MetricName" in properties:
+            metrics.append(properties)
+        assert metrics, f"{name} reads no metric"
+        for metric in metrics:
+            yield MetricUse(
+                where=name,
+                namespace=metric["Namespace"],
+                name=metric["MetricName"],
+                dimensions={
+                    d["Name"]: _value(d["Value"], values) for d in metric.get("Dimensions", [])
+                },
+            )
+
+
+def _dashboard_bodies(template: Template) -> dict[str, dict[str, Any]]:
+    values = _parameters(template)
+    return {
+        name: json.loads(_substitute(dashboard["Properties"]["DashboardBody"]["Fn::Sub"], values))
+        for name, dashboard in resources_of_type(template, "AWS::CloudWatch::Dashboard").items()
+    }
+
+
+def _widget_metrics(template: Template) -> Iterator[MetricUse]:
+    for dashboard, body in _dashboard_bodies(template).items():
+        for widget in body["widgets"]:
+            where = f"{dashboard}: {widget['properties'].get('title')}"
+            metrics = widget["properties"].get("metrics", [])
+            assert metrics, f"{where} shows no metric"
+            for row in metrics:
+                fields = [field for field in row if not isinstance(field, dict)]
+                if not fields:  # an expression row: its SEARCH is checked on its own
+                    continue
+                namespace, name, *pairs = fields
+                assert len(pairs) % 2 == 0, f"{where}: dimensions come in name-value pairs"
+                yield MetricUse(
+                    where=where,
+                    namespace=namespace,
+                    name=name,
+                    dimensions={
+                        pairs[i]: _value(pairs[i + 1], {}) for i in range(0, len(pairs), 2)
+                    },
+                )
+
+
+def _problems(use: MetricUse, template: Template) -> list[str]:
+    """What is wrong with one metric reference (nothing when the stack emits it)."""
+    label = f"{use.where}: {use.namespace} {use.name}"
+    if use.namespace not in AWS_METRICS:
+        return [f"{label}: no resource or code of the stack emits this namespace"]
+    names, dimensions = AWS_METRICS[use.namespace]
+    problems = []
+    if use.name not in names:
+        problems.append(f"{label}: {use.namespace} has no metric {use.name}")
+    if set(use.dimensions) != set(dimensions):
+        problems.append(
+            f"{label}: dimensions {sorted(use.dimensions)}, expected {sorted(dimensions)}"
+        )
+    for dimension, value in use.dimensions.items():
+        expected = dimensions.get(dimension)
+        if isinstance(expected, tuple):
+            resource_type, attribute = expected
+            resource = (
+                template["Resources"].get(value.resource) if isinstance(value, Reference) else None
+            )
+            if (
+                resource is None
+                or resource["Type"] != resource_type
+                or value.attribute != attribute
+            ):
+                how = f"GetAtt of its {attribute}" if attribute else "Ref"
+                problems.append(
+                    f"{label}: {dimension}={value!r} is not the {how} of a {resource_type}"
+                )
+        elif expected == "api" and value != _api_name(template):
+            problems.append(f"{label}: ApiName={value!r} is not the API's ({_api_name(template)})")
+        elif expected == "stage" and value != _stage_name(template):
+            problems.append(f"{label}: Stage={value!r} is not the API's ({_stage_name(template)})")
+    return problems
+
+
+def _api_name(template: Template) -> str:
+    (api,) = resources_of_type(template, "AWS::ApiGateway::RestApi").values()
+    name = _value(api["Properties"]["Name"], _parameters(template))
+    assert isinstance(name, str)
+    return name
+
+
+def _stage_name(template: Template) -> str:
+    (stage,) = resources_of_type(template, "AWS::ApiGateway::Stage").values()
+    name: str = stage["Properties"]["StageName"]
+    return name
+
+
+@pytest.mark.parametrize("parameters", [{}, EVERYTHING_ON], ids=["defaults", "everything-on"])
+def test_every_alarm_and_widget_metric_is_emitted_by_the_stack(parameters: dict[str, str]) -> None:
+    template = deployed(**parameters)
+    uses = [*_alarm_metrics(template), *_widget_metrics(template)]
+
+    problems = [problem for use in uses for problem in _problems(use, template)]
+
+    assert problems == []
+
+
+def test_the_check_reads_every_alarm_and_the_dashboard() -> None:
+    # Guards the test above against passing because it found nothing to check.
+    template = deployed()
+    alarms = {use.where for use in _alarm_metrics(template)}
+    widgets = {use.where for use in _widget_metrics(template)}
+
+    assert alarms == set(resources_of_type(template, "AWS::CloudWatch::Alarm"))
+    assert len(widgets) >= 8
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        MetricUse("typo", "AWS/ApiGateway", "5xxError", {"ApiName": "taskapi-api", "Stage": "v1"}),
+        MetricUse("stage", "AWS/ApiGateway", "Count", {"ApiName": "taskapi-api", "Stage": "v2"}),
+        MetricUse("api", "AWS/ApiGateway", "Count", {"ApiName": "other-api", "Stage": "v1"}),
+        MetricUse("table", "AWS/Lambda", "Errors", {"FunctionName": Reference("TasksTable")}),
+        MetricUse("absent", "AWS/Lambda", "Errors", {"FunctionName": Reference("Nope")}),
+        MetricUse("name", "AWS/Lambda", "Errors", {"FunctionName": "taskapi-ApiFunction"}),
+        MetricUse(
+            "url",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": Reference("RelayFailureQueue")},
+        ),
+        MetricUse(
+            "extra",
+            "AWS/Lambda",
+            "Errors",
+            {"FunctionName": Reference("ApiFunction"), "Resource": "live"},
+        ),
+        MetricUse("namespace", "AWS/Lamda", "Errors", {"FunctionName": Reference("ApiFunction")}),
+    ],
+    ids=lambda use: use.where,
+)
+def test_a_metric_the_stack_does_not_emit_is_reported(use: MetricUse) -> None:
+    assert _problems(use, deployed()) != []
