@@ -14,6 +14,7 @@ from taskapi import bootstrap
 from taskapi.entrypoints import snapstart
 from taskapi.entrypoints.http import routes, workspace_routes
 from taskapi.entrypoints.http.app import app, handle
+from taskapi.entrypoints.http.route_metrics import timed_by_route
 from taskapi.entrypoints.observability import logger, metrics, tracer
 
 __all__ = ["app", "lambda_handler", "logger", "routes", "workspace_routes"]
@@ -24,6 +25,7 @@ __all__ = ["app", "lambda_handler", "logger", "routes", "workspace_routes"]
 )
 @metrics.log_metrics
 @tracer.capture_lambda_handler
+@timed_by_route
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle(event, context)
 
