@@ -23,9 +23,12 @@ from typing import Any
 
 import pytest
 
+from taskapi.entrypoints import notifications
+from taskapi.entrypoints.http import route_metrics
 from tests.infra.cfn import (
     EVERYTHING_ON,
     PSEUDO_PARAMETERS,
+    REPO_ROOT,
     Template,
     deployed,
     resources_of_type,
@@ -77,6 +80,28 @@ AWS_METRICS: dict[str, tuple[frozenset[str], dict[str, tuple[str, str | None] | 
         {"ApiName": "api", "Stage": "stage"},
     ),
 }
+
+# The Powertools (EMF) metrics the code emits, with their dimension sets (Powertools adds
+# ``service`` to every one): the names it passes to ``add_metric`` anywhere in the service,
+# and the per-route latency line (entrypoints/http/route_metrics.py).
+_ADD_METRIC = re.compile(r'add_metric\(\s*name="([A-Za-z0-9]+)"')
+
+
+def _emitted_metrics() -> dict[str, frozenset[str]]:
+    names = {
+        name
+        for source in (REPO_ROOT / "src" / "taskapi").rglob("*.py")
+        for name in _ADD_METRIC.findall(source.read_text(encoding="utf-8"))
+    }
+    # The notification function's, added by name from its tables.
+    names |= {notifications.NOTIFICATIONS_SENT, *notifications.EVENT_OUTCOME_METRICS.values()}
+    emitted = {name: frozenset({"service"}) for name in names}
+    emitted[route_metrics.ROUTE_LATENCY] = frozenset({route_metrics.ROUTE_DIMENSION, "service"})
+    return emitted
+
+
+_SEARCH = re.compile(r"^SEARCH\('\{([^}]*)\}\s*(.*)',\s*'[^']+',\s*\d+\)$")
+_SEARCH_TERM = re.compile(r'([A-Za-z0-9_]+)="([^"]*)"')
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 _MARKER = re.compile(r"^<(Ref|GetAtt) ([A-Za-z0-9]+)(?:\.([A-Za-z0-9]+))?>$")
@@ -156,7 +181,9 @@ def _widget_metrics(template: Template) -> Iterator[MetricUse]:
             assert metrics, f"{where} shows no metric"
             for row in metrics:
                 fields = [field for field in row if not isinstance(field, dict)]
-                if not fields:  # an expression row: its SEARCH is checked on its own
+                if not fields:
+                    (options,) = row
+                    yield _searched(where, options["expression"])
                     continue
                 namespace, name, *pairs = fields
                 assert len(pairs) % 2 == 0, f"{where}: dimensions come in name-value pairs"
@@ -170,9 +197,56 @@ def _widget_metrics(template: Template) -> Iterator[MetricUse]:
                 )
 
 
+def _searched(where: str, expression: str) -> MetricUse:
+    """The metric a dashboard's ``SEARCH('{namespace,dimension,...} MetricName="..." ...')``
+    finds: the dimensions it names, with the values it fixes (None: any value)."""
+    match = _SEARCH.match(expression)
+    assert match, f"{where}: {expression!r} is not a SEARCH this check reads"
+    namespace, *dimension_names = (part.strip() for part in match.group(1).split(","))
+    terms = dict(_SEARCH_TERM.findall(match.group(2)))
+    name = terms.pop("MetricName", "")
+    assert set(terms) <= set(dimension_names), f"{where}: filters on a dimension it does not name"
+    return MetricUse(
+        where=where,
+        namespace=namespace,
+        name=name,
+        dimensions={dimension: terms.get(dimension) for dimension in dimension_names},
+    )
+
+
+def _powertools_setting(template: Template, variable: str) -> str:
+    """What every function's environment gives Powertools (they must agree)."""
+    settings = {
+        function["Properties"]["Environment"]["Variables"][variable]
+        for function in resources_of_type(template, "AWS::Lambda::Function").values()
+    }
+    assert len(settings) == 1, f"the functions disagree on {variable}: {settings}"
+    (setting,) = settings
+    assert isinstance(setting, str)
+    return setting
+
+
+def _powertools_problems(use: MetricUse, template: Template) -> list[str]:
+    label = f"{use.where}: {use.namespace} {use.name}"
+    dimensions = _emitted_metrics().get(use.name)
+    if dimensions is None:
+        return [f"{label}: the code emits no metric {use.name}"]
+    problems = []
+    if set(use.dimensions) != dimensions:
+        problems.append(
+            f"{label}: dimensions {sorted(use.dimensions)}, emitted {sorted(dimensions)}"
+        )
+    service = _powertools_setting(template, "POWERTOOLS_SERVICE_NAME")
+    if use.dimensions.get("service", service) not in (service, None):
+        problems.append(f"{label}: service={use.dimensions['service']!r}, emitted as {service!r}")
+    return problems
+
+
 def _problems(use: MetricUse, template: Template) -> list[str]:
     """What is wrong with one metric reference (nothing when the stack emits it)."""
     label = f"{use.where}: {use.namespace} {use.name}"
+    if use.namespace == _powertools_setting(template, "POWERTOOLS_METRICS_NAMESPACE"):
+        return _powertools_problems(use, template)
     if use.namespace not in AWS_METRICS:
         return [f"{label}: no resource or code of the stack emits this namespace"]
     names, dimensions = AWS_METRICS[use.namespace]
@@ -229,6 +303,21 @@ def test_every_alarm_and_widget_metric_is_emitted_by_the_stack(parameters: dict[
     assert problems == []
 
 
+def test_the_emitted_metrics_include_what_the_code_adds() -> None:
+    emitted = _emitted_metrics()
+
+    assert {"TaskCreated", "VersionConflict", "NotificationsSent", "RouteLatency"} <= set(emitted)
+
+
+def test_a_search_is_read_as_the_metric_it_finds() -> None:
+    use = _searched(
+        "w",
+        "SEARCH('{TaskApi,route,service} MetricName=\"RouteLatency\" service=\"x\"', 'p99', 300)",
+    )
+
+    assert use == MetricUse("w", "TaskApi", "RouteLatency", {"route": None, "service": "x"})
+
+
 def test_the_check_reads_every_alarm_and_the_dashboard() -> None:
     # Guards the test above against passing because it found nothing to check.
     template = deployed()
@@ -236,7 +325,7 @@ def test_the_check_reads_every_alarm_and_the_dashboard() -> None:
     widgets = {use.where for use in _widget_metrics(template)}
 
     assert alarms == set(resources_of_type(template, "AWS::CloudWatch::Alarm"))
-    assert len(widgets) >= 8
+    assert len(widgets) == len(_dashboard_bodies(template)["OperationsDashboard"]["widgets"])
 
 
 @pytest.mark.parametrize(
@@ -261,6 +350,10 @@ def test_the_check_reads_every_alarm_and_the_dashboard() -> None:
             {"FunctionName": Reference("ApiFunction"), "Resource": "live"},
         ),
         MetricUse("namespace", "AWS/Lamda", "Errors", {"FunctionName": Reference("ApiFunction")}),
+        MetricUse("emf-name", "TaskApi", "NotificationsFailed", {"service": "taskapi"}),
+        MetricUse("emf-service", "TaskApi", "NotificationsSent", {"service": "other"}),
+        MetricUse("emf-dims", "TaskApi", "RouteLatency", {"service": "taskapi"}),
+        MetricUse("emf-default-namespace", "taskapi", "NotificationsSent", {"service": "taskapi"}),
     ],
     ids=lambda use: use.where,
 )
