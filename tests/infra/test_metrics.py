@@ -32,6 +32,7 @@ from tests.infra.cfn import (
     Template,
     deployed,
     resources_of_type,
+    source_template,
 )
 
 
@@ -359,3 +360,49 @@ def test_the_check_reads_every_alarm_and_the_dashboard() -> None:
 )
 def test_a_metric_the_stack_does_not_emit_is_reported(use: MetricUse) -> None:
     assert _problems(use, deployed()) != []
+
+
+def _function_alarms(template: Template, metric: str) -> dict[str, list[str]]:
+    """Function logical id -> the alarms that read ``metric`` of that function alone."""
+    found: dict[str, list[str]] = {}
+    for use in _alarm_metrics(template):
+        if use.namespace == "AWS/Lambda" and use.name == metric:
+            function = use.dimensions["FunctionName"]
+            assert isinstance(function, Reference)
+            found.setdefault(function.resource, []).append(use.where)
+    return found
+
+
+def test_every_function_has_a_p99_latency_alarm_and_an_error_rate_alarm() -> None:
+    template = deployed()
+    functions = set(resources_of_type(template, "AWS::Lambda::Function"))
+    alarms = resources_of_type(template, "AWS::CloudWatch::Alarm")
+    latency = {
+        function: [a for a in names if alarms[a]["Properties"].get("ExtendedStatistic") == "p99"]
+        for function, names in _function_alarms(template, "Duration").items()
+    }
+    # An error-rate alarm divides the function's Errors by its Invocations.
+    errors, invocations = (
+        _function_alarms(template, "Errors"),
+        _function_alarms(template, "Invocations"),
+    )
+    error_rate = {f: sorted(set(errors[f]) & set(invocations.get(f, []))) for f in errors}
+
+    assert {f for f, names in latency.items() if names} == functions
+    assert {f for f, names in error_rate.items() if names} == functions
+
+
+def test_latency_and_error_rate_thresholds_are_parameters_with_defaults() -> None:
+    template = source_template()
+    parameters = template["Parameters"]
+    thresholds = {
+        name: alarm["Properties"]["Threshold"]
+        for name, alarm in template["Resources"].items()
+        if name.endswith(("FunctionLatencyAlarm", "FunctionErrorRateAlarm"))
+    }
+
+    assert len(thresholds) == 2 * len(resources_of_type(deployed(), "AWS::Lambda::Function"))
+    assert all(set(threshold) == {"Ref"} for threshold in thresholds.values()), thresholds
+    referenced = {threshold["Ref"] for threshold in thresholds.values()}
+    assert all(parameters[name]["Type"] == "Number" for name in referenced)
+    assert all(float(parameters[name]["Default"]) > 0 for name in referenced)
