@@ -156,7 +156,10 @@ def test_metric_lines_are_printed_when_the_environment_asks_for_them(
         assert send("counted") == 201
 
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert [line["TaskCreated"] for line in emf] == [[1.0]]
+    assert [line["TaskCreated"] for line in emf if "TaskCreated" in line] == [[1.0]]
+    # and the request's latency on its own line (entrypoints/http/route_metrics.py)
+    [latency] = [line for line in emf if "RouteLatency" in line]
+    assert latency["route"].startswith("POST /workspaces/{workspace_id}/tasks")
 
 
 def test_everything_is_put_back_afterwards() -> None:

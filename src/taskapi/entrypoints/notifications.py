@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
@@ -20,10 +21,26 @@ from taskapi import bootstrap
 from taskapi.domain.event_readers import ReceivedEvent, is_correlation_id, read_event
 from taskapi.domain.events import EVENT_TYPES
 from taskapi.entrypoints import snapstart
-from taskapi.entrypoints.observability import logger, tracer
+from taskapi.entrypoints.observability import logger, metrics, tracer
 
 KNOWN_DETAIL_TYPES = frozenset(event_class.__name__ for event_class in EVENT_TYPES)
 _BEFORE = "schema_version 1: from before workspaces"
+
+# The outcome of each event, as Powertools (EMF) metrics of the service: handled, a duplicate
+# absorbed by de-duplication, or ignored; and the notifications sent. A failure raises, so
+# Lambda's Errors metric counts it (then the dead-letter queue holds it).
+EVENT_OUTCOME_METRICS = {
+    "handled": "NotificationEventsHandled",
+    "duplicate": "NotificationEventsDuplicate",
+    "ignored": "NotificationEventsIgnored",
+}
+NOTIFICATIONS_SENT = "NotificationsSent"
+
+
+def _count_outcome(outcome: str, notifications: int = 0) -> None:
+    metrics.add_metric(name=EVENT_OUTCOME_METRICS[outcome], unit=MetricUnit.Count, value=1)
+    if notifications:
+        metrics.add_metric(name=NOTIFICATIONS_SENT, unit=MetricUnit.Count, value=notifications)
 
 
 class MalformedEvent(Exception):
@@ -59,6 +76,7 @@ def correlation_id_in(detail: object) -> str | None:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     envelope = EventBridgeModel.model_validate(event)
@@ -70,6 +88,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(eventbridge_id=envelope.id, detail_type=envelope.detail_type)
     if envelope.detail_type not in KNOWN_DETAIL_TYPES:
         logger.info("ignoring an event of a detail-type this service does not consume")
+        _count_outcome("ignored")
         return {"status": "ignored", "detail_type": envelope.detail_type}
     try:
         task_event = parse_detail(envelope.detail_type, envelope.detail)
@@ -85,6 +104,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "event predates workspaces (schema_version 1): ignored, nothing notified",
             extra={"task_id": str(task_event.task_id)},
         )
+        _count_outcome("ignored")
         return {"status": "ignored", "event_id": str(task_event.event_id), "reason": _BEFORE}
 
     notifications.consumer.use_lambda_context(context)
@@ -93,6 +113,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.info("event already handled; nothing sent again")
     else:
         logger.info("event handled", extra={"notifications": len(consumed.notification_ids)})
+    if consumed.duplicate:
+        _count_outcome("duplicate")  # its notification ids are the first delivery's
+    else:
+        _count_outcome("handled", len(consumed.notification_ids))
     return {
         "status": "duplicate" if consumed.duplicate else "handled",
         "event_id": str(consumed.event_id),

@@ -48,6 +48,16 @@ class RouteTable:
             allowed.add("HEAD")
         return tuple(sorted(allowed))
 
+    def rule_taking(self, method: str, path: str) -> str | None:
+        """The rule (``/workspaces/<workspace_id>``) of the route that takes ``method`` at
+        ``path`` (HEAD where GET is); None when none does (the request is a 404 or a 405)."""
+        method = method.upper()
+        method = "GET" if method == "HEAD" else method
+        for rule, entry in self._rules.items():
+            if method in entry.methods and entry.pattern.match(path):
+                return rule
+        return None
+
     def takes_body(self, method: str, path: str) -> bool:
         method = method.upper()
         return method in METHODS_WITH_BODY and method in self.allowed_methods(path)
