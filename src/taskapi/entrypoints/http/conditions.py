@@ -9,6 +9,7 @@ version. A header that is not a list of entity tags is a client error (400), not
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from taskapi.domain.model import Task
@@ -54,9 +55,14 @@ class IfMatch:
             return None
         return next(iter(self.versions))
 
-    def version_to_write(self, current: Task | Workspace) -> int:
-        """The version a conditional write must expect, given the task (or workspace) as it
-        is now."""
+    def expected_version(self, read_current: Callable[[], Task | Workspace]) -> int:
+        """The version a conditional write must expect. Reads the task (or workspace) only
+        when the header names something other than exactly one version (``*``, or a list):
+        one named version is what the write is conditional on, read or not."""
+        single = self.single_version
+        if single is not None:
+            return single
+        current = read_current()
         if self.any_version or current.version in self.versions:
             return current.version
         raise PreconditionFailed(current)

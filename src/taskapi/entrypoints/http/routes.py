@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 from http import HTTPStatus
-from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
@@ -48,7 +47,7 @@ from taskapi.entrypoints.http.openapi import (
 from taskapi.entrypoints.http.schemas import DependentTasks, Health, Pagination, TaskList
 from taskapi.entrypoints.http.swagger import swagger_page
 from taskapi.entrypoints.observability import SERVICE_NAME, logger, metrics
-from taskapi.service.commands import Access, ListDependents, ListTasks
+from taskapi.service.commands import ListDependents, ListTasks
 from taskapi.service.tasks import Created, TaskService
 
 # -- operations ---------------------------------------------------------------------------
@@ -171,7 +170,7 @@ def update_task(
             raise PreconditionRequired
         task = service.update(access, task_id, command, command.version)
     else:
-        expected = _expected_version(service, access, task_id, IfMatch.parse(if_match))
+        expected = IfMatch.parse(if_match).expected_version(lambda: service.get(access, task_id))
         if command.version is not None and command.version != expected:
             raise InvalidPrecondition(
                 "version in the body and If-Match name different versions",
@@ -201,7 +200,7 @@ def delete_task(
     if if_match is None:
         service.delete(access, task_id)
     else:
-        expected = _expected_version(service, access, task_id, IfMatch.parse(if_match))
+        expected = IfMatch.parse(if_match).expected_version(lambda: service.get(access, task_id))
         try:
             service.delete(access, task_id, expected)
         except VersionConflict as conflict:
@@ -240,17 +239,6 @@ def _service() -> TaskService:
 
 def _task_response(task: Task) -> Response[Task]:
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, task, {"ETag": task.etag})
-
-
-def _expected_version(
-    service: TaskService, access: Access, task_id: UUID, condition: IfMatch
-) -> int:
-    """The version a conditional write must expect; reads the task only when the header
-    names something other than exactly one version (``*``, or a list)."""
-    single = condition.single_version
-    if single is not None:
-        return single
-    return condition.version_to_write(service.get(access, task_id))
 
 
 def _task_path(task: Task) -> str:

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import TypeVar
 from urllib.parse import unquote
-from uuid import UUID
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.metrics import MetricUnit
@@ -106,7 +105,9 @@ def update_workspace(
     service, caller = _service(), current_caller()
     expected = None
     if if_match is not None:
-        expected = _expected_version(service, caller, workspace_id, IfMatch.parse(if_match))
+        expected = IfMatch.parse(if_match).expected_version(
+            lambda: service.get(caller, workspace_id).workspace
+        )
         if command.version is not None and command.version != expected:
             raise InvalidPrecondition(
                 "version in the body and If-Match name different versions",
@@ -133,7 +134,9 @@ def delete_workspace(
     service, caller = _service(), current_caller()
     expected = None
     if if_match is not None:
-        expected = _expected_version(service, caller, workspace_id, IfMatch.parse(if_match))
+        expected = IfMatch.parse(if_match).expected_version(
+            lambda: service.get(caller, workspace_id).workspace
+        )
     _conditional(lambda: service.delete(caller, workspace_id, expected), if_match)
     metrics.add_metric(name="WorkspaceDeleted", unit=MetricUnit.Count, value=1)
     return Response(status_code=HTTPStatus.NO_CONTENT, body=None)
@@ -199,15 +202,6 @@ def _service() -> WorkspaceService:
 
 def _workspace_response(view: WorkspaceView) -> Response[WorkspaceView]:
     return Response(HTTPStatus.OK, content_types.APPLICATION_JSON, view, {"ETag": view.etag})
-
-
-def _expected_version(
-    service: WorkspaceService, caller: str, workspace_id: UUID, condition: IfMatch
-) -> int:
-    single = condition.single_version
-    if single is not None:
-        return single
-    return condition.version_to_write(service.get(caller, workspace_id).workspace)
 
 
 def _conditional(write: Callable[[], T], if_match: str | None) -> T:
