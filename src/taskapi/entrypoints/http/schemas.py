@@ -47,6 +47,10 @@ class WorkspaceView(Workspace):
 
     role: Role = Field(description="Your role: owner, member or viewer.")
 
+    @classmethod
+    def of(cls, workspace: Workspace, role: Role) -> WorkspaceView:
+        return cls(**workspace.model_dump(), role=role)
+
 
 class WorkspaceList(BaseModel):
     """A page of the caller's workspaces, in the order they joined them."""

@@ -58,7 +58,7 @@ def create_workspace(command: CreateWorkspaceBody) -> Response[WorkspaceView]:
     workspace = _service().create(current_caller(), command)
     metrics.add_metric(name="WorkspaceCreated", unit=MetricUnit.Count, value=1)
     location = f"{base_path()}/workspaces/{workspace.workspace_id}"
-    view = WorkspaceView(**workspace.model_dump(), role=Role.OWNER)
+    view = WorkspaceView.of(workspace, Role.OWNER)
     headers = {"Location": location, "ETag": workspace.etag}
     return Response(HTTPStatus.CREATED, content_types.APPLICATION_JSON, view, headers)
 
@@ -73,7 +73,7 @@ def create_workspace(command: CreateWorkspaceBody) -> Response[WorkspaceView]:
 )
 def list_workspaces(limit: LimitQuery = 50, next_token: NextTokenQuery = None) -> WorkspaceList:
     page = _service().list_mine(current_caller(), ListPage(limit=limit, next_token=next_token))
-    views = [WorkspaceView(**w.workspace.model_dump(), role=w.role) for w in page.workspaces]
+    views = [WorkspaceView.of(w.workspace, w.role) for w in page.workspaces]
     return WorkspaceList(
         workspaces=views, pagination=Pagination(limit=page.limit, next_token=page.next_token)
     )
@@ -88,7 +88,7 @@ def list_workspaces(limit: LimitQuery = 50, next_token: NextTokenQuery = None) -
 )
 def get_workspace(workspace_id: WorkspaceIdPath) -> Response[WorkspaceView]:
     found = _service().get(current_caller(), workspace_id)
-    return _workspace_response(WorkspaceView(**found.workspace.model_dump(), role=found.role))
+    return _workspace_response(WorkspaceView.of(found.workspace, found.role))
 
 
 @app.put(
@@ -116,7 +116,7 @@ def update_workspace(
     renamed = _conditional(
         lambda: service.rename(caller, workspace_id, command, expected), if_match
     )
-    return _workspace_response(WorkspaceView(**renamed.model_dump(), role=Role.OWNER))
+    return _workspace_response(WorkspaceView.of(renamed, Role.OWNER))
 
 
 @app.delete(
