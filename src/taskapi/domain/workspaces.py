@@ -24,6 +24,7 @@ from pydantic import (
 
 from taskapi.domain.errors import LastOwner, NotPermitted, WorkspaceNotFound
 from taskapi.domain.model import UtcDateTime
+from taskapi.domain.text import LINE_CONTROLS, NoControlCharacters
 
 MAX_WORKSPACE_NAME_LENGTH = 100
 MAX_MEMBER_LENGTH = 512
@@ -69,19 +70,6 @@ MemberId = Annotated[
     Field(json_schema_extra={"pattern": MEMBER_PATTERN}),
 ]
 
-_NAME_CONTROLS = "\\u0000-\\u001f\\u007f-\\u009f"
-_NAME_FORBIDDEN = re.compile(f"[{_NAME_CONTROLS}]")
-
-
-def _name_text(value: object) -> object:
-    found = _NAME_FORBIDDEN.search(value) if isinstance(value, str) else None
-    if found is not None:
-        raise ValueError(
-            f"must not contain control characters; found U+{ord(found.group()):04X} at "
-            f"position {found.start()}"
-        )
-    return value
-
 
 def _not_blank(value: str) -> str:
     # With a before-validator beside them, the constraints check min_length before the strip:
@@ -94,10 +82,10 @@ def _not_blank(value: str) -> str:
 
 WorkspaceName = Annotated[
     str,
-    BeforeValidator(_name_text),
+    BeforeValidator(NoControlCharacters(LINE_CONTROLS)),
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_WORKSPACE_NAME_LENGTH),
     AfterValidator(_not_blank),
-    Field(json_schema_extra={"pattern": f"^[^{_NAME_CONTROLS}]*$"}),
+    Field(json_schema_extra={"pattern": f"^[^{LINE_CONTROLS}]*$"}),
 ]
 
 
