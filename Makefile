@@ -57,19 +57,22 @@ run: $(STAMP) ## start the API on http://$(HOST):$(PORT) with the embedded SQLit
 	@echo 'Tokens: in the terminal you send requests from, `source .venv/bin/activate` puts taskapi on PATH'
 	$(RUN) taskapi serve --host $(HOST) --port $(PORT)
 
-# The wheel checks of the Lambda artifacts (they install the locked runtime wheels for every
-# function) run in `make package-check`, which CI runs after this, to keep this under 3 minutes.
+# Two suites run outside `make test`, to keep it under 3 minutes; CI runs both after it: the
+# wheel checks of the Lambda artifacts (they install the locked runtime wheels for every
+# function), `make package-check`, and the benches' smoke runs, `make bench-check`.
 WHEEL_CHECKS := tests/package/test_dependency_wheels.py
+BENCH_CHECKS := tests/benches
+OUTSIDE_TEST := --ignore=$(WHEEL_CHECKS) --ignore=$(BENCH_CHECKS)
 
-test: $(STAMP) $(IAC_STAMP) ## the whole suite but the artifacts' wheel checks (make package-check)
+test: $(STAMP) $(IAC_STAMP) ## the whole suite but the wheel checks (make package-check) and bench runs (make bench-check)
 	$(RUN) lint-imports
-	$(PYTEST) -n auto --ignore=$(WHEEL_CHECKS)
+	$(PYTEST) -n auto $(OUTSIDE_TEST)
 
 # make flaky SEEDS=20 [FIRST_SEED=N]: what make test runs, once per random-order seed.
 SEEDS ?= 20
 flaky: $(STAMP) $(IAC_STAMP) ## make test's suite SEEDS times (20), each in a new random order; lists every test that failed
 	$(RUN) python tools/flaky.py --seeds $(SEEDS) $(if $(FIRST_SEED),--first-seed $(FIRST_SEED)) \
-	    -- -n auto --ignore=$(WHEEL_CHECKS)
+	    -- -n auto $(OUTSIDE_TEST)
 
 test-unit: $(STAMP) ## unit tests only (seconds; no socket at all, see tests/network.py)
 	$(PYTEST) tests/unit
@@ -102,7 +105,7 @@ test-fuzz: $(STAMP) ## schemathesis against the generated OpenAPI of a live loca
 # Branch coverage of src/ over the suite of `make test`, the subprocesses it starts included
 # ([tool.coverage] in pyproject.toml holds the floor).
 coverage: $(STAMP) $(IAC_STAMP) ## make test's suite with branch coverage: htmlcov/index.html, coverage.xml
-	$(PYTEST) -n auto --ignore=$(WHEEL_CHECKS) --cov --cov-report=term --cov-report=html \
+	$(PYTEST) -n auto $(OUTSIDE_TEST) --cov --cov-report=term --cov-report=html \
 		--cov-report=xml
 
 # Not part of `make test`: a full run takes minutes (docs/testing.md#mutation-testing); CI runs
@@ -125,6 +128,9 @@ format: $(STAMP) ## apply ruff fixes and formatting
 # NAME only from the command line: some systems (WSL) export NAME as the machine's name.
 bench: $(STAMP) ## run the benchmarks; NAME=cycles: only those whose name has it (docs/performance.md)
 	$(RUN) python -m benches $(if $(filter command line,$(origin NAME)),$(NAME))
+
+bench-check: $(STAMP) ## every bench once on its smallest inputs: it runs and prints its table (no timing asserted)
+	$(PYTEST) $(BENCH_CHECKS) -n 2
 
 risk-demo: $(STAMP) ## render the risk heat map of the sample bug reports
 	$(RUN) taskapi risk examples/bugs.json

@@ -35,13 +35,17 @@ from pathlib import Path
 import boto3
 
 from benches import markdown_table
-from taskapi.adapters.dynamodb.items import task_values
+from taskapi import bootstrap
 from taskapi.adapters.dynamodb.table import IDEMPOTENCY_TABLE, TASKS_TABLE, create_table
+from taskapi.config import Settings
 from taskapi.domain.events import TaskCreated, new_event_fields
 from taskapi.domain.model import Task
+from taskapi.service.commands import Access, CreateTask, CreateWorkspace
 
 REPO = Path(__file__).resolve().parent.parent
-TASK_ID = "0b7e3f9a-5d0c-4c61-9a57-3f4f2b1f8e21"
+# The caller of every API request: a Cognito user, as API Gateway's authorizer passes it.
+SUBJECT = "0b7e3f9a-5d0c-4c61-9a57-3f4f2b1f8e21"
+CALLER = f"cognito:{SUBJECT}"
 NOW = "2030-04-20T09:30:00+00:00"
 
 # Each child prints READY after its first successful invocation; anything else is a failure.
@@ -59,7 +63,8 @@ def rest_event(method, path, body=None):
             "queryStringParameters": None, "multiValueQueryStringParameters": None,
             "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None,
             "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": method, "path": path,
-                               "stage": "v1", "requestId": "bench-1", "identity": {}},
+                               "stage": "v1", "requestId": "bench-1", "identity": {},
+                               "authorizer": {"claims": {"sub": "SUBJECT", "token_use": "id"}}},
             "body": body, "isBase64Encoded": False}
 """
 CHILDREN = {
@@ -72,14 +77,15 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 app = APIGatewayRestResolver()
 client = boto3.client("dynamodb", endpoint_url=os.environ["TASKAPI_AWS_ENDPOINT_URL"],
                       region_name="us-east-1")
-@app.get("/tasks/<task_id>")
-def get_task(task_id):
+@app.get("/workspaces/<workspace_id>/tasks/<task_id>")
+def get_task(workspace_id, task_id):
     item = client.get_item(TableName=os.environ["TASKAPI_TABLE_NAME"], ConsistentRead=True,
-                           Key={"PK": {"S": "TASK#" + task_id}, "SK": {"S": "TASK"}})["Item"]
+                           Key={"PK": {"S": f"WS#{workspace_id}#TASK#{task_id}"},
+                                "SK": {"S": "TASK"}})["Item"]
     return {"task_id": item["task_id"]["S"]}
 def lambda_handler(event, context):
     return app.resolve(event, context)
-reply = lambda_handler(rest_event("GET", "/tasks/TASK_ID"), Context())
+reply = lambda_handler(rest_event("GET", "/workspaces/WORKSPACE_ID/tasks/TASK_ID"), Context())
 assert reply["statusCode"] == 200, reply
 print("READY", flush=True)
 """,
@@ -89,10 +95,10 @@ print("READY", flush=True)
 import json, os
 from taskapi.entrypoints.api import lambda_handler
 if os.environ["TASKAPI_STORE"] == "dynamodb":
-    reply = lambda_handler(rest_event("GET", "/tasks/TASK_ID"), Context())
+    reply = lambda_handler(rest_event("GET", "/workspaces/WORKSPACE_ID/tasks/TASK_ID"), Context())
     assert reply["statusCode"] == 200, reply
-else:
-    reply = lambda_handler(rest_event("POST", "/tasks", json.dumps({"title": "t"})), Context())
+else:  # a fresh in-memory store holds nothing: the first request creates a workspace
+    reply = lambda_handler(rest_event("POST", "/workspaces", json.dumps({"name": "t"})), Context())
     assert reply["statusCode"] == 201, reply
 print("READY", flush=True)
 """,
@@ -139,21 +145,17 @@ class Timings:
     seconds: list[float] = field(default_factory=list)
 
 
-def task_created_event() -> dict[str, object]:
+def task_created_event(task: Task) -> dict[str, object]:
     """An EventBridge event as the relay publishes it, carrying a real TaskCreated."""
-    now = datetime.fromisoformat(NOW)
-    task = Task.model_validate({"task_id": TASK_ID, "title": "Write the release notes",
-                                "assignee": "ana@example.com", "created_at": NOW,
-                                "updated_at": NOW, "version": 1})  # fmt: skip
-    event = TaskCreated(**new_event_fields(uuid.uuid4(), now, task))
+    event = TaskCreated(**new_event_fields(uuid.uuid4(), datetime.fromisoformat(NOW), task))
     return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "TaskCreated",
             "source": "taskapi.tasks", "account": "000000000000", "time": "2030-04-20T09:30:00Z",
             "region": "us-east-1", "resources": [],
             "detail": event.model_dump(mode="json")}  # fmt: skip
 
 
-def stream_event() -> dict[str, object]:
-    event = task_created_event()["detail"]
+def stream_event(task: Task) -> dict[str, object]:
+    event = task_created_event(task)["detail"]
     image = {"PK": {"S": f"OUTBOX#{event['event_id']}"}, "SK": {"S": "OUTBOX"},  # type: ignore[index]
              "event": {"S": json.dumps(event)}}  # fmt: skip
     record = {"eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb",
@@ -163,8 +165,13 @@ def stream_event() -> dict[str, object]:
     return {"Records": [record]}
 
 
-def run_child(scenario: Scenario, env: dict[str, str]) -> float:
-    code = CHILDREN[scenario.child].replace("TASK_ID", TASK_ID)
+def run_child(scenario: Scenario, env: dict[str, str], task: Task) -> float:
+    code = (
+        CHILDREN[scenario.child]
+        .replace("SUBJECT", SUBJECT)
+        .replace("WORKSPACE_ID", str(task.workspace_id))
+        .replace("TASK_ID", str(task.task_id))
+    )
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-c", code],
@@ -203,8 +210,40 @@ def import_time_by_package(module: str, env: dict[str, str]) -> list[tuple[str, 
     return [(package, micros / 1000) for package, micros in totals.most_common(12)]
 
 
+@dataclass(frozen=True)
+class Seeded:
+    """What the children read: a workspace whose owner is the bench's caller, and one task
+    of it with an assignee (the notification function emails them)."""
+
+    env: dict[str, str]
+    task: Task
+
+
+def seed(env: dict[str, str]) -> Task:
+    """The workspace and the task, written by the service through the production DynamoDB
+    adapters, so every item is exactly what the functions will read."""
+    settings = Settings.from_environment(env, store="dynamodb")
+    saved = {name: os.environ.get(name) for name in _CREDENTIALS}
+    os.environ.update({name: env[name] for name in _CREDENTIALS})
+    try:
+        runtime = bootstrap.build_runtime(settings)
+        workspace = runtime.workspaces.create(CALLER, CreateWorkspace(name="Bench"))
+        access = Access(workspace_id=workspace.workspace_id, caller=CALLER)
+        command = CreateTask(title="Write the release notes", assignee="ana@example.com")
+        return runtime.service.create(access, command)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+
+
 @contextmanager
-def aws_environment(data_dir: Path) -> Iterator[dict[str, str]]:
+def aws_environment(data_dir: Path) -> Iterator[Seeded]:
     """A moto server with the stack's tables and bus, and the environment a function gets."""
     from tests.moto_server import start_server  # noqa: PLC0415 - only when needed
 
@@ -218,17 +257,12 @@ def aws_environment(data_dir: Path) -> Iterator[dict[str, str]]:
         tasks, records = (f"bench-{kind}-{uuid.uuid4().hex[:8]}" for kind in ("tasks", "idem"))
         create_table(dynamodb, TASKS_TABLE, tasks)
         create_table(dynamodb, IDEMPOTENCY_TABLE, records)
-        task = Task.model_validate({"task_id": TASK_ID, "title": "t", "created_at": NOW,
-                                    "updated_at": NOW, "version": 1})  # fmt: skip
-        serializer = boto3.dynamodb.types.TypeSerializer()
-        item = {k: serializer.serialize(v) for k, v in task_values(task).items() if v is not None}
-        dynamodb.put_item(TableName=tasks, Item=item)
         bus = f"bench-bus-{uuid.uuid4().hex[:8]}"
         session.client("events", endpoint_url=endpoint).create_event_bus(Name=bus)
         session.client("sesv2", endpoint_url=endpoint).create_email_identity(
             EmailIdentity="example.com"
         )
-        yield {
+        env = {
             "TASKAPI_AWS_ENDPOINT_URL": endpoint,
             "TASKAPI_AWS_REGION": "us-east-1",
             "TASKAPI_TABLE_NAME": tasks,
@@ -240,6 +274,7 @@ def aws_environment(data_dir: Path) -> Iterator[dict[str, str]]:
             "AWS_DEFAULT_REGION": "us-east-1",
             "TASKAPI_DATA_DIR": str(data_dir),
         }
+        yield Seeded(env, seed(env))
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -262,20 +297,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=9, help="fresh processes per scenario")
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory() as data, aws_environment(Path(data)) as aws:
+    with tempfile.TemporaryDirectory() as data, aws_environment(Path(data)) as seeded:
         base = {
             key: value
             for key, value in os.environ.items()
             if not key.startswith(("TASKAPI_", "POWERTOOLS_"))
         }
-        env = {**base, **aws, "POWERTOOLS_LOG_LEVEL": "WARNING", "PYTHONDONTWRITEBYTECODE": ""}
+        env = {**base, **seeded.env, "POWERTOOLS_LOG_LEVEL": "WARNING",
+               "PYTHONDONTWRITEBYTECODE": ""}  # fmt: skip
         env["BENCH_EVENT"] = ""
         timings = {scenario: Timings() for scenario in SCENARIOS}
         for scenario in SCENARIOS:  # warm the OS file cache and the .pyc files once
-            run_child(scenario, _with_event(env, scenario))
+            run_child(scenario, _with_event(env, scenario, seeded.task), seeded.task)
         for _ in range(args.runs):
             for scenario in SCENARIOS:
-                timings[scenario].seconds.append(run_child(scenario, _with_event(env, scenario)))
+                child_env = _with_event(env, scenario, seeded.task)
+                timings[scenario].seconds.append(run_child(scenario, child_env, seeded.task))
         imports = import_time_by_package(
             "taskapi.entrypoints.api", {**env, "TASKAPI_STORE": "dynamodb"}
         )
@@ -298,11 +335,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _with_event(env: dict[str, str], scenario: Scenario) -> dict[str, str]:
+def _with_event(env: dict[str, str], scenario: Scenario, task: Task) -> dict[str, str]:
     if scenario.child == "relay":
-        return {**env, "BENCH_EVENT": json.dumps(stream_event())}
+        return {**env, "BENCH_EVENT": json.dumps(stream_event(task))}
     if scenario.child == "notifications":
-        return {**env, "BENCH_EVENT": json.dumps(task_created_event())}
+        return {**env, "BENCH_EVENT": json.dumps(task_created_event(task))}
     return env
 
 

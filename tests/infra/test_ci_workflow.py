@@ -105,7 +105,7 @@ def test_the_suite_runs_on_the_oldest_supported_python_and_the_lambda_runtime() 
 
 def test_lint_package_check_and_mutation_run_their_targets() -> None:
     assert make_calls(jobs()["lint"]) == [["lint"], ["contract-check"]]
-    assert make_calls(jobs()["package-check"]) == [["package-check"]]
+    assert make_calls(jobs()["package-check"]) == [["package-check"], ["bench-check"]]
     assert make_calls(jobs()["mutation"]) == [["mutation"]]
 
 
