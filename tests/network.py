@@ -31,6 +31,7 @@ POLICIES: dict[str, Network] = {
     "riskmap": Network.NONE,
     "infra": Network.NONE,
     "package": Network.NONE,
+    "benches": Network.NONE,  # the benches run as subprocesses; the tests themselves open none
     "local": Network.LOOPBACK,
     "contract": Network.LOOPBACK,
     "cli": Network.LOOPBACK,

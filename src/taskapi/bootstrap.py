@@ -18,8 +18,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from taskapi.config import Settings, get_settings
-from taskapi.service.dispatch import OutboxDispatcher, RetryPolicy
-from taskapi.service.notifications import NotificationService
 from taskapi.service.pagination import PageTokenCodec
 from taskapi.service.ports import (
     EventPublisher,
@@ -38,6 +36,8 @@ if TYPE_CHECKING:
     from taskapi.adapters.aws.eventbridge import EventEntryBuilder
     from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
     from taskapi.adapters.mailbox import MailboxNotifier
+    from taskapi.service.dispatch import OutboxDispatcher
+    from taskapi.service.notifications import NotificationService
 
 # Adapters are imported by the builder that needs them, not here: a function loads only what
 # its store and its own wiring use (the cold start of the API on DynamoDB never imports
@@ -157,6 +157,8 @@ def build_runtime(settings: Settings) -> Runtime:
     )
     dispatcher = notifications = None
     if store.outbox is not None:
+        from taskapi.service.dispatch import OutboxDispatcher, RetryPolicy
+
         # Locally the notification service is an in-process subscriber of the outbox.
         notifications = build_notifications(settings, store.uow_factory)
         dispatcher = OutboxDispatcher(
@@ -203,6 +205,8 @@ def build_notifications(settings: Settings, uow_factory: UnitOfWorkFactory) -> N
     else:
         mailbox = build_mailbox(settings)
         notifier = mailbox
+    from taskapi.service.notifications import NotificationService
+
     window = timedelta(hours=settings.reminder_window_hours)
     service = NotificationService(
         uow_factory=uow_factory,

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from taskapi.domain.model import (
+    FROM_STORE,
     MAX_DEPENDENCIES,
     MAX_DESCRIPTION_LENGTH,
     MAX_TITLE_LENGTH,
@@ -112,6 +113,32 @@ def test_a_valid_assignee_email_is_accepted(assignee: str) -> None:
 def test_an_invalid_assignee_email_is_refused(assignee: str) -> None:
     with pytest.raises(ValidationError) as raised:
         make_task(assignee=assignee)
+    assert error_fields(raised) == {"assignee"}
+
+
+def test_a_stored_task_keeps_its_address_as_written_while_input_is_checked() -> None:
+    # e.g. an address an older release accepted and a newer email-validator refuses
+    values = {**make_task().model_dump(), "assignee": "ana@localhost"}
+
+    with pytest.raises(ValidationError) as raised:
+        Task.model_validate(values)
+    assert error_fields(raised) == {"assignee"}
+    assert Task.model_validate(values, context=FROM_STORE).assignee == "ana@localhost"
+    stored = Task.model_validate(values, context=FROM_STORE).model_dump_json()
+    assert Task.model_validate_json(stored, context=FROM_STORE).assignee == "ana@localhost"
+
+
+@pytest.mark.parametrize("context", [None, {}, {"from_store": "yes"}, {"from_store": 1}])
+def test_only_the_stores_context_skips_the_address_check(context: object) -> None:
+    values = {**make_task().model_dump(), "assignee": "not an address"}
+    with pytest.raises(ValidationError):
+        Task.model_validate(values, context=context)
+
+
+def test_a_stored_assignee_must_still_be_text() -> None:
+    values = {**make_task().model_dump(), "assignee": 42}
+    with pytest.raises(ValidationError) as raised:
+        Task.model_validate(values, context=FROM_STORE)
     assert error_fields(raised) == {"assignee"}
 
 

@@ -25,7 +25,12 @@ from pydantic import (
     model_validator,
 )
 
-from taskapi.domain.events import PREVIOUS_SCHEMA_VERSION, SCHEMA_VERSION, CorrelationId
+from taskapi.domain.events import (
+    PREVIOUS_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    CorrelationId,
+    is_correlation_id,
+)
 from taskapi.domain.model import (
     Assignee,
     Dependencies,
@@ -179,18 +184,6 @@ class EventEnvelope(BaseModel):
         not a field here, so forwarding writes back exactly what was committed)."""
         value = (self.model_extra or {}).get("correlation_id")
         return value if isinstance(value, str) and is_correlation_id(value) else None
-
-
-_correlation_id: TypeAdapter[str] = TypeAdapter(CorrelationId)
-
-
-def is_correlation_id(value: str) -> bool:
-    """Whether ``value`` is a well-formed correlation id (the events' ``correlation_id``)."""
-    try:
-        _correlation_id.validate_python(value)
-    except ValueError:
-        return False
-    return True
 
 
 def read_envelope(data: str | bytes) -> EventEnvelope:

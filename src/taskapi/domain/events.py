@@ -53,6 +53,16 @@ CorrelationId = Annotated[
     str,
     Field(min_length=1, max_length=CORRELATION_ID_MAX_LENGTH, pattern=CORRELATION_ID_PATTERN),
 ]
+_correlation_id: TypeAdapter[str] = TypeAdapter(CorrelationId)
+
+
+def is_correlation_id(value: str) -> bool:
+    """Whether ``value`` is a well-formed correlation id (the events' ``correlation_id``)."""
+    try:
+        _correlation_id.validate_python(value)
+    except ValueError:
+        return False
+    return True
 
 
 class TaskEvent(BaseModel):

@@ -18,8 +18,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from taskapi import bootstrap
-from taskapi.domain.event_readers import ReceivedEvent, is_correlation_id, read_event
-from taskapi.domain.events import EVENT_TYPES
+from taskapi.domain.event_readers import ReceivedEvent, read_event
+from taskapi.domain.events import EVENT_TYPES, is_correlation_id
 from taskapi.entrypoints import snapstart
 from taskapi.entrypoints.observability import logger, metrics, tracer
 

@@ -9,14 +9,18 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 from uuid import UUID
 
-from taskapi.domain.event_readers import ReceivedEvent
 from taskapi.domain.events import TaskCreated, TaskDeleted, TaskUpdated
 from taskapi.domain.model import Priority, Status, Task
-from taskapi.domain.notifications import Notification
 from taskapi.domain.workspaces import Membership, Role, Workspace
+
+if TYPE_CHECKING:
+    # Only the event consumers and the notifier use these: the API's write path never reads
+    # an event back, and keeping them out keeps them off its cold start.
+    from taskapi.domain.event_readers import ReceivedEvent
+    from taskapi.domain.notifications import Notification
 
 # An event as the service writes it (strict: validated by the models the schemas come from).
 Event = TaskCreated | TaskUpdated | TaskDeleted

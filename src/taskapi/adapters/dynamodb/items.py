@@ -16,12 +16,13 @@ from uuid import UUID
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from taskapi.adapters.dynamodb.table import ASSIGNEE_PK, LIST_PK, LIST_SK, PK, SK
-from taskapi.domain.event_readers import EventEnvelope, read_envelope
-from taskapi.domain.model import Task, to_utc
+from taskapi.domain.model import FROM_STORE, Task, to_utc
 from taskapi.domain.workspaces import Membership, Role, Workspace
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+    from taskapi.domain.event_readers import EventEnvelope
 
     Item = Mapping[str, AttributeValueTypeDef]
 
@@ -228,7 +229,7 @@ def task_from_record(record: Mapping[str, Any]) -> Task:
     """A task from a decoded task item (extra attributes such as index keys are ignored)."""
     values = {name: record[name] for name in TASK_FIELDS if name in record}
     values["version"] = int(record["version"])  # DynamoDB numbers decode as Decimal
-    return Task.model_validate(values)
+    return Task.model_validate(values, context=FROM_STORE)
 
 
 def outbox_event_from_image(image: Mapping[str, Any]) -> EventEnvelope | None:
@@ -238,6 +239,9 @@ def outbox_event_from_image(image: Mapping[str, Any]) -> EventEnvelope | None:
     An item without a valid envelope raises ``ValueError``."""
     if not str(image.get(PK, "")).startswith(OUTBOX_PREFIX):
         return None
+    # The event readers only here: the API writes outbox items and never reads one back.
+    from taskapi.domain.event_readers import read_envelope  # noqa: PLC0415
+
     try:
         return read_envelope(str(image["event"]))
     except (KeyError, ValueError) as exc:  # pydantic's ValidationError is a ValueError

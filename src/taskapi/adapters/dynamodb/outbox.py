@@ -40,7 +40,6 @@ from taskapi.adapters.dynamodb.table import (
     PK,
     SK,
 )
-from taskapi.adapters.outbox import read_record
 from taskapi.adapters.unit_of_work import StagedEvents, bounded_error
 from taskapi.domain.model import to_utc
 from taskapi.service.ports import DeadLetter, Event, OutboxRecord
@@ -114,7 +113,12 @@ class DynamoDbOutbox:
     order one unsharded partition had. (In stream mode the index stays empty.)"""
 
     def __init__(self, table: DynamoDbTable) -> None:
+        # Only polling mode reads events back: the event readers stay off the cold start of
+        # the functions that just write them (docs/performance.md#cold-start).
+        from taskapi.adapters.outbox import read_record  # noqa: PLC0415
+
         self._table = table
+        self._read_record = read_record
 
     def pending(self, limit: int, now: datetime | None = None) -> list[OutboxRecord]:
         bound = None if now is None else f"{_nanos(now):020d}~"  # after every key of `now`
@@ -126,7 +130,7 @@ class DynamoDbOutbox:
             shard = pending_partition(UUID(str(item["event_id"])))
             if item.get(OUTBOX_PK) != shard or (bound is not None and item[OUTBOX_SK] > bound):
                 continue
-            event = read_record(item["event"])
+            event = self._read_record(item["event"])
             if isinstance(event, str):
                 self._set_aside(key, event, attempts_added=0)
                 continue

@@ -13,7 +13,7 @@ from taskapi.adapters.dynamodb.items import encode, number, string
 from taskapi.adapters.dynamodb.table import EXPIRES_AT, PK, SK
 from taskapi.adapters.dynamodb.writes import Operation
 from taskapi.adapters.unit_of_work import StagedRequests
-from taskapi.domain.model import Task
+from taskapi.domain.model import FROM_STORE, Task
 from taskapi.service.ports import RecordedRequest
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class DynamoDbRequestLog(StagedRequests):
         return RecordedRequest(
             key=key,
             fingerprint=str(record["fingerprint"]),
-            task=Task.model_validate_json(str(record["task"])),
+            task=Task.model_validate_json(str(record["task"]), context=FROM_STORE),
             recorded_at=now,
             expires_at=datetime.fromtimestamp(int(record[EXPIRES_AT]), UTC),
         )

@@ -28,7 +28,7 @@ from taskapi.adapters.unit_of_work import (
     position_after,
     require_workspace,
 )
-from taskapi.domain.model import Task, to_utc
+from taskapi.domain.model import FROM_STORE, Task, to_utc
 from taskapi.domain.workspaces import Membership, Role, Workspace
 from taskapi.service.ports import (
     MemberSlice,
@@ -101,7 +101,7 @@ class SqliteTaskRepository(StagedWrites):
         rows = self._query(
             "SELECT body FROM tasks WHERE workspace_id = ? AND task_id = ?", (str(task_id),)
         )
-        return Task.model_validate_json(rows[0][0]) if rows else None
+        return Task.model_validate_json(rows[0][0], context=FROM_STORE) if rows else None
 
     def get_many(self, task_ids: Collection[UUID], *, graph_walk: bool = False) -> dict[UUID, Task]:
         # Units of work hold the store's write lock: a walk needs no guard of its own.
@@ -114,7 +114,7 @@ class SqliteTaskRepository(StagedWrites):
                 f" WHERE workspace_id = ? AND task_id IN ({marks})"
             )
             for (body,) in self._query(sql, chunk):
-                task = Task.model_validate_json(body)
+                task = Task.model_validate_json(body, context=FROM_STORE)
                 found[task.task_id] = task
         return found
 
@@ -155,7 +155,7 @@ class SqliteTaskRepository(StagedWrites):
         )
         start = "" if after is None else str(parse_dependent_position(after))
         rows = self._query(sql, (str(task_id), start, limit + 1))
-        tasks = [Task.model_validate_json(body) for (body,) in rows[:limit]]
+        tasks = [Task.model_validate_json(body, context=FROM_STORE) for (body,) in rows[:limit]]
         more = len(rows) > limit
         return TaskSlice(
             tasks=tasks, next_position=dependent_position_after(tasks[-1].task_id) if more else None
@@ -183,7 +183,7 @@ class SqliteTaskRepository(StagedWrites):
         order = "ORDER BY created_at_us, task_id LIMIT ?"
         sql = f"SELECT body FROM tasks {where} {order}"  # noqa: S608
         rows = self._query(sql, [*params, limit + 1])
-        tasks = [Task.model_validate_json(body) for (body,) in rows[:limit]]
+        tasks = [Task.model_validate_json(body, context=FROM_STORE) for (body,) in rows[:limit]]
         more = len(rows) > limit
         return TaskSlice(
             tasks=tasks,
@@ -209,7 +209,7 @@ class SqliteRequestLog(StagedRequests):
         return RecordedRequest(
             key=key,
             fingerprint=fingerprint,
-            task=Task.model_validate_json(task),
+            task=Task.model_validate_json(task, context=FROM_STORE),
             recorded_at=now,
             expires_at=from_epoch_micros(expires_at_us),
         )

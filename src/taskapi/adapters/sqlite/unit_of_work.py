@@ -34,7 +34,7 @@ from taskapi.adapters.unit_of_work import (
     require_workspace,
 )
 from taskapi.domain.errors import DependenciesNotFound, WorkspaceNotEmpty, WorkspaceNotFound
-from taskapi.domain.model import Task
+from taskapi.domain.model import FROM_STORE, Task
 from taskapi.domain.workspaces import Workspace
 from taskapi.service.ports import Event, RecordedRequest, RequestAlreadyRecorded
 
@@ -211,7 +211,9 @@ def _raise_condition_failed(
         "SELECT body FROM tasks WHERE workspace_id = ? AND task_id = ?",
         (workspace_id, str(write.task.task_id)),
     ).fetchone()
-    raise write.rejection(None if row is None else Task.model_validate_json(row[0]))
+    raise write.rejection(
+        None if row is None else Task.model_validate_json(row[0], context=FROM_STORE)
+    )
 
 
 def _replace_edges(connection: sqlite3.Connection, workspace_id: str, task: Task) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from taskapi.domain.event_readers import is_correlation_id
+from taskapi.domain.events import is_correlation_id
 
 CORRELATION_HEADER = "X-Correlation-Id"
 _HEADER_KEY = CORRELATION_HEADER.lower()
