@@ -133,7 +133,7 @@ risk-demo: $(STAMP) ## render the risk heat map of the sample bug reports
 # risk map reads (docs/operations.md, "The logs source"). Then review the golden report:
 # TASKAPI_UPDATE_GOLDEN=1 .venv/bin/pytest tests/riskmap -k golden
 risk-logs: $(STAMP) ## regenerate examples/logs/ from a fault-injection run of the local server
-	$(RUN) python tests/riskmap/fault_run.py examples/logs
+	$(RUN) python -m tests.local.fault_run examples/logs
 
 # -- infrastructure: checks, deploy, operations (docs/deployment.md) ------------------------
 

@@ -425,7 +425,8 @@ def _actions(
     """Worst hotspot, worst category, worst testing gap, then the second of each, and so on:
     a short list that always covers where, what kind and which missing test."""
     proposals: list[list[tuple[ActionKind, str, str, str]]] = [
-        [_hotspot_action(hotspot) for hotspot in hotspots[:limit]],
+        # "Harden" needs a file: log failures without a code location have none.
+        [_hotspot_action(h) for h in hotspots if h.file != NO_CODE_LOCATION][:limit],
         [_category_action(category, category_files) for category in categories[:limit]],
         [_testing_gap_action(gap, testing_gap_files) for gap in testing_gaps[:limit]],
     ]
@@ -460,7 +461,11 @@ def _hotspot_action(hotspot: Hotspot) -> tuple[ActionKind, str, str, str]:
 
 
 def _worst_files(grid: _Grid, name: str, count: int) -> list[str]:
-    scores = {file: score for (row, file), score in grid.cell_scores.items() if row == name}
+    scores = {
+        file: score
+        for (row, file), score in grid.cell_scores.items()
+        if row == name and file != NO_CODE_LOCATION
+    }
     return ranked(scores)[:count]
 
 

@@ -206,6 +206,8 @@ def parse_line(line: LogLine) -> Failure | _Ignored | object | str:
         return f"control character {control.group()!r} at column {control.start() + 1}"
     timestamp = line.timestamp
     body = text.strip()
+    if not body.startswith("{") and _is_json(body):
+        return f"JSON that is not an object ({type(json.loads(body)).__name__})"
     if not body.startswith("{"):
         prefix, brace, rest = body.partition("{")
         message = _without_prefix(prefix)
@@ -224,6 +226,14 @@ def parse_line(line: LogLine) -> Failure | _Ignored | object | str:
     if not isinstance(document, dict):
         return f"JSON that is not an object ({type(document).__name__})"
     return record_of(document, timestamp)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except (RecursionError, ValueError):  # JSONDecodeError is a ValueError
+        return False
+    return True
 
 
 def record_of(document: Mapping[str, Any], container_timestamp: str | None) -> object | str:

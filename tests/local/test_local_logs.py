@@ -114,7 +114,7 @@ def test_text_logs_are_an_access_line_per_request_and_one_short_line_per_warning
     assert warning.endswith("(StoreUnavailable: throttled)")
     # The route, status and error code the risk map groups by (docs/operations.md), then the
     # exception: still one short line.
-    assert f"route='POST /workspaces/{{workspace_id}}/tasks' status=503 " in warning
+    assert "route='POST /workspaces/{workspace_id}/tasks' status=503 " in warning
     assert "error=service_unavailable" in warning
     assert len(warning) < 160
     assert json_lines.getvalue() == ""

@@ -14,9 +14,9 @@ service logs what it would log in earnest:
 
 The faults live here only, never in the Lambda code or ``bootstrap``. ``make risk-logs`` writes
 ``examples/logs/`` (docs/operations.md, "The logs source"); a test runs it again and checks the
-committed logs still group as the service's logs do (tests/riskmap/test_riskmap_logs.py).
+committed logs still group as the service's logs do (tests/local/test_fault_run.py).
 
-    .venv/bin/python tests/riskmap/fault_run.py examples/logs
+    .venv/bin/python -m tests.local.fault_run examples/logs
 """
 
 from __future__ import annotations
@@ -140,6 +140,7 @@ def write_lock_held(path: Path) -> Iterator[None]:
 
 def run(data_dir: Path) -> tuple[list[str], list[int]]:
     """The scenario on a fresh data directory: the JSON lines logged, and every status."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings.from_environment(data_dir=data_dir, db_path=data_dir / "taskapi.db")
     faults = Faults()
     database = FaultyDatabase(settings.sqlite_path, faults)
@@ -264,8 +265,7 @@ def _timestamp(line: str) -> datetime:
 def sam_lines(lines: list[str]) -> list[str]:
     """As `sam logs` prints them: `<log stream> <timestamp> <message>`."""
     return [
-        f"{LOG_STREAM} {_timestamp(line).strftime('%Y-%m-%dT%H:%M:%S.%f')} {line}"
-        for line in lines
+        f"{LOG_STREAM} {_timestamp(line).strftime('%Y-%m-%dT%H:%M:%S.%f')} {line}" for line in lines
     ]
 
 
