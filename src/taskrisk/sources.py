@@ -96,9 +96,10 @@ def _decode(data: bytes, name: str | Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _json_rows(text: str, path: str) -> list[RawRow]:
+def _parse_json(text: str, path: str) -> Any:
+    """A whole JSON document, every reason it cannot be one an `InputError`."""
     try:
-        document: Any = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -107,6 +108,10 @@ def _json_rows(text: str, path: str) -> list[RawRow]:
         raise InputError(f"{path}: not usable JSON: nested too deeply") from None
     except ValueError as exc:  # e.g. an integer longer than sys.get_int_max_str_digits()
         raise InputError(f"{path}: not usable JSON: {exc}") from None
+
+
+def _json_rows(text: str, path: str) -> list[RawRow]:
+    document = _parse_json(text, path)
     if isinstance(document, dict) and isinstance(document.get("bugs"), list):
         document = document["bugs"]
     if not isinstance(document, list):
@@ -213,14 +218,9 @@ def _insights_csv_lines(text: str, name: str) -> Iterator[LogLine]:
 
 
 def _insights_json_lines(text: str, name: str) -> list[LogLine]:
-    try:
-        document: Any = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"{name}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except (RecursionError, ValueError) as exc:
-        raise InputError(f"{name}: not usable JSON: {exc}") from None
+    document = _parse_json(text, name)
+    if not isinstance(document, list):
+        raise InputError(f"{name}: expected a JSON list of Logs Insights rows")
     lines = []
     for index, row in enumerate(document):
         if isinstance(row, dict) and isinstance(row.get(INSIGHTS_MESSAGE), str):
