@@ -32,7 +32,7 @@ PORT ?= 8000
 
 .PHONY: help setup run test test-unit test-local test-cli test-property test-contract \
         test-integration test-e2e test-fuzz contract-check coverage mutation flaky lint format \
-        bench risk-demo clean iac-setup iac-check package package-check deploy destroy logs
+        bench risk-demo risk-logs clean iac-setup iac-check package package-check deploy destroy logs
 
 # The variables a help text below names, shown with their values (e.g. PORT=9000 make help).
 HELP_VARIABLES := HOST PORT SAM_ENV
@@ -134,6 +134,12 @@ bench-check: $(STAMP) ## every bench once on its smallest inputs: it runs and pr
 
 risk-demo: $(STAMP) ## render the risk heat map of the sample bug reports
 	$(RUN) taskapi risk examples/bugs.json
+
+# The service under injected faults, over real HTTP: the logs it writes, in every shape the
+# risk map reads (docs/operations.md, "The logs source"). Then review the golden report:
+# TASKAPI_UPDATE_GOLDEN=1 .venv/bin/pytest tests/riskmap -k golden
+risk-logs: $(STAMP) ## regenerate examples/logs/ from a fault-injection run of the local server
+	$(RUN) python -m tests.local.fault_run examples/logs
 
 # -- infrastructure: checks, deploy, operations (docs/deployment.md) ------------------------
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import accumulate
 from typing import Generic, TypeVar
 
 from taskrisk.layers import LayerMap
+from taskrisk.logs import NO_CODE_LOCATION, FailureGroup, ParsedLogs, group_failures
 from taskrisk.model import (
     BugRecord,
     ChurnSnapshot,
@@ -33,6 +34,8 @@ from taskrisk.report import (
     Enrichment,
     HeatMap,
     Hotspot,
+    LogFinding,
+    LogSummary,
     Report,
     TrendPoint,
     TrendWindow,
@@ -47,6 +50,8 @@ from taskrisk.scoring import (
 )
 
 DEFAULT_MAX_ACTIONS = 6
+BUG_REPORTS = "bug reports"
+LOG_FINDINGS = "logs"
 # Ten years of months. Dates a tracker uses for "none" (0001-01-01, 9999-12-31) or a mistyped
 # year would otherwise make the trend thousands of empty months long.
 MAX_TREND_MONTHS = 120
@@ -72,6 +77,8 @@ CATEGORY_PLAYBOOK: Mapping[str, str] = {
     "security": "Add negative tests for authorisation and for data that must never leave the "
     "service",
     "configuration": "Validate configuration at start-up and test every deployment profile",
+    "availability": "Make refusals of the store retryable end to end (Retry-After, backoff in "
+    "clients) and load-test at the throttling limit with a failure-injecting store",
 }
 
 
@@ -193,9 +200,14 @@ def analyse(
     coverage: CoverageSnapshot | None = None,
     skipped_records: int = 0,
     max_actions: int = DEFAULT_MAX_ACTIONS,
+    logs: ParsedLogs | None = None,
 ) -> Report:
     layer_map = layer_map or LayerMap()
     weights = weights or SeverityWeights()
+    reported = len(bugs)
+    findings = log_findings(logs, layer_map, {bug.file for bug in bugs}) if logs else []
+    # A log finding weighs like a bug: from here on, bugs are both.
+    bugs = [*bugs, *(_as_bug(finding) for finding in findings)]
     weight_of = {severity: weights.of(severity) for severity in Severity}
 
     by_severity, by_layer, by_component = _Tally(), _Tally(), _Tally()
@@ -265,7 +277,87 @@ def analyse(
             files_with_coverage=sum(hotspot.coverage is not None for hotspot in hotspots),
             coverage_used=coverage is not None,
         ),
+        logs=_log_summary(logs, findings) if logs else None,
+        log_findings=findings,
+        by_source=_by_source(bugs[:reported], findings, weight_of, total) if logs else [],
     )
+
+
+def log_findings(
+    logs: ParsedLogs, layer_map: LayerMap, bug_files: Collection[str]
+) -> list[LogFinding]:
+    """One finding per group of identical failures, numbered LOG-1, LOG-2, ... worst first.
+    A code location names its file as a bug export does when one bug file is that file
+    (`taskapi/x.py` from Lambda is `src/taskapi/x.py`), so the two meet in one hotspot."""
+    same_file = _PathIndex[str]({file: file for file in bug_files})
+    return [
+        _finding(number, group, layer_map, same_file)
+        for number, group in enumerate(group_failures(logs.failures), start=1)
+    ]
+
+
+def _finding(
+    number: int, group: FailureGroup, layer_map: LayerMap, same_file: _PathIndex[str]
+) -> LogFinding:
+    first = group.first
+    file = (same_file.get(first.file) or first.file) if first.file else NO_CODE_LOCATION
+    return LogFinding(
+        id=f"LOG-{number}",
+        severity=group.severity,
+        category=first.category,
+        component=first.component,
+        layer=layer_map.layer_of(file) if first.file else Layer.UNKNOWN,
+        file=file,
+        location=first.location,
+        route=first.route,
+        status=first.status,
+        error_code=first.error_code,
+        exception_type=first.exception_type,
+        level=first.level,
+        message=first.message,
+        count=len(group.failures),
+        first_seen=group.first_seen,
+        last_seen=group.last_seen,
+        correlation_id=group.correlation_id,
+    )
+
+
+def _as_bug(finding: LogFinding) -> BugRecord:
+    return BugRecord(
+        id=finding.id,
+        title=finding.title,
+        severity=finding.severity,
+        component=finding.component,
+        file=finding.file,
+        category=finding.category,
+        layer=finding.layer,
+    )
+
+
+def _log_summary(logs: ParsedLogs, findings: Sequence[LogFinding]) -> LogSummary:
+    return LogSummary(
+        files=logs.files,
+        lines=logs.lines,
+        records=logs.records,
+        ignored=logs.ignored,
+        skipped=logs.skipped,
+        failures=len(logs.failures),
+        findings=len(findings),
+    )
+
+
+def _by_source(
+    reported: Sequence[BugRecord],
+    findings: Sequence[LogFinding],
+    weight_of: Mapping[Severity, float],
+    total: int,
+) -> list[Breakdown]:
+    by_source = _Tally()
+    for bug in reported:
+        by_source.add(BUG_REPORTS, weight_of[bug.severity])
+    for finding in findings:
+        by_source.add(LOG_FINDINGS, weight_of[finding.severity])
+    return by_source.breakdowns(total, order=[BUG_REPORTS, LOG_FINDINGS])
 
 
 def _layer_of(bug: BugRecord, layer_map: LayerMap) -> Layer:
@@ -333,7 +425,8 @@ def _actions(
     """Worst hotspot, worst category, worst testing gap, then the second of each, and so on:
     a short list that always covers where, what kind and which missing test."""
     proposals: list[list[tuple[ActionKind, str, str, str]]] = [
-        [_hotspot_action(hotspot) for hotspot in hotspots[:limit]],
+        # "Harden" needs a file: log failures without a code location have none.
+        [_hotspot_action(h) for h in hotspots if h.file != NO_CODE_LOCATION][:limit],
         [_category_action(category, category_files) for category in categories[:limit]],
         [_testing_gap_action(gap, testing_gap_files) for gap in testing_gaps[:limit]],
     ]
@@ -368,7 +461,11 @@ def _hotspot_action(hotspot: Hotspot) -> tuple[ActionKind, str, str, str]:
 
 
 def _worst_files(grid: _Grid, name: str, count: int) -> list[str]:
-    scores = {file: score for (row, file), score in grid.cell_scores.items() if row == name}
+    scores = {
+        file: score
+        for (row, file), score in grid.cell_scores.items()
+        if row == name and file != NO_CODE_LOCATION
+    }
     return ranked(scores)[:count]
 
 

@@ -36,6 +36,8 @@ examples (run from the repository root, on the files in examples/; gh needs a Gi
   taskapi risk examples/bugs.json --weights critical=8,high=4 \\
     --layers examples/layers.toml --format png -o risk.png
   taskapi risk examples/jira.csv --layers examples/jira.toml --lenient
+  taskapi risk --logs examples/logs/app.log
+  taskapi risk examples/bugs.json --logs examples/logs/insights.csv --format markdown
   jq -f examples/map.jq examples/github-issues.json | taskapi risk - --format markdown
   gh issue list --label bug --state all --json number,title,body,labels,state,createdAt,closedAt \\
     | jq -f examples/map.jq | taskapi risk -
@@ -54,10 +56,10 @@ def _positive_int(text: str) -> int:
     return value
 
 
-_HELP = "turn a bug export into a risk heat map"
+_HELP = "turn a bug export and the service's logs into a risk heat map"
 _DESCRIPTION = (
     "Where do the bugs cluster, how severe, of what kind, which testing gaps let them "
-    "through, and what to fix first."
+    "through, and what to fix first. The service's own logs (--logs) add its failures."
 )
 
 
@@ -90,7 +92,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "bugs",
         metavar="BUGS",
+        nargs="?",
         help="bug export: JSON (a list, or an object with a 'bugs' list) or CSV; '-' reads stdin",
+    )
+    parser.add_argument(
+        "--logs",
+        action="append",
+        metavar="FILE",
+        help="the service's Powertools JSON logs: JSON lines (taskapi serve --log-format json, "
+        "sam logs) or a CloudWatch Logs Insights export (.csv or JSON); repeatable",
     )
     parser.add_argument(
         "--input-format",
@@ -98,7 +108,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="format of BUGS (default: from the file extension, JSON for stdin)",
     )
     parser.add_argument(
-        "--lenient", action="store_true", help="skip invalid records instead of stopping"
+        "--lenient",
+        action="store_true",
+        help="skip invalid records and malformed log lines instead of stopping",
     )
     parser.add_argument(
         "--layers",
@@ -159,10 +171,13 @@ def run(args: argparse.Namespace, prog: str = "taskapi risk") -> int:
 def _run(args: argparse.Namespace, prog: str) -> None:
     # Imported here, not at the top: see the module docstring.
     from taskrisk.analysis import analyse  # noqa: PLC0415
+    from taskrisk.intake import LoadedBugs  # noqa: PLC0415
+    from taskrisk.logs import ParsedLogs  # noqa: PLC0415
     from taskrisk.render import render  # noqa: PLC0415
     from taskrisk.sources import (  # noqa: PLC0415
         InputFormat,
         load_bugs,
+        load_logs,
         read_coverage,
         read_git_churn,
         write_report,
@@ -173,9 +188,11 @@ def _run(args: argparse.Namespace, prog: str) -> None:
     settings = _settings(args.layers)
     weights = _weights(settings, args.weights)
     input_format = InputFormat(args.input_format) if args.input_format else None
-    loaded = load_bugs(
-        args.bugs, input_format=input_format, settings=settings, lenient=args.lenient
-    )
+    loaded = LoadedBugs()
+    if args.bugs is not None:
+        loaded = load_bugs(
+            args.bugs, input_format=input_format, settings=settings, lenient=args.lenient
+        )
     if loaded.errors and not loaded.bugs:
         # Usually a mapping that fits none of the rows: an empty report would hide it.
         invalid = (
@@ -184,6 +201,18 @@ def _run(args: argparse.Namespace, prog: str) -> None:
         raise RiskMapError(f"{invalid} invalid, nothing to analyse; the first: {loaded.errors[0]}")
     if loaded.errors:
         _warn_skipped(prog, [str(error) for error in loaded.errors])
+    logs = None
+    if args.logs:
+        logs = ParsedLogs()
+        for path in args.logs:
+            logs.extend(load_logs(path, lenient=args.lenient))
+        if logs.errors and not logs.lines - logs.skipped:
+            invalid = "the only line is" if logs.lines == 1 else f"all {logs.lines} lines are"
+            raise RiskMapError(
+                f"{invalid} malformed, nothing to analyse in the logs; the first: {logs.errors[0]}"
+            )
+        if logs.errors:
+            _warn_skipped(prog, [str(error) for error in logs.errors], noun="malformed log line")
     churn = (
         read_git_churn(args.git, since_days=args.since_days or DEFAULT_SINCE_DAYS)
         if args.git
@@ -197,6 +226,7 @@ def _run(args: argparse.Namespace, prog: str) -> None:
         churn=churn,
         coverage=coverage,
         skipped_records=loaded.skipped,
+        logs=logs,
     )
     content = render(report, output_format, _render_options(args))
     if args.out is not None:
@@ -208,6 +238,12 @@ def _run(args: argparse.Namespace, prog: str) -> None:
 
 
 def _check_option_combinations(args: argparse.Namespace, output_format: OutputFormat) -> None:
+    if args.bugs is None and not args.logs:
+        raise RiskMapError("nothing to analyse: give a bug export (BUGS), --logs FILE, or both")
+    if args.input_format is not None and args.bugs is None:
+        raise RiskMapError("--input-format is the format of BUGS: add the bug export")
+    if [args.bugs, *(args.logs or [])].count("-") > 1:
+        raise RiskMapError("standard input ('-') can be read only once")
     if output_format.is_binary and args.out is None:
         raise RiskMapError(f"--format {output_format} writes an image: add --out PATH")
     if args.since_days is not None and args.git is None:
@@ -236,9 +272,9 @@ def _weights(settings: RiskMapSettings, spec: str | None) -> SeverityWeights:
         raise RiskMapError(f"weights: {first_problem(exc)}") from None
 
 
-def _warn_skipped(prog: str, problems: list[str]) -> None:
-    noun = "record" if len(problems) == 1 else "records"
-    print(f"{prog}: skipped {len(problems)} invalid {noun}:", file=sys.stderr)
+def _warn_skipped(prog: str, problems: list[str], noun: str = "invalid record") -> None:
+    counted = noun if len(problems) == 1 else f"{noun}s"
+    print(f"{prog}: skipped {len(problems)} {counted}:", file=sys.stderr)
     for problem in problems[:_SHOWN_RECORD_ERRORS]:
         print(f"  {problem}", file=sys.stderr)
     if len(problems) > _SHOWN_RECORD_ERRORS:

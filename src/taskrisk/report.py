@@ -7,6 +7,7 @@ rows to show. See docs/operations.md ("What the report contains", "Output format
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -125,6 +126,50 @@ class Enrichment(_Frozen):
     coverage_used: bool = False
 
 
+class LogFinding(_Frozen):
+    """Identical failures from the service's logs: one finding, weighed like one bug of its
+    severity, whatever its `count` (docs/operations.md, "The logs source")."""
+
+    id: str
+    severity: Severity
+    category: str
+    component: str
+    layer: Layer
+    file: str
+    location: str | None
+    route: str | None
+    status: int | None
+    error_code: str | None
+    exception_type: str | None
+    level: str
+    message: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    correlation_id: str | None
+
+    @property
+    def title(self) -> str:
+        """`503 service_unavailable on POST /tasks (StoreUnavailable)`, or the message."""
+        what = f"{self.status} {self.error_code or ''}".strip() if self.status else self.message
+        where = f" on {self.route}" if self.route else ""
+        return f"{what}{where}" + (f" ({self.exception_type})" if self.exception_type else "")
+
+
+class LogSummary(_Frozen):
+    """What was read from the logs: `records` are log records, `failures` those that are
+    failures (in `findings` groups), `ignored` Lambda's own and metric lines, `skipped` the
+    malformed lines left out (--lenient)."""
+
+    files: list[str]
+    lines: int
+    records: int
+    ignored: int
+    skipped: int
+    failures: int
+    findings: int
+
+
 class Report(_Frozen):
     format_version: Literal[1] = 1
     total_bugs: int
@@ -144,3 +189,12 @@ class Report(_Frozen):
     trend: list[TrendPoint]
     trend_window: TrendWindow | None = None  # None when no bug has a date
     enrichment: Enrichment
+    # With --logs: the error groups (they also count as bugs in every table above) and what
+    # was read; `by_source` splits the bugs into bug reports and log findings.
+    logs: LogSummary | None = None
+    log_findings: list[LogFinding] = []
+    by_source: list[Breakdown] = []
+
+    @property
+    def bug_reports(self) -> int:
+        return self.total_bugs - len(self.log_findings)

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from taskrisk.errors import InputError, OutputError, first_problem
 from taskrisk.intake import FieldNames, LoadedBugs, RawRow, validate_rows
+from taskrisk.logs import LogLine, ParsedLogs, parse_lines
 from taskrisk.model import (
     BugRecord,
     ChurnSnapshot,
@@ -95,9 +96,10 @@ def _decode(data: bytes, name: str | Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _json_rows(text: str, path: str) -> list[RawRow]:
+def _parse_json(text: str, path: str) -> Any:
+    """A whole JSON document, every reason it cannot be one an `InputError`."""
     try:
-        document: Any = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -106,6 +108,10 @@ def _json_rows(text: str, path: str) -> list[RawRow]:
         raise InputError(f"{path}: not usable JSON: nested too deeply") from None
     except ValueError as exc:  # e.g. an integer longer than sys.get_int_max_str_digits()
         raise InputError(f"{path}: not usable JSON: {exc}") from None
+
+
+def _json_rows(text: str, path: str) -> list[RawRow]:
+    document = _parse_json(text, path)
     if isinstance(document, dict) and isinstance(document.get("bugs"), list):
         document = document["bugs"]
     if not isinstance(document, list):
@@ -150,6 +156,84 @@ def _check_required_columns(header: Sequence[str], settings: RiskMapSettings) ->
             f"CSV header lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
             f"(found: {', '.join(header) or 'nothing'})"
         )
+
+
+# -- the service's logs ----------------------------------------------------------------------
+
+INSIGHTS_MESSAGE = "@message"
+INSIGHTS_TIMESTAMP = "@timestamp"
+
+
+def load_logs(path: str, *, lenient: bool = False) -> ParsedLogs:
+    """Read a log file (`-`: standard input): JSON lines, with or without a `sam logs`
+    prefix, or a CloudWatch Logs Insights export (CSV for a `.csv` file, else a JSON list).
+    Strict mode stops at the first malformed line with an `InputError`."""
+    name = "<stdin>" if path == STDIN else path
+    data = sys.stdin.buffer.read() if path == STDIN else _read_bytes(path)
+    # Undecodable bytes stay in the text as surrogates: each makes its own line malformed.
+    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")
+    lines: Iterator[LogLine]
+    if path.lower().endswith(".csv"):
+        lines = _insights_csv_lines(text, name)
+    elif text.lstrip().startswith("["):
+        lines = iter(_insights_json_lines(text, name))
+    else:
+        lines = _json_lines(text)
+    try:
+        parsed = parse_lines(lines, name)
+    except csv.Error as exc:
+        raise InputError(f"{name}: not valid CSV: {exc}") from None
+    if parsed.errors and not lenient:
+        raise InputError(str(parsed.errors[0]))
+    return parsed
+
+
+def _json_lines(text: str) -> Iterator[LogLine]:
+    # split("\n"), not splitlines(): a form feed or U+2028 inside a line is not a line break.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            yield LogLine(number, line)
+
+
+def _insights_csv_lines(text: str, name: str) -> Iterator[LogLine]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [column.strip() for column in next(reader, [])]
+    if INSIGHTS_MESSAGE not in header:
+        found = ", ".join(header) or "nothing"
+        raise InputError(
+            f"{name}: a Logs Insights CSV export needs the {INSIGHTS_MESSAGE} column "
+            f"(found: {found}); add it to the query's fields"
+        )
+    message = header.index(INSIGHTS_MESSAGE)
+    timestamp = header.index(INSIGHTS_TIMESTAMP) if INSIGHTS_TIMESTAMP in header else None
+    first_line = reader.line_num + 1
+    for cells in reader:
+        if any(cell.strip() for cell in cells):
+            yield LogLine(
+                first_line,
+                cells[message] if message < len(cells) else "",
+                cells[timestamp] if timestamp is not None and timestamp < len(cells) else None,
+            )
+        first_line = reader.line_num + 1
+
+
+def _insights_json_lines(text: str, name: str) -> list[LogLine]:
+    document = _parse_json(text, name)
+    if not isinstance(document, list):
+        raise InputError(f"{name}: expected a JSON list of Logs Insights rows")
+    lines = []
+    for index, row in enumerate(document):
+        if isinstance(row, dict) and isinstance(row.get(INSIGHTS_MESSAGE), str):
+            stamp = row.get(INSIGHTS_TIMESTAMP)
+            lines.append(
+                LogLine(
+                    None, row[INSIGHTS_MESSAGE], stamp if isinstance(stamp, str) else None, index
+                )
+            )
+        else:
+            # Not a row of an export: let the line parser say what it is instead.
+            lines.append(LogLine(None, json.dumps(row), None, index))
+    return lines
 
 
 def load_settings(path: Path) -> RiskMapSettings:

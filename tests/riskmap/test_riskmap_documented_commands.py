@@ -148,7 +148,7 @@ def test_the_commands_are_found_everywhere_they_are_shown() -> None:
         for language, _, lines in _fenced_blocks(path):
             if language not in {"console", "bash"}:
                 assert not [line for line in lines if INVOKED.search(line)] or (
-                    language == "text" and lines[0].startswith("taskapi risk BUGS ")
+                    language == "text" and lines[0].startswith("taskapi risk [BUGS] ")
                 ), (path, lines)
 
 

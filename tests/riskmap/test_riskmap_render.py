@@ -1,7 +1,9 @@
 """Every output format, rendered from the example data, checked for content.
 
-The Markdown report is compared exactly with tests/riskmap/golden/report.md. After an
-intended change, regenerate it and review the diff:
+The Markdown report is compared exactly with tests/riskmap/golden/report.md, and the report of
+the same bugs with the service's logs (examples/logs/app.log, from the fault run) with
+tests/riskmap/golden/report-with-logs.md. After an intended change, regenerate them and review
+the diff:
 
     TASKAPI_UPDATE_GOLDEN=1 .venv/bin/pytest tests/riskmap -k golden
 """
@@ -24,9 +26,10 @@ from taskrisk.model import BugRecord, ChurnSnapshot, FileChurn
 from taskrisk.render import OutputFormat, RenderOptions, render
 from taskrisk.render.layout import EMPTY_CELL_COLOUR, heat_colours
 from taskrisk.report import Report
-from taskrisk.sources import load_bugs, read_coverage
+from taskrisk.sources import load_bugs, load_logs, read_coverage
 
 GOLDEN = Path(__file__).parent / "golden" / "report.md"
+GOLDEN_WITH_LOGS = Path(__file__).parent / "golden" / "report-with-logs.md"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # Churn as `git log --numstat` would report it over 90 days (fixed, so the golden file is).
@@ -58,6 +61,15 @@ def test_markdown_matches_the_golden_report(report: Report) -> None:
     if os.environ.get("TASKAPI_UPDATE_GOLDEN") == "1":
         GOLDEN.write_text(markdown, encoding="utf-8")
     assert markdown == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_markdown_with_logs_matches_the_golden_report(examples_bugs: Path) -> None:
+    logs = load_logs(str(examples_bugs.parent / "logs" / "app.log"))
+    report = analyse(load_bugs(str(examples_bugs)).bugs, logs=logs)
+    markdown = as_text(render(report, OutputFormat.MARKDOWN))
+    if os.environ.get("TASKAPI_UPDATE_GOLDEN") == "1":
+        GOLDEN_WITH_LOGS.write_text(markdown, encoding="utf-8")
+    assert markdown == GOLDEN_WITH_LOGS.read_text(encoding="utf-8")
 
 
 def test_markdown_escapes_table_syntax_in_bug_data(make_bug: Callable[..., BugRecord]) -> None:

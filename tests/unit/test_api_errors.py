@@ -414,6 +414,25 @@ def test_a_500_names_the_request_id_that_the_log_line_carries() -> None:
     assert SECRETS[0] in errors[0]["exception"]  # the full detail is in the log, not the reply
 
 
+@pytest.mark.parametrize(
+    ("error", "level", "status", "code"),
+    [
+        (StoreUnavailable("throttled", 1), "WARNING", 503, "service_unavailable"),
+        (RuntimeError("surprise"), "ERROR", 500, "internal_error"),
+    ],
+)
+def test_a_5xx_log_line_names_its_route_status_and_error_code(
+    error: Exception, level: str, status: int, code: str
+) -> None:
+    # What the risk map groups the service's failures by (docs/operations.md).
+    with failing(error), logged_lines() as logged:
+        call("POST", f"{TASKS}", {"title": "t"})
+
+    [line] = [line for line in logged if line["level"] == level]
+    assert line["route"] == "POST /workspaces/{workspace_id}/tasks"
+    assert (line["status"], line["error"]) == (status, code)
+
+
 # -- the table itself ----------------------------------------------------------------------
 
 

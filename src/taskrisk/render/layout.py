@@ -10,14 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Literal
 
+from taskrisk.logs import NO_CODE_LOCATION
 from taskrisk.model import Severity
 from taskrisk.report import (
     Breakdown,
     HeatMap,
     Hotspot,
+    LogFinding,
     Report,
     TrendPoint,
     format_score,
@@ -157,12 +160,30 @@ def severity_summary(severities: dict[Severity, int]) -> str:
 
 
 def headline(report: Report) -> list[str]:
+    sources = ""
+    if report.logs is not None:
+        sources = (
+            f" ({plural(report.bug_reports, 'bug report')} and "
+            f"{plural(len(report.log_findings), 'failure group')} from the logs)"
+        )
     lines = [
-        f"{plural(report.total_bugs, 'bug')}, severity-weighted score "
+        f"{plural(report.total_bugs, 'bug')}{sources}, severity-weighted score "
         f"{format_score(report.total_score)} (weights: {report.weights.describe()})."
     ]
     if report.skipped_records:
         lines.append(f"Skipped {plural(report.skipped_records, 'invalid record')} (--lenient).")
+    if report.logs is not None:
+        logs = report.logs
+        read = (
+            f"Logs: {plural(logs.lines, 'line')} in {plural(len(logs.files), 'file')}, "
+            f"{plural(logs.records, 'record')}, {plural(logs.failures, 'failure')} in "
+            f"{plural(logs.findings, 'group')}"
+        )
+        if logs.ignored:
+            read += f"; {plural(logs.ignored, 'Lambda platform or metric line')} ignored"
+        lines.append(read + ".")
+        if logs.skipped:
+            lines.append(f"Skipped {plural(logs.skipped, 'malformed log line')} (--lenient).")
     enrichment = report.enrichment
     files = len(report.hotspots)
     if enrichment.churn_since_days is not None:
@@ -199,16 +220,23 @@ def cut_heatmap(heatmap: HeatMap, top: int) -> HeatMapView:
 
 def report_sections(report: Report, top: int) -> list[Section]:
     if not report.total_bugs:
-        return [Section("No bugs", notes=["The input holds no valid bug records."])]
+        logs = " and the logs no failures" if report.logs is not None else ""
+        return [Section("No bugs", notes=[f"The input holds no valid bug records{logs}."])]
     sections = [
         Section(
             "What to fix first",
             steps=[Step(action.summary, action.reason) for action in report.actions],
         ),
         _hotspot_section(report, top),
+        *([_log_section(report.log_findings, top)] if report.log_findings else []),
         _heatmap_section(report.component_heatmap, top, "Heat map: component by category"),
         _heatmap_section(report.layer_heatmap, top, "Heat map: layer by category"),
         _breakdown_section("By severity", "severity", report.by_severity, len(Severity)),
+        *(
+            [_breakdown_section("By source", "source", report.by_source, top)]
+            if report.by_source
+            else []
+        ),
         _breakdown_section("By layer", "layer", report.by_layer, top),
         _breakdown_section("By component", "component", report.by_component, top),
         _breakdown_section("By category", "category", report.by_category, top),
@@ -258,6 +286,58 @@ def _hotspot_section(report: Report, top: int) -> Section:
         table=Table(columns, align, rows, prose),
         footnotes=_more_note(top, len(report.hotspots), "files"),
     )
+
+
+def _log_section(findings: Sequence[LogFinding], top: int) -> Section:
+    columns = [
+        "ID",
+        "Severity",
+        "Count",
+        "Status",
+        "Error",
+        "Exception",
+        "Route",
+        "Code location",
+        "Layer",
+        "First seen",
+        "Last seen",
+        "Correlation id",
+    ]
+    align: list[Align] = ["left", "left", "right", "right"]
+    align += ["left"] * (len(columns) - len(align))
+    rows = [
+        [
+            Cell(finding.id),
+            Cell(finding.severity),
+            Cell(str(finding.count)),
+            Cell(str(finding.status) if finding.status else finding.level),
+            Cell(finding.error_code or ""),
+            Cell(finding.exception_type or ""),
+            Cell(finding.route or finding.message),
+            Cell(finding.location or "", path=finding.file != NO_CODE_LOCATION),
+            Cell(finding.layer),
+            Cell(seen_text(finding.first_seen)),
+            Cell(seen_text(finding.last_seen)),
+            Cell(finding.correlation_id or ""),
+        ]
+        for finding in findings[:top]
+    ]
+    notes = [
+        "Identical failures of the service, from its logs: each group is one finding (LOG-n), "
+        "weighed like a bug of its severity in every table; Count is how often it was logged, "
+        "Correlation id that of its first occurrence. A route's status is the reply's; "
+        "without one, the level of a failure outside a request."
+    ]
+    return Section(
+        "Failures in the logs",
+        notes=notes,
+        table=Table(columns, align, rows, frozenset({6})),
+        footnotes=_more_note(top, len(findings), "failure groups"),
+    )
+
+
+def seen_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _hotspot_row(

@@ -75,11 +75,19 @@ def request_id(event: Mapping[str, Any]) -> str:
 
 
 def handle_error(exc: Exception) -> Response[dict[str, Any]]:
-    reply = error_reply(exc, request_id(app.current_event.raw_event))
-    if reply.is_retryable:
-        logger.warning("store unavailable", exc_info=exc)
-    elif reply.is_server_error:
-        logger.exception("unhandled error", exc_info=exc)
+    event = app.current_event
+    reply = error_reply(exc, request_id(event.raw_event))
+    if reply.is_server_error:
+        # What the risk map groups a failure by (docs/operations.md#the-logs-source).
+        failure = {
+            "route": app.route_table.label(event.http_method, event.path),
+            "status": int(reply.status),
+            "error": reply.body["error"],
+        }
+        if reply.is_retryable:
+            logger.warning("store unavailable", exc_info=exc, extra=failure)
+        else:
+            logger.exception("unhandled error", exc_info=exc, extra=failure)
     elif isinstance(exc, VersionConflict | PreconditionFailed):
         metrics.add_metric(name="VersionConflict", unit=MetricUnit.Count, value=1)
     return _response(reply)

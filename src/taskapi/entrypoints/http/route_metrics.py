@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
@@ -24,9 +23,6 @@ from taskapi.entrypoints.observability import SERVICE_NAME, metrics
 
 ROUTE_LATENCY = "RouteLatency"
 ROUTE_DIMENSION = "route"
-UNMATCHED = "unmatched"
-
-_PARAMETER = re.compile(r"<([^/<>]+)>")
 _TIMESTAMP, _VALUE = "__timestamp__", "__value__"
 
 Handler = TypeVar("Handler", bound=Callable[[dict[str, Any], Any], dict[str, Any]])
@@ -34,15 +30,7 @@ Handler = TypeVar("Handler", bound=Callable[[dict[str, Any], Any], dict[str, Any
 
 def route_label(event: Mapping[str, Any]) -> str:
     """The ``route`` dimension of a request: its method and the rule it matched."""
-    method = str(event.get("httpMethod", "")).upper()
-    rule = app.route_table.rule_taking(method, str(event.get("path")))
-    return UNMATCHED if rule is None else _label(method, rule)
-
-
-@functools.cache
-def _label(method: str, rule: str) -> str:
-    template = _PARAMETER.sub(r"{\g<1>}", rule)
-    return f"{method} {template}"
+    return app.route_table.label(str(event.get("httpMethod", "")), str(event.get("path")))
 
 
 def emf_metric_set(label: str, milliseconds: float, timestamp_ms: int) -> dict[str, Any]:

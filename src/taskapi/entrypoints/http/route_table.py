@@ -7,12 +7,16 @@ takes a body, so body checks apply to real routes only (an unknown path stays a 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # Methods whose routes take a request body in this API.
 METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+# The label of a request no route takes (a 404 or a 405).
+UNMATCHED = "unmatched"
+_PARAMETER = re.compile(r"<([^/<>]+)>")
 
 
 def _compile(rule: str) -> re.Pattern[str]:
@@ -58,6 +62,20 @@ class RouteTable:
                 return rule
         return None
 
+    def label(self, method: str, path: str) -> str:
+        """The route a request went to as metrics and logs name it: its method and the rule
+        it matched (``GET /workspaces/{workspace_id}``), never its path; ``unmatched`` when
+        no route takes it."""
+        method = method.upper()
+        rule = self.rule_taking(method, path)
+        return UNMATCHED if rule is None else _label(method, rule)
+
     def takes_body(self, method: str, path: str) -> bool:
         method = method.upper()
         return method in METHODS_WITH_BODY and method in self.allowed_methods(path)
+
+
+@functools.cache
+def _label(method: str, rule: str) -> str:
+    template = _PARAMETER.sub(r"{\g<1>}", rule)
+    return f"{method} {template}"
