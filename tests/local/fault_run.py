@@ -28,6 +28,7 @@ import io
 import json
 import sqlite3
 import sys
+import sysconfig
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -178,7 +179,26 @@ def run(data_dir: Path) -> tuple[list[str], list[int]]:
             statuses = _scenario(client, settings.sqlite_path, faults, relay, dispatcher)
         finally:
             connection.close()
-    return [line for line in logged.getvalue().splitlines() if line.strip()], statuses
+    return [as_checked_in(line) for line in logged.getvalue().splitlines() if line.strip()], statuses
+
+
+_VERSION = f"python{sys.version_info.major}.{sys.version_info.minor}"
+# Where this run's files are, and where the committed fixtures say they were: a neutral checkout
+# at /app (its .venv inside), the standard library at /usr/lib, so the fixtures do not depend on
+# the machine or the directory they were made in. Only these prefixes change; every frame, line
+# number and message is the run's own.
+_ROOTS = (
+    (sysconfig.get_paths()["purelib"], f"/app/.venv/lib/{_VERSION}/site-packages"),
+    (str(Path(bootstrap.__file__).resolve().parents[2]), "/app"),
+    (sysconfig.get_paths()["stdlib"], f"/usr/lib/{_VERSION}"),
+)
+
+
+def as_checked_in(line: str) -> str:
+    """A logged line with the run's absolute paths under the neutral roots above."""
+    for actual, neutral in _ROOTS:
+        line = line.replace(f"{actual}/", f"{neutral}/")
+    return line
 
 
 def _scenario(
