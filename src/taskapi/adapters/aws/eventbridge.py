@@ -87,6 +87,9 @@ def validate_entry(entry: PutEventsRequestEntryTypeDef) -> None:
 class EventEntryBuilder:
     source: str
     event_bus_name: str
+    # What the entry names as involved (an envelope's ``resources``, when one is republished
+    # from a dead-letter queue); the relay's entries name none.
+    resources: tuple[str, ...] = ()
 
     def build(self, event: PublishableEvent) -> PutEventsRequestEntryTypeDef:
         """The PutEvents entry for ``event``; raises ``InvalidEventEntry`` (or its subclass
@@ -98,6 +101,8 @@ class EventEntryBuilder:
             "Time": event.occurred_at,
             "EventBusName": self.event_bus_name,
         }
+        if self.resources:
+            entry["Resources"] = list(self.resources)
         # In a traced function, the bus carries the trace on to its targets (the notification
         # function's segment joins the relay's trace); outside Lambda there is none.
         trace_header = os.environ.get(TRACE_HEADER_VARIABLE)
