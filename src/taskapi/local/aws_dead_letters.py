@@ -77,7 +77,8 @@ def _guarded(args: argparse.Namespace, run: Callable[[argparse.Namespace], int])
             message = f"AWS error: {error.get('Code', '?')}: {error.get('Message', exc)}"
     except BotoCoreError as exc:
         message = f"AWS error: {exc}"
-    print(f"{prefix}: {message}", file=sys.stderr)
+    one_line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    print(f"{prefix}: {one_line}", file=sys.stderr)
     return 2
 
 

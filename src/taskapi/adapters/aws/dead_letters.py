@@ -21,10 +21,10 @@ from uuid import UUID
 
 from aws_lambda_powertools.utilities.parser.models import (
     DynamoDBStreamLambdaOnFailureDestinationModel,
-    EventBridgeModel,
 )
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from taskapi.domain.event_readers import read_envelope
 from taskapi.service.ports import EventPublisher, PublishableEvent
@@ -202,6 +202,20 @@ class BusEventCopy:
     reason: str | None  # what EventBridge or Lambda put in the message's attributes
 
 
+class _BusEnvelope(BaseModel):
+    """What republishing needs of an EventBridge envelope, read tolerantly: Powertools'
+    ``EventBridgeModel`` also requires ``account``, ``region`` and ``time``, which a redrive
+    does not use (and moto's SQS target leaves ``account`` out)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    source: str = Field(min_length=1)
+    detail_type: str = Field(alias="detail-type", min_length=1)
+    detail: dict[str, Any]
+    resources: list[str] = Field(default_factory=list)
+
+
 # EventBridge names the reason ERROR_CODE / ERROR_MESSAGE; Lambda ErrorCode / ErrorMessage.
 _REASON_ATTRIBUTES: Final = (("ERROR_CODE", "ERROR_MESSAGE"), ("ErrorCode", "ErrorMessage"))
 
@@ -209,7 +223,7 @@ _REASON_ATTRIBUTES: Final = (("ERROR_CODE", "ERROR_MESSAGE"), ("ErrorCode", "Err
 def read_notification_dead_letter(message: QueueMessage) -> BusEventCopy:
     """The task event of a notification dead letter; ``UnreadableMessage`` otherwise."""
     try:
-        envelope = EventBridgeModel.model_validate_json(message.body)
+        envelope = _BusEnvelope.model_validate_json(message.body)
         # The relay's reader: the detail is forwarded as it was committed, whatever its version.
         event = read_envelope(json.dumps(envelope.detail))
     except ValueError as exc:
@@ -500,4 +514,10 @@ def _utc(moment: datetime) -> str:
 
 
 def _first_line(exc: Exception) -> str:
+    """A validation error in one line: the fields and what is wrong with each."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+            for error in exc.errors()[:3]
+        )
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
