@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.integration
 
+GONE_TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/gone"
+
 
 @pytest.fixture
 def cli_environment(aws_target: AwsTarget, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,7 +74,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return status, captured.out, captured.err
 
 
-def visible_messages(sqs: SQSClient, url: str) -> list[dict[str, Any]]:
+def visible_messages(sqs: SQSClient, url: str) -> list[Any]:
     """The queue's messages (received and made visible again)."""
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
         "Messages", []
@@ -278,7 +280,7 @@ def test_a_relay_failure_whose_records_are_gone_is_reported_and_kept(
             "approximateArrivalOfFirstRecord": "2026-01-01T09:00:00Z",
             "approximateArrivalOfLastRecord": "2026-01-01T09:05:00Z",
             "batchSize": 2,
-            "streamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/gone/stream/2026-01-01T00:00:00.000",
+            "streamArn": f"{GONE_TABLE_ARN}/stream/2026-01-01T00:00:00.000",
         },
     }
     sqs_client.send_message(QueueUrl=queue, MessageBody=json.dumps(record))
@@ -380,10 +382,8 @@ def test_no_such_stack_or_queue_is_one_line_and_exit_2(
 ) -> None:
     status, _, err = run(capsys, "dead-letters", "--source", "relay", "--stack", "no-such-stack")
     assert status == 2
-    assert (
-        err
-        == f"taskapi events dead-letters: no such stack: no-such-stack (region {aws_target.region})\n"
-    )
+    region = aws_target.region
+    assert err == f"taskapi events dead-letters: no such stack: no-such-stack (region {region})\n"
 
     url = f"{aws_target.endpoint_url or 'https://sqs.us-east-1.amazonaws.com'}/123456789012/none"
     status, _, err = run(capsys, "dead-letters", "--source", "notifications", "--queue-url", url)
