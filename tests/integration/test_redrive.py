@@ -189,6 +189,7 @@ def test_a_relay_failure_is_listed_dry_run_and_republished_once_the_bus_exists(
     )  # fmt: skip
     assert status == 1
     assert refused.count("not published: event") == 2
+    assert "(ResourceNotFoundException: " in refused  # the bus
     assert "1 message(s) left in the queue" in refused
     assert len(visible_messages(sqs_client, queue)) == 1
 

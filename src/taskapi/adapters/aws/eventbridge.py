@@ -156,7 +156,13 @@ class EventBridgePublisher:
             response = self._client.put_events(Entries=batch.entries)
         except (ClientError, BotoCoreError) as exc:
             error = to_port_error(exc, "events.PutEvents")  # logs the full detail
-            return {event.event_id: f"{type(error).__name__}: {error}" for event in batch.events}
+            # The reason goes to the relay's log lines and the redrive command's output (an
+            # operator's), never to an API client: it may name the AWS error.
+            reason = f"{type(error).__name__}: {error}"
+            if isinstance(exc, ClientError):
+                aws = exc.response.get("Error", {})
+                reason += f" ({aws.get('Code', '?')}: {aws.get('Message', '')})"
+            return {event.event_id: reason for event in batch.events}
         results: Sequence[Mapping[str, Any]] = response.get("Entries", [])
         if len(results) != len(batch.events):
             # The response pairs results with entries by position; without that we cannot
