@@ -5,10 +5,8 @@ local notification tools.
   (``DIR/<EventType>.json``); with ``--check`` it writes nothing and exits 1 when the committed
   files are out of date, explaining whether the change is compatible or needs a version bump.
 * ``taskapi events dispatch`` delivers the local outbox's events due now (what the server's
-  dispatcher thread does continuously); ``events dead-letters [--show ID]`` lists the events it
-  set aside, ``events redrive (--event-id ID ... | --all) [--dry-run]`` puts them back in the
-  outbox. With ``--source relay|notifications`` both work on the AWS queues instead
-  (``local/aws_dead_letters.py``).
+  dispatcher thread does continuously); ``events dead-letters`` lists the events it set aside,
+  ``events redrive`` puts them back; ``--source relay|notifications``: the AWS queues.
 * ``taskapi mailbox [--limit N]`` and ``taskapi remind``: the local notifications, the reminders.
 """
 
