@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
     from taskapi.adapters.aws.clients import AwsClients, AwsClientSettings
+    from taskapi.adapters.aws.dead_letters import DeadLetterKind, DeadLetterSource
     from taskapi.adapters.aws.eventbridge import EventEntryBuilder
+    from taskapi.adapters.aws.stack import StackDescription
     from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
     from taskapi.adapters.mailbox import MailboxNotifier
     from taskapi.service.dispatch import OutboxDispatcher
@@ -304,6 +306,41 @@ def build_relay(settings: Settings, publisher: EventPublisher | None = None) -> 
             get_aws_clients(settings).events, build_event_entries(settings)
         )
     return Relay(read_outbox_image=outbox_event_from_image, publisher=publisher)
+
+
+# -- the operations commands: what a failed delivery left in AWS -----------------------------
+
+
+def build_dead_letters(
+    settings: Settings, source: DeadLetterSource, queue_url: str
+) -> DeadLetterKind:
+    """The relay failure queue or the notification dead-letter queue, read and redriven with
+    the relay's own reader and publisher (``taskapi events dead-letters``, ``... redrive``)."""
+    from taskapi.adapters.aws import dead_letters
+
+    clients = get_aws_clients(settings)
+    queue = dead_letters.DeadLetterQueue(clients.sqs, queue_url)
+    if source == "relay":
+        relay = build_relay(settings)
+        return dead_letters.RelayFailures(
+            queue,
+            dead_letters.StreamBatchReader(clients.dynamodbstreams),
+            relay.read_outbox_image,
+            relay.publisher,
+        )
+    from taskapi.adapters.aws.eventbridge import EventBridgePublisher
+
+    def publisher_for(source: str, resources: tuple[str, ...]) -> EventPublisher:
+        entries = replace(build_event_entries(settings), source=source, resources=resources)
+        return EventBridgePublisher(clients.events, entries)
+
+    return dead_letters.NotificationDeadLetters(queue, publisher_for)
+
+
+def describe_stack(settings: Settings, name: str) -> StackDescription:
+    from taskapi.adapters.aws.stack import describe_stack
+
+    return describe_stack(get_aws_clients(settings).cloudformation, name)
 
 
 def get_relay() -> Relay:

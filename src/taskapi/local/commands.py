@@ -6,7 +6,7 @@ local notification tools.
   files are out of date, explaining whether the change is compatible or needs a version bump.
 * ``taskapi events dispatch`` delivers the local outbox's events due now (what the server's
   dispatcher thread does continuously); ``events dead-letters`` lists the events it set aside,
-  ``events redrive (--event-id ID ... | --all) [--dry-run]`` puts them back in the outbox.
+  ``events redrive`` puts them back; ``--source relay|notifications``: the AWS queues.
 * ``taskapi mailbox [--limit N]`` and ``taskapi remind``: the local notifications, the reminders.
 """
 
@@ -46,14 +46,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     dispatch.set_defaults(func=_dispatch)
 
     dead = commands.add_parser(
-        "dead-letters", help="list the local outbox events set aside (failed or unreadable)"
+        "dead-letters",
+        help="list what failed deliveries left: the local outbox's dead letters, or (AWS) "
+        "the relay failure queue or the notification dead-letter queue",
     )
+    _add_source_options(dead)
     dead.add_argument("--limit", type=_positive_int, default=None, help="at most this many")
+    dead.add_argument(
+        "--show",
+        metavar="ID",
+        default=None,
+        help="print one in full, as JSON: an event id (local) or an SQS message id (AWS)",
+    )
     dead.set_defaults(func=_dead_letters)
 
     redrive = commands.add_parser(
-        "redrive", help="put dead letters back in the local outbox, to be delivered again"
+        "redrive",
+        help="deliver dead letters again: back into the local outbox, or (AWS) republished "
+        "to the task bus and deleted from their queue",
     )
+    _add_source_options(redrive)
     which = redrive.add_mutually_exclusive_group(required=True)
     which.add_argument(
         "--event-id",
@@ -61,7 +73,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="ID",
         type=UUID,
         action="append",
-        help="the dead letter to redrive (repeatable)",
+        help="the dead letter to redrive (repeatable); in AWS, the message holding it",
+    )
+    which.add_argument(
+        "--message-id",
+        dest="message_ids",
+        metavar="ID",
+        action="append",
+        help="(AWS) the SQS message to redrive (repeatable)",
     )
     which.add_argument("--all", action="store_true", help="every dead letter")
     redrive.add_argument(
@@ -144,10 +163,57 @@ def _dispatch(_args: argparse.Namespace) -> int:
     return 0 if failed == 0 and set_aside == 0 else 1
 
 
+SOURCES = ("local", "relay", "notifications")
+_AWS_OPTIONS = ("stack", "queue_url", "bus_name", "region")
+
+
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="local",
+        help="local (default): the local outbox; relay: the relay failure queue; "
+        "notifications: the notification dead-letter queue (both AWS)",
+    )
+    aws = parser.add_argument_group("AWS sources (--source relay or notifications)")
+    aws.add_argument("--stack", metavar="NAME", help="find the queue and bus in its outputs")
+    aws.add_argument("--queue-url", metavar="URL", help="the queue (instead of --stack)")
+    aws.add_argument(
+        "--bus-name",
+        metavar="NAME",
+        help="the bus to republish to (default: the stack's, else TASKAPI_EVENT_BUS_NAME)",
+    )
+    aws.add_argument(
+        "--region", help="default: TASKAPI_AWS_REGION, else AWS_REGION or the profile's"
+    )
+
+
+def _local_only(args: argparse.Namespace) -> bool:
+    """Whether the local command can run with these options (else it says why)."""
+    given = [f"--{name.replace('_', '-')}" for name in _AWS_OPTIONS if getattr(args, name)]
+    if getattr(args, "message_ids", None):
+        given.append("--message-id")
+    if given:
+        print(
+            f"taskapi events {args.events_command}: {', '.join(given)} need --source relay "
+            "or --source notifications",
+            file=sys.stderr,
+        )
+    return not given
+
+
 def _dead_letters(args: argparse.Namespace) -> int:
+    if args.source != "local":
+        from taskapi.local import aws_dead_letters  # noqa: PLC0415 - loads boto3
+
+        return aws_dead_letters.list_dead_letters(args)
+    if not _local_only(args):
+        return 2
     dispatcher = _local_dispatcher()
     if dispatcher is None:
         return 1
+    if args.show is not None:
+        return _show(dispatcher, args.show)
     letters = dispatcher.dead_letters(args.limit)
     if not letters:
         print("no dead letters")
@@ -156,7 +222,34 @@ def _dead_letters(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show(dispatcher: OutboxDispatcher, event_id: str) -> int:
+    shown = [letter for letter in dispatcher.dead_letters() if str(letter.event_id) == event_id]
+    if not shown:
+        print(f"not a dead letter: {event_id}", file=sys.stderr)
+        return 1
+    letter = shown[0]
+    print(
+        json.dumps(
+            {
+                "event_id": str(letter.event_id),
+                "event_type": letter.event_type,
+                "attempts": letter.attempts,
+                "last_error": letter.last_error,
+                "dead_lettered_at": letter.dead_lettered_at.isoformat(),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
 def _redrive(args: argparse.Namespace) -> int:
+    if args.source != "local":
+        from taskapi.local import aws_dead_letters  # noqa: PLC0415 - loads boto3
+
+        return aws_dead_letters.redrive_dead_letters(args)
+    if not _local_only(args):
+        return 2
     dispatcher = _local_dispatcher()
     if dispatcher is None:
         return 1

@@ -17,8 +17,10 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodbstreams.client import DynamoDBStreamsClient
     from mypy_boto3_events.client import EventBridgeClient
     from mypy_boto3_sesv2.client import SESV2Client
+    from mypy_boto3_sqs.client import SQSClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,19 @@ class AwsClients:
     @property
     def sesv2(self) -> SESV2Client:
         return cast("SESV2Client", self._client("sesv2"))
+
+    # The next three serve the operations commands (taskapi events redrive), never a function.
+    @property
+    def sqs(self) -> SQSClient:
+        return cast("SQSClient", self._client("sqs"))
+
+    @property
+    def dynamodbstreams(self) -> DynamoDBStreamsClient:
+        return cast("DynamoDBStreamsClient", self._client("dynamodbstreams"))
+
+    @property
+    def cloudformation(self) -> Any:  # no type stubs installed for it: one call, DescribeStacks
+        return self._client("cloudformation")
 
     @property
     def secretsmanager(self) -> Any:  # no type stubs installed for it: one call, by Powertools

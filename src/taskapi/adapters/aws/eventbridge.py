@@ -87,6 +87,9 @@ def validate_entry(entry: PutEventsRequestEntryTypeDef) -> None:
 class EventEntryBuilder:
     source: str
     event_bus_name: str
+    # What the entry names as involved (an envelope's ``resources``, when one is republished
+    # from a dead-letter queue); the relay's entries name none.
+    resources: tuple[str, ...] = ()
 
     def build(self, event: PublishableEvent) -> PutEventsRequestEntryTypeDef:
         """The PutEvents entry for ``event``; raises ``InvalidEventEntry`` (or its subclass
@@ -98,6 +101,8 @@ class EventEntryBuilder:
             "Time": event.occurred_at,
             "EventBusName": self.event_bus_name,
         }
+        if self.resources:
+            entry["Resources"] = list(self.resources)
         # In a traced function, the bus carries the trace on to its targets (the notification
         # function's segment joins the relay's trace); outside Lambda there is none.
         trace_header = os.environ.get(TRACE_HEADER_VARIABLE)
@@ -151,7 +156,13 @@ class EventBridgePublisher:
             response = self._client.put_events(Entries=batch.entries)
         except (ClientError, BotoCoreError) as exc:
             error = to_port_error(exc, "events.PutEvents")  # logs the full detail
-            return {event.event_id: f"{type(error).__name__}: {error}" for event in batch.events}
+            # The reason goes to the relay's log lines and the redrive command's output (an
+            # operator's), never to an API client: it may name the AWS error.
+            reason = f"{type(error).__name__}: {error}"
+            if isinstance(exc, ClientError):
+                aws = exc.response.get("Error", {})
+                reason += f" ({aws.get('Code', '?')}: {aws.get('Message', '')})"
+            return {event.event_id: reason for event in batch.events}
         results: Sequence[Mapping[str, Any]] = response.get("Entries", [])
         if len(results) != len(batch.events):
             # The response pairs results with entries by position; without that we cannot
