@@ -179,7 +179,8 @@ def run(data_dir: Path) -> tuple[list[str], list[int]]:
             statuses = _scenario(client, settings.sqlite_path, faults, relay, dispatcher)
         finally:
             connection.close()
-    return [as_checked_in(line) for line in logged.getvalue().splitlines() if line.strip()], statuses
+    lines = logged.getvalue().splitlines()
+    return [as_checked_in(line) for line in lines if line.strip()], statuses
 
 
 _VERSION = f"python{sys.version_info.major}.{sys.version_info.minor}"
