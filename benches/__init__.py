@@ -14,7 +14,8 @@ import gc
 import os
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 
 def best_of(run: Callable[[], object], repeat: int) -> float:
@@ -97,3 +98,19 @@ def _is_figure(value: object) -> bool:
     if not isinstance(value, str):
         return False
     return value == "-" or value.replace(",", "").replace(".", "").isdigit()
+
+
+@contextmanager
+def aws_endpoint(endpoint_url: str | None = None) -> Iterator[str]:
+    """The endpoint to use: the given one, or a moto server started for the bench."""
+    if endpoint_url is not None:
+        yield endpoint_url
+        return
+    from tests.moto_server import start_server  # noqa: PLC0415 - only when needed
+
+    process, port = start_server()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

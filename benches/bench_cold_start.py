@@ -31,15 +31,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from unittest import mock
 
 import boto3
 
-from benches import markdown_table
+from benches import aws_endpoint, markdown_table
 from taskapi import bootstrap
 from taskapi.adapters.dynamodb.table import IDEMPOTENCY_TABLE, TASKS_TABLE, create_table
 from taskapi.config import Settings
 from taskapi.domain.events import TaskCreated, new_event_fields
 from taskapi.domain.model import Task
+from taskapi.local.proxy import HttpRequest, to_proxy_event
 from taskapi.service.commands import Access, CreateTask, CreateWorkspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,22 +58,10 @@ class Context:
     aws_request_id = "bench-1"; log_group_name = "/aws/lambda/bench"; log_stream_name = "s"
     def get_remaining_time_in_millis(self): return 20000
 """
-_REST_EVENT = """
-def rest_event(method, path, body=None):
-    return {"resource": "/{proxy+}", "path": path, "httpMethod": method,
-            "headers": {"Content-Type": "application/json"}, "multiValueHeaders": None,
-            "queryStringParameters": None, "multiValueQueryStringParameters": None,
-            "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None,
-            "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": method, "path": path,
-                               "stage": "v1", "requestId": "bench-1", "identity": {},
-                               "authorizer": {"claims": {"sub": "SUBJECT", "token_use": "id"}}},
-            "body": body, "isBase64Encoded": False}
-"""
 CHILDREN = {
     "floor": _CONTEXT
-    + _REST_EVENT
     + """
-import os
+import json, os
 import boto3
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 app = APIGatewayRestResolver()
@@ -85,21 +75,16 @@ def get_task(workspace_id, task_id):
     return {"task_id": item["task_id"]["S"]}
 def lambda_handler(event, context):
     return app.resolve(event, context)
-reply = lambda_handler(rest_event("GET", "/workspaces/WORKSPACE_ID/tasks/TASK_ID"), Context())
+reply = lambda_handler(json.loads(os.environ["BENCH_EVENT"]), Context())
 assert reply["statusCode"] == 200, reply
 print("READY", flush=True)
 """,
     "api": _CONTEXT
-    + _REST_EVENT
     + """
 import json, os
 from taskapi.entrypoints.api import lambda_handler
-if os.environ["TASKAPI_STORE"] == "dynamodb":
-    reply = lambda_handler(rest_event("GET", "/workspaces/WORKSPACE_ID/tasks/TASK_ID"), Context())
-    assert reply["statusCode"] == 200, reply
-else:  # a fresh in-memory store holds nothing: the first request creates a workspace
-    reply = lambda_handler(rest_event("POST", "/workspaces", json.dumps({"name": "t"})), Context())
-    assert reply["statusCode"] == 201, reply
+reply = lambda_handler(json.loads(os.environ["BENCH_EVENT"]), Context())
+assert reply["statusCode"] == int(os.environ["BENCH_STATUS"]), reply
 print("READY", flush=True)
 """,
     "relay": _CONTEXT
@@ -154,6 +139,19 @@ def task_created_event(task: Task) -> dict[str, object]:
             "detail": event.model_dump(mode="json")}  # fmt: skip
 
 
+def api_event(scenario: Scenario, task: Task) -> dict[str, object]:
+    """The request of the floor and the API, as API Gateway passes it (built by the local
+    gateway's translation): a GET of the stored task, or on a fresh in-memory store, where
+    there is none, the creation of a workspace."""
+    claims = {"sub": SUBJECT, "token_use": "id"}
+    if scenario.store == "memory":
+        body = json.dumps({"name": "t"}).encode()
+        request = HttpRequest("POST", "/workspaces", [("Content-Type", "application/json")], body)
+    else:
+        request = HttpRequest("GET", f"/workspaces/{task.workspace_id}/tasks/{task.task_id}")
+    return to_proxy_event(request, request_id="bench-1", claims=claims)
+
+
 def stream_event(task: Task) -> dict[str, object]:
     event = task_created_event(task)["detail"]
     image = {"PK": {"S": f"OUTBOX#{event['event_id']}"}, "SK": {"S": "OUTBOX"},  # type: ignore[index]
@@ -165,13 +163,8 @@ def stream_event(task: Task) -> dict[str, object]:
     return {"Records": [record]}
 
 
-def run_child(scenario: Scenario, env: dict[str, str], task: Task) -> float:
-    code = (
-        CHILDREN[scenario.child]
-        .replace("SUBJECT", SUBJECT)
-        .replace("WORKSPACE_ID", str(task.workspace_id))
-        .replace("TASK_ID", str(task.task_id))
-    )
+def run_child(scenario: Scenario, env: dict[str, str]) -> float:
+    code = CHILDREN[scenario.child]
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-c", code],
@@ -223,20 +216,14 @@ def seed(env: dict[str, str]) -> Task:
     """The workspace and the task, written by the service through the production DynamoDB
     adapters, so every item is exactly what the functions will read."""
     settings = Settings.from_environment(env, store="dynamodb")
-    saved = {name: os.environ.get(name) for name in _CREDENTIALS}
-    os.environ.update({name: env[name] for name in _CREDENTIALS})
-    try:
+    # boto3 reads the credentials from the environment: the bench's, for as long as it seeds.
+    credentials = {name: env[name] for name in _CREDENTIALS}
+    with mock.patch.dict(os.environ, credentials):
         runtime = bootstrap.build_runtime(settings)
         workspace = runtime.workspaces.create(CALLER, CreateWorkspace(name="Bench"))
         access = Access(workspace_id=workspace.workspace_id, caller=CALLER)
         command = CreateTask(title="Write the release notes", assignee="ana@example.com")
         return runtime.service.create(access, command)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 _CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
@@ -245,11 +232,7 @@ _CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGIO
 @contextmanager
 def aws_environment(data_dir: Path) -> Iterator[Seeded]:
     """A moto server with the stack's tables and bus, and the environment a function gets."""
-    from tests.moto_server import start_server  # noqa: PLC0415 - only when needed
-
-    process, port = start_server()
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
+    with aws_endpoint() as endpoint:
         session = boto3.Session(
             region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
         )
@@ -275,9 +258,6 @@ def aws_environment(data_dir: Path) -> Iterator[Seeded]:
             "TASKAPI_DATA_DIR": str(data_dir),
         }
         yield Seeded(env, seed(env))
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 SCENARIOS = [
@@ -308,11 +288,11 @@ def main(argv: list[str] | None = None) -> int:
         env["BENCH_EVENT"] = ""
         timings = {scenario: Timings() for scenario in SCENARIOS}
         for scenario in SCENARIOS:  # warm the OS file cache and the .pyc files once
-            run_child(scenario, _with_event(env, scenario, seeded.task), seeded.task)
+            run_child(scenario, _with_event(env, scenario, seeded.task))
         for _ in range(args.runs):
             for scenario in SCENARIOS:
                 child_env = _with_event(env, scenario, seeded.task)
-                timings[scenario].seconds.append(run_child(scenario, child_env, seeded.task))
+                timings[scenario].seconds.append(run_child(scenario, child_env))
         imports = import_time_by_package(
             "taskapi.entrypoints.api", {**env, "TASKAPI_STORE": "dynamodb"}
         )
@@ -336,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _with_event(env: dict[str, str], scenario: Scenario, task: Task) -> dict[str, str]:
+    if scenario.child in ("floor", "api"):
+        # A create on the in-memory store (it starts empty), a read of the task elsewhere.
+        status = "201" if scenario.store == "memory" else "200"
+        return {**env, "BENCH_EVENT": json.dumps(api_event(scenario, task)), "BENCH_STATUS": status}
     if scenario.child == "relay":
         return {**env, "BENCH_EVENT": json.dumps(stream_event(task))}
     if scenario.child == "notifications":

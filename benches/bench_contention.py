@@ -34,16 +34,14 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import boto3
 
-from benches import markdown_table
+from benches import aws_endpoint, markdown_table
 from taskapi.adapters.aws.eventbridge import EventEntryBuilder
 from taskapi.adapters.dynamodb.table import TASKS_TABLE, create_table
 from taskapi.adapters.dynamodb.unit_of_work import DynamoDbUnitOfWorkFactory
@@ -196,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("taskapi").setLevel(logging.ERROR)
 
     started = time.perf_counter()
-    with _endpoint(args.endpoint_url) as endpoint:
+    with aws_endpoint(args.endpoint_url) as endpoint:
         session = boto3.Session(
             region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
         )
@@ -219,21 +217,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nconflicts across workspaces (one writer per workspace): {cross}")
     print(f"\n(bench ran for {time.perf_counter() - started:.0f} s)")
     return 0 if cross == 0 else 1
-
-
-@contextmanager
-def _endpoint(endpoint_url: str | None) -> Iterator[str]:
-    if endpoint_url is not None:
-        yield endpoint_url
-        return
-    from tests.moto_server import start_server  # noqa: PLC0415 - only when needed
-
-    process, port = start_server()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -41,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from boto3.dynamodb.types import TypeSerializer
 
-from benches import markdown_table
+from benches import aws_endpoint, markdown_table
 from taskapi.adapters.aws.eventbridge import EventEntryBuilder
 from taskapi.adapters.dynamodb.items import DEPENDENT_ID, DEPENDENT_PREFIX, task_pk, task_values
 from taskapi.adapters.dynamodb.table import PK, SK, TASKS_TABLE, create_table
@@ -406,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
-    with _endpoint(args.endpoint_url) as endpoint:
+    with aws_endpoint(args.endpoint_url) as endpoint:
         session = boto3.Session(
             region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
         )
@@ -439,22 +438,6 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown_table([h.format(scale="subgraph tasks") for h in HEADERS], graphs))
     print(f"\n(bench ran for {time.perf_counter() - started:.0f} s)")
     return 0
-
-
-@contextmanager
-def _endpoint(endpoint_url: str | None) -> Iterator[str]:
-    """The endpoint to use: the given one, or a moto server started for the bench."""
-    if endpoint_url is not None:
-        yield endpoint_url
-        return
-    from tests.moto_server import start_server  # noqa: PLC0415 - only when needed
-
-    process, port = start_server()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 if __name__ == "__main__":
