@@ -12,10 +12,12 @@ import sys
 
 import pytest
 
+from taskapi.local.proxy import HttpRequest, to_proxy_event
 from taskapi.service.commands import CreateTask
 from tests.fakes.builders import OWNER, WORKSPACE_ID
 from tests.integration.dynamodb_store import service, store
 from tests.moto_server import FAKE_CREDENTIALS, AwsTarget
+from tests.unit.api_helpers import claims_of
 
 pytestmark = pytest.mark.integration
 
@@ -35,26 +37,13 @@ NOT_FOR_A_READ = (
     "sqlite3",
 )
 
+# The event comes from the parent, built by the local gateway's own translation.
 _FIRST_GET = """
 import json, sys
 from taskapi.entrypoints.api import lambda_handler
+from tests.fakes.lambda_context import FakeLambdaContext
 
-class Context:
-    function_name = "api"; function_version = "$LATEST"; memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:api"
-    aws_request_id = "first"; log_group_name = "/aws/lambda/api"; log_stream_name = "s"
-    def get_remaining_time_in_millis(self): return 20000
-
-workspace_id, task_id, subject = sys.argv[1:4]
-path = f"/workspaces/{workspace_id}/tasks/{task_id}"
-event = {"resource": "/{proxy+}", "path": path, "httpMethod": "GET", "headers": {},
-         "multiValueHeaders": None, "queryStringParameters": None,
-         "multiValueQueryStringParameters": None, "pathParameters": {"proxy": path[1:]},
-         "stageVariables": None, "body": None, "isBase64Encoded": False,
-         "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": "GET", "path": path,
-                            "stage": "v1", "requestId": "first", "identity": {},
-                            "authorizer": {"claims": {"sub": subject, "token_use": "id"}}}}
-reply = lambda_handler(event, Context())
+reply = lambda_handler(json.loads(sys.stdin.read()), FakeLambdaContext())
 print(json.dumps({"status": int(reply["statusCode"]), "body": json.loads(reply["body"]),
                   "modules": sorted(sys.modules)}))
 """
@@ -78,10 +67,12 @@ def test_the_first_get_of_a_stored_task_loads_nothing_a_read_does_not_need(
         env["AWS_ACCESS_KEY_ID"] = FAKE_CREDENTIALS["aws_access_key_id"]
         env["AWS_SECRET_ACCESS_KEY"] = FAKE_CREDENTIALS["aws_secret_access_key"]
 
+    request = HttpRequest("GET", f"/workspaces/{WORKSPACE_ID}/tasks/{task.task_id}")
+    event = to_proxy_event(request, request_id="first", claims=claims_of(OWNER))
+
     result = subprocess.run(
-        [sys.executable, "-c", _FIRST_GET, str(WORKSPACE_ID), str(task.task_id),
-         OWNER.removeprefix("cognito:")],
-        capture_output=True, text=True, check=True, env=env, timeout=60,
+        [sys.executable, "-c", _FIRST_GET],
+        input=json.dumps(event), capture_output=True, text=True, check=True, env=env, timeout=60,
     )  # fmt: skip
     reply = json.loads(result.stdout.splitlines()[-1])
 
