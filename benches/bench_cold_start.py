@@ -11,6 +11,13 @@ so a busy machine slows them alike. The **floor** is measured in the same runs: 
 handler (Powertools' REST resolver and one boto3 ``GetItem``, nothing else), so each figure is
 also a ratio to what any Python API on Lambda pays. ``-X importtime`` gives, for the API
 handler, where the import time goes by top-level package.
+
+The first rows run from the project's virtual environment, whose bytecode caches are warm. The
+**deployed** rows run the floor and the API the way Lambda does: from a directory laid out like
+the function's artifact (``tools/package.py``'s code closure and the locked wheels, for this
+machine's Python and platform) on the base interpreter, with ``__pycache__`` read-only in
+effect (``PYTHONDONTWRITEBYTECODE``): once with the builder's bytecode, once from the sources
+alone, which is what every cold start pays when the artifact carries no ``.pyc`` files.
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -114,15 +123,22 @@ print("READY", flush=True)
 }
 
 
+# Where a child's code comes from: the virtual environment, or an artifact-shaped directory
+# with or without bytecode (see the module docstring).
+VENV, DEPLOYED, SOURCES_ONLY = "venv", "deployed, .pyc", "deployed, no .pyc"
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
     child: str
     store: str  # "memory" or "dynamodb"
+    layout: str = VENV
 
     @property
     def label(self) -> str:
-        return "floor: resolver + one GetItem" if self.child == "floor" else self.name
+        name = "floor: resolver + one GetItem" if self.child == "floor" else self.name
+        return name if self.layout == VENV else f"{name} ({self.layout})"
 
 
 @dataclass
@@ -163,13 +179,23 @@ def stream_event(task: Task) -> dict[str, object]:
     return {"Records": [record]}
 
 
-def run_child(scenario: Scenario, env: dict[str, str]) -> float:
+def run_child(
+    scenario: Scenario, env: dict[str, str], artifacts: dict[str, Path] | None = None
+) -> float:
     code = CHILDREN[scenario.child]
+    command, cwd = [sys.executable, "-c", code], REPO
+    env = {**env, "TASKAPI_STORE": scenario.store}
+    if scenario.layout != VENV:
+        assert artifacts is not None
+        # The base interpreter, without user site-packages, finds only the artifact's code.
+        cwd = artifacts[scenario.layout]
+        command = [getattr(sys, "_base_executable", sys.executable), "-s", "-c", code]
+        env |= {"PYTHONPATH": str(cwd), "PYTHONDONTWRITEBYTECODE": "1"}
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        env={**env, "TASKAPI_STORE": scenario.store},
+        command,
+        cwd=cwd,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -260,6 +286,33 @@ def aws_environment(data_dir: Path) -> Iterator[Seeded]:
         yield Seeded(env, seed(env))
 
 
+def deployed_artifacts(root: Path) -> dict[str, Path] | None:
+    """The API's artifact for this machine, as ``tools/package.py`` builds it for Lambda, with
+    and without bytecode; None (and why, printed) where it cannot be built here."""
+    from tools import package  # the builder (grimp, cfn-lint): only this bench loads it
+
+    uv = shutil.which("uv") or str(REPO / ".tools" / "bin" / "uv")
+    machine = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}.get(
+        platform.machine()
+    )
+    if sys.platform != "linux" or machine is None or not Path(uv).is_file():
+        print(f"(no deployed rows: needs Linux on x86_64 or aarch64 and uv, have "
+              f"{sys.platform} {platform.machine()}, uv at {uv})\n")  # fmt: skip
+        return None
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    sources = root / "sources"
+    package.export_requirements(uv, root / "requirements.txt")
+    package.install_dependencies(
+        uv, root / "requirements.txt", sources, version, f"{machine}-manylinux_{package.GLIBC}"
+    )
+    closure = package.import_closure(package.import_graph(), "taskapi.entrypoints.api")
+    package.write_code(closure, sources, package.project_version())
+    compiled = root / "compiled"
+    shutil.copytree(sources, compiled)
+    package.compile_bytecode(sys.executable, compiled)
+    return {SOURCES_ONLY: sources, DEPLOYED: compiled}
+
+
 SCENARIOS = [
     Scenario("floor", "floor", "dynamodb"),
     Scenario("api", "api", "dynamodb"),
@@ -269,6 +322,10 @@ SCENARIOS = [
     Scenario("notifications", "notifications", "memory"),
     Scenario("reminders", "reminders", "dynamodb"),
     Scenario("reminders", "reminders", "memory"),
+    Scenario("floor", "floor", "dynamodb", DEPLOYED),
+    Scenario("api", "api", "dynamodb", DEPLOYED),
+    Scenario("floor", "floor", "dynamodb", SOURCES_ONLY),
+    Scenario("api", "api", "dynamodb", SOURCES_ONLY),
 ]
 
 
@@ -277,7 +334,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=9, help="fresh processes per scenario")
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory() as data, aws_environment(Path(data)) as seeded:
+    with (
+        tempfile.TemporaryDirectory() as data,
+        tempfile.TemporaryDirectory() as build,
+        aws_environment(Path(data)) as seeded,
+    ):
+        artifacts = deployed_artifacts(Path(build))
+        scenarios = [s for s in SCENARIOS if artifacts is not None or s.layout == VENV]
         base = {
             key: value
             for key, value in os.environ.items()
@@ -286,25 +349,30 @@ def main(argv: list[str] | None = None) -> int:
         env = {**base, **seeded.env, "POWERTOOLS_LOG_LEVEL": "WARNING",
                "PYTHONDONTWRITEBYTECODE": ""}  # fmt: skip
         env["BENCH_EVENT"] = ""
-        timings = {scenario: Timings() for scenario in SCENARIOS}
-        for scenario in SCENARIOS:  # warm the OS file cache and the .pyc files once
-            run_child(scenario, _with_event(env, scenario, seeded.task))
+        timings = {scenario: Timings() for scenario in scenarios}
+        for scenario in scenarios:  # warm the OS file cache and the .pyc files once
+            run_child(scenario, _with_event(env, scenario, seeded.task), artifacts)
         for _ in range(args.runs):
-            for scenario in SCENARIOS:
+            for scenario in scenarios:
                 child_env = _with_event(env, scenario, seeded.task)
-                timings[scenario].seconds.append(run_child(scenario, child_env))
+                timings[scenario].seconds.append(run_child(scenario, child_env, artifacts))
         imports = import_time_by_package(
             "taskapi.entrypoints.api", {**env, "TASKAPI_STORE": "dynamodb"}
         )
 
-    floor = statistics.median(timings[SCENARIOS[0]].seconds)
+    # Each row against the floor of its own layout (the deployed floor for deployed rows).
+    floors = {
+        scenario.layout: statistics.median(t.seconds)
+        for scenario, t in timings.items()
+        if scenario.child == "floor"
+    }
     rows = [
         [
             scenario.label,
             scenario.store,
             f"{statistics.median(t.seconds) * 1000:.0f}",
             f"{min(t.seconds) * 1000:.0f}",
-            f"{statistics.median(t.seconds) / floor:.2f}x",
+            f"{statistics.median(t.seconds) / floors[scenario.layout]:.2f}x",
         ]
         for scenario, t in timings.items()
     ]

@@ -1,8 +1,10 @@
 """Build the deployment artifact of every Lambda function in template.yaml.
 
-    .venv/bin/python tools/package.py [--uv PATH] [--code-only] [--root DIR] [--template FILE]
+    .venv/bin/python tools/package.py [--uv PATH] [--code-only] [--python PATH | --no-bytecode]
+                                    [--root DIR] [--template FILE]
 
-No Docker and no Python of the functions' runtime are needed. For each
+No Docker is needed, nor a Python of the functions' runtime (one is used for the bytecode when
+this machine has it). For each
 ``AWS::Serverless::Function`` the artifact is the directory its ``CodeUri`` names (under
 ``build/``); ``sam deploy`` zips and uploads that directory as it is. It holds:
 
@@ -16,6 +18,11 @@ No Docker and no Python of the functions' runtime are needed. For each
   (``uv export --no-dev --no-emit-project``: no dev tools, no CLI extras), installed by uv as
   wheels only for the function's ``Runtime`` and ``Architectures``: CPython 3.13 on a manylinux
   platform of the runtime's glibc, whatever interpreter and machine run this script.
+- **bytecode**: every module compiled by a CPython of the runtime's version (``--python``, else
+  the one ``uv python find`` or ``PATH`` has), as unchecked hash-based ``.pyc`` files that name
+  the sources under ``/var/task``. Lambda's code directory is read-only, so without them every
+  cold start compiles every module it imports. With no such interpreter the artifact ships
+  without bytecode, and the builder says so.
 
 Each function's directory is deleted and rebuilt, so nothing stale survives a rebuild.
 """
@@ -52,6 +59,8 @@ AMAZON_LINUX_2023_PYTHON_RUNTIMES = frozenset({"python3.12", "python3.13", "pyth
 GLIBC = "2_34"
 # Lambda's architecture names -> the machine names of wheel platform tags.
 MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
+# Where Lambda puts the function's code: the source paths bytecode records (tracebacks).
+LAMBDA_TASK_ROOT = "/var/task"
 
 
 class PackagingError(Exception):
@@ -252,13 +261,119 @@ def install_dependencies(
     shutil.rmtree(destination / "bin", ignore_errors=True)
 
 
+def interpreter_version(python: str) -> str | None:
+    """ "3.13" for a CPython 3.13 executable; None for anything else or nothing that runs."""
+    try:
+        result = subprocess.run(  # noqa: S603 (a path given to us, no shell)
+            [python, "-c", "import sys; print(sys.implementation.name, *sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    name, *version = result.stdout.split() or [""]
+    if result.returncode != 0 or name != "cpython" or len(version) != 2:
+        return None
+    return ".".join(version)
+
+
+def find_interpreter(version: str, uv: str | None) -> str | None:
+    """A CPython of ``version`` on this machine: uv's pick (its managed and system Pythons),
+    else ``pythonX.Y`` on PATH. Each candidate is run to check what it is (a pyenv shim of a
+    version that is not selected exists, but does not run)."""
+    candidates = []
+    if uv is not None:
+        found = subprocess.run(  # noqa: S603 (the uv binary, fixed arguments)
+            [uv, "python", "find", "--no-project", version],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if found.returncode == 0:
+            candidates.append(found.stdout.strip())
+    candidates.append(shutil.which(f"python{version}") or "")
+    for candidate in candidates:
+        if candidate and interpreter_version(candidate) == version:
+            return candidate
+    return None
+
+
+def compile_bytecode(python: str, directory: Path, recorded_root: str = LAMBDA_TASK_ROOT) -> None:
+    """Compile every module under ``directory`` into ``__pycache__`` with ``python``.
+
+    Unchecked hash-based ``.pyc`` files: the interpreter loads them without comparing the
+    source's modification time, which zip archives do not keep exactly (2-second steps), and
+    the artifact is never edited, only rebuilt whole. Code objects name their files under
+    ``recorded_root``, where Lambda unpacks the code, not under the build directory."""
+    root = directory.resolve()
+    # compileall exits non-zero (and _run raises) if any file fails to compile.
+    _run(
+        [
+            python,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-s",
+            str(root),
+            "-p",
+            recorded_root,
+            str(root),
+        ]
+    )
+
+
+def bytecode_interpreters(
+    functions: Sequence[LambdaFunction], uv: str | None, python: str | None, log: Any
+) -> dict[str, str | None]:
+    """The interpreter that compiles each runtime's bytecode (None: ship without bytecode).
+
+    An explicit ``python`` must be a CPython of every function's runtime version; otherwise
+    each version is looked for on this machine, and a missing one is reported, not fatal."""
+    interpreters: dict[str, str | None] = {}
+    for version in sorted({function.python_version for function in functions}):
+        if python is not None:
+            actual = interpreter_version(python)
+            if actual != version:
+                raise PackagingError(
+                    f"--python {python} is {'CPython ' + actual if actual else 'not a CPython'}"
+                    f", the functions run CPython {version}"
+                )
+            interpreters[version] = python
+            continue
+        interpreters[version] = find_interpreter(version, uv)
+        if interpreters[version] is None:
+            log(
+                f"warning: no CPython {version} on this machine, so the artifacts carry no "
+                "bytecode and every cold start compiles each module it imports (about twice "
+                f"as slow, docs/deployment.md). `uv python install {version}`, or --python "
+                "PATH (make: BYTECODE_PYTHON=PATH), fixes it."
+            )
+    return interpreters
+
+
 def build(
-    functions: Sequence[LambdaFunction], root: Path, uv: str | None, log: Any = print
+    functions: Sequence[LambdaFunction],
+    root: Path,
+    uv: str | None,
+    log: Any = print,
+    *,
+    bytecode: bool = True,
+    python: str | None = None,
 ) -> dict[str, Path]:
-    """Build every function's artifact under ``root``; without ``uv``, only the code part."""
+    """Build every function's artifact under ``root``; without ``uv``, only the code part.
+
+    With ``bytecode``, every module is compiled by ``python`` or, without it, by a CPython of
+    the runtime's version found on this machine (none found: no bytecode, and a warning)."""
     graph = import_graph()
     version = project_version()
     artifacts = {function.name: function.artifact_dir(root) for function in functions}
+    interpreters = bytecode_interpreters(functions, uv, python, log) if bytecode else {}
     with tempfile.TemporaryDirectory(prefix="taskapi-package-") as scratch:
         requirements = Path(scratch) / "requirements.txt"
         if uv is not None:
@@ -276,10 +391,14 @@ def build(
                 )
             modules = import_closure(graph, function.handler_module)
             write_code(modules, destination, version)
+            interpreter = interpreters.get(function.python_version)
+            if interpreter is not None:
+                compile_bytecode(interpreter, destination)
             wheels = "" if uv is None else f" + wheels for {function.python_platform}"
+            compiled = "" if interpreter is None else f" + bytecode ({interpreter})"
             log(
-                f"{function.name}: {len(modules)} {PACKAGE} modules{wheels} -> {destination} "
-                f"({time.perf_counter() - started:.1f} s)"
+                f"{function.name}: {len(modules)} {PACKAGE} modules{wheels}{compiled} -> "
+                f"{destination} ({time.perf_counter() - started:.1f} s)"
             )
     return artifacts
 
@@ -296,13 +415,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--code-only", action="store_true", help="only the taskapi modules, no dependencies"
     )
+    parser.add_argument(
+        "--python",
+        help="a CPython of the functions' runtime version, to compile the bytecode with "
+        "(default: uv python find, then pythonX.Y on PATH)",
+    )
+    parser.add_argument(
+        "--no-bytecode", action="store_true", help="ship the sources only (no .pyc files)"
+    )
     arguments = parser.parse_args(argv)
     try:
         if not arguments.code_only and not arguments.uv:
             raise PackagingError("uv is not on PATH: pass --uv (make package does)")
         functions = lambda_functions(read_template(arguments.template))
         root = arguments.root or arguments.template.resolve().parent
-        build(functions, root, None if arguments.code_only else arguments.uv)
+        build(
+            functions,
+            root,
+            None if arguments.code_only else arguments.uv,
+            bytecode=not arguments.no_bytecode,
+            python=arguments.python,
+        )
     except PackagingError as error:
         print(f"package: {error}", file=sys.stderr)
         return 1

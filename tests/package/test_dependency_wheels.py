@@ -10,6 +10,7 @@ each ``*.dist-info/WHEEL``, the tags an installer matches) and by what their nat
 from __future__ import annotations
 
 import importlib.metadata
+import subprocess
 import sys
 from functools import cache
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 from packaging import tags
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from tools import package
 
 from tests.package.artifacts import (
     ELF_MACHINES,
@@ -26,6 +28,7 @@ from tests.package.artifacts import (
     artifact_dir,
     function_properties,
     taskapi_modules,
+    uv_binary,
 )
 
 # Lambda's unzipped limit for a function and its layers together.
@@ -206,7 +209,57 @@ def test_the_artifact_is_the_code_closure_plus_wheels_within_lambda_limits(
 
     # Installing the wheels added no taskapi module and changed none.
     assert taskapi_modules(artifact) == taskapi_modules(artifact_dir(code_artifacts, function))
-    # No console scripts (they name this machine's interpreter) and no bytecode of Python 3.11.
+    # No console scripts (they name this machine's interpreter), and bytecode only for the
+    # runtime (test_every_module_has_the_runtimes_bytecode_or_none_has_any).
     assert not (artifact / "bin").exists()
-    assert not [path for path in files if path.suffix == ".pyc"]
+    (major, minor), _, _ = _target(function)
+    assert {path.name.split(".")[-2] for path in files if path.suffix == ".pyc"} <= {
+        f"cpython-{major}{minor}"
+    }
     assert sum(path.stat().st_size for path in files) < LAMBDA_UNZIPPED_LIMIT_BYTES
+
+
+@cache
+def _runtime_python(version: str) -> str | None:
+    return package.find_interpreter(version, uv_binary())
+
+
+def _ask(python: str, expression: str) -> str:
+    return subprocess.run(
+        [python, "-c", f"import importlib.util, marshal, sys; print({expression})"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_module_has_the_runtimes_bytecode_or_none_has_any(
+    full_artifacts: Path, function: str
+) -> None:
+    """Lambda cannot write ``__pycache__`` into its code directory: bytecode the artifact does
+    not carry is compiled again at every cold start. Where this machine has the runtime's
+    CPython, the builder compiles every module with it; where it has none, the artifact
+    carries no bytecode at all (and the build warned, see test_package_builder.py)."""
+    artifact = artifact_dir(full_artifacts, function)
+    sources = sorted(artifact.rglob("*.py"))
+    compiled = sorted(artifact.rglob("*.pyc"))
+    (major, minor), _, _ = _target(function)
+    python = _runtime_python(f"{major}.{minor}")
+    if python is None:
+        assert compiled == []
+        return
+
+    magic = bytes.fromhex(_ask(python, "importlib.util.MAGIC_NUMBER.hex()"))
+    tag = _ask(python, "sys.implementation.cache_tag")
+    expected = [source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc" for source in sources]
+    assert compiled == sorted(expected)
+    for pyc in compiled:
+        header = pyc.read_bytes()[:16]
+        assert header[:4] == magic, pyc
+        assert int.from_bytes(header[4:8], "little") == 0b01, pyc  # hash-based, unchecked
+    # Tracebacks name the files where Lambda unpacks them, not where they were built.
+    handler = Path(*function_properties(function)["Handler"].split(".")[:-1]).with_suffix(".py")
+    pyc = (artifact / handler).parent / "__pycache__" / f"{handler.stem}.{tag}.pyc"
+    filename = _ask(python, f"marshal.loads(open({str(pyc)!r}, 'rb').read()[16:]).co_filename")
+    assert filename == f"/var/task/{handler}"

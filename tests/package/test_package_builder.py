@@ -1,8 +1,13 @@
 """How the builder reads a function's definition: Globals, the target platform of its wheels,
-and the CodeUri it is allowed to delete and recreate."""
+and the CodeUri it is allowed to delete and recreate; and how it compiles the bytecode."""
 
 from __future__ import annotations
 
+import importlib.util
+import marshal
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +100,102 @@ def test_a_handler_outside_the_package_is_refused() -> None:
 
     with pytest.raises(package.PackagingError, match="not a module"):
         package.import_closure(graph, "taskapi.entrypoints.missing")
+
+
+# Bytecode. The runtime's CPython may not be on this machine, so the compiler is tested with
+# the interpreter running these tests; the artifacts' own bytecode is checked in
+# test_dependency_wheels.py.
+THIS_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _pyc(source: Path) -> Path:
+    return Path(importlib.util.cache_from_source(str(source)))
+
+
+def test_bytecode_is_unchecked_hash_based_and_names_the_sources_under_var_task(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    module = tmp_path / "pkg" / "mod.py"
+    module.write_text("def where():\n    return __file__\n\nVALUE = 1\n")
+
+    package.compile_bytecode(sys.executable, tmp_path)
+
+    for source in (module, tmp_path / "pkg" / "__init__.py"):
+        header = _pyc(source).read_bytes()[:16]
+        assert header[:4] == importlib.util.MAGIC_NUMBER
+        assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, source not checked
+    code = marshal.loads(_pyc(module).read_bytes()[16:])
+    assert code.co_filename == "/var/task/pkg/mod.py"
+    # The import takes the bytecode without looking at the source, so a zip's rounded
+    # modification times cannot make the interpreter recompile (here: nor can new contents).
+    module.write_text("VALUE = 2\n")
+    os.utime(module, (0, 0))
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import pkg.mod; print(pkg.mod.VALUE)"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "1"
+
+
+def test_a_module_that_does_not_compile_fails_the_build(tmp_path: Path) -> None:
+    (tmp_path / "good.py").write_text("VALUE = 1\n")
+    (tmp_path / "broken.py").write_text("def (:\n")
+
+    with pytest.raises(package.PackagingError, match="compileall"):
+        package.compile_bytecode(sys.executable, tmp_path)
+
+
+def test_an_interpreter_is_known_by_running_it(tmp_path: Path) -> None:
+    not_python = tmp_path / "python3.13"
+    not_python.write_text("#!/bin/sh\necho 'pyenv: python3.13: command not found' >&2\nexit 127\n")
+    not_python.chmod(0o755)
+
+    assert package.interpreter_version(sys.executable) == THIS_VERSION
+    assert package.interpreter_version(str(not_python)) is None
+    assert package.interpreter_version(str(tmp_path / "missing")) is None
+
+
+def test_an_interpreter_of_the_version_is_found_and_a_missing_one_is_none(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    link = tmp_path / f"python{THIS_VERSION}"
+    link.symlink_to(sys.executable)
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    found = package.find_interpreter(THIS_VERSION, uv=None)
+    assert found is not None
+    assert package.interpreter_version(found) == THIS_VERSION
+    assert package.find_interpreter("3.99", uv=None) is None
+
+
+def test_without_the_runtimes_python_the_build_warns_and_ships_no_bytecode(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pythonX.Y, and no uv to ask
+    function = _function(Runtime="python3.14", CodeUri="build/lambda/Fn")
+    lines: list[str] = []
+
+    package.build([function], tmp_path, uv=None, log=lines.append)
+
+    assert lines[0].startswith("warning: no CPython 3.14 on this machine")
+    assert "uv python install 3.14" in lines[0]
+    artifact = function.artifact_dir(tmp_path)
+    assert list(artifact.rglob("*.py"))
+    assert not list(artifact.rglob("*.pyc"))
+
+
+def test_an_explicit_python_of_another_version_is_refused(tmp_path: Path) -> None:
+    other = "3.12" if THIS_VERSION != "3.12" else "3.13"
+    with pytest.raises(package.PackagingError, match=rf"is CPython {THIS_VERSION}, .* {other}"):
+        package.build(
+            [_function(Runtime=f"python{other}", CodeUri="build/x")],
+            tmp_path,
+            uv=None,
+            python=sys.executable,
+        )
