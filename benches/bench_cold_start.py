@@ -43,6 +43,7 @@ from pathlib import Path
 from unittest import mock
 
 import boto3
+from tools import package
 
 from benches import aws_endpoint, markdown_table
 from taskapi import bootstrap
@@ -289,12 +290,8 @@ def aws_environment(data_dir: Path) -> Iterator[Seeded]:
 def deployed_artifacts(root: Path) -> dict[str, Path] | None:
     """The API's artifact for this machine, as ``tools/package.py`` builds it for Lambda, with
     and without bytecode; None (and why, printed) where it cannot be built here."""
-    from tools import package  # the builder (grimp, cfn-lint): only this bench loads it
-
     uv = shutil.which("uv") or str(REPO / ".tools" / "bin" / "uv")
-    machine = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}.get(
-        platform.machine()
-    )
+    machine = {"x86_64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}.get(platform.machine())
     if sys.platform != "linux" or machine is None or not Path(uv).is_file():
         print(f"(no deployed rows: needs Linux on x86_64 or aarch64 and uv, have "
               f"{sys.platform} {platform.machine()}, uv at {uv})\n")  # fmt: skip
