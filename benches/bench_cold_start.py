@@ -89,6 +89,32 @@ reply = lambda_handler(json.loads(os.environ["BENCH_EVENT"]), Context())
 assert reply["statusCode"] == 200, reply
 print("READY", flush=True)
 """,
+    # The floor plus what validation costs: Powertools' OpenAPI validation (which needs
+    # Pydantic) and one Pydantic model for the reply. Not the target's floor: where the gap
+    # between the API and the floor goes.
+    "floor_validated": _CONTEXT
+    + """
+import json, os
+import boto3
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from pydantic import BaseModel
+class TaskView(BaseModel):
+    task_id: str
+app = APIGatewayRestResolver(enable_validation=True)
+client = boto3.client("dynamodb", endpoint_url=os.environ["TASKAPI_AWS_ENDPOINT_URL"],
+                      region_name="us-east-1")
+@app.get("/workspaces/<workspace_id>/tasks/<task_id>")
+def get_task(workspace_id: str, task_id: str) -> TaskView:
+    item = client.get_item(TableName=os.environ["TASKAPI_TABLE_NAME"], ConsistentRead=True,
+                           Key={"PK": {"S": f"WS#{workspace_id}#TASK#{task_id}"},
+                                "SK": {"S": "TASK"}})["Item"]
+    return TaskView(task_id=item["task_id"]["S"])
+def lambda_handler(event, context):
+    return app.resolve(event, context)
+reply = lambda_handler(json.loads(os.environ["BENCH_EVENT"]), Context())
+assert reply["statusCode"] == 200, reply
+print("READY", flush=True)
+""",
     "api": _CONTEXT
     + """
 import json, os
@@ -138,8 +164,14 @@ class Scenario:
 
     @property
     def label(self) -> str:
-        name = "floor: resolver + one GetItem" if self.child == "floor" else self.name
+        name = LABELS.get(self.child, self.name)
         return name if self.layout == VENV else f"{name} ({self.layout})"
+
+
+LABELS = {
+    "floor": "floor: resolver + one GetItem",
+    "floor_validated": "floor + validation (Pydantic)",
+}
 
 
 @dataclass
@@ -312,6 +344,7 @@ def deployed_artifacts(root: Path) -> dict[str, Path] | None:
 
 SCENARIOS = [
     Scenario("floor", "floor", "dynamodb"),
+    Scenario("floor_validated", "floor_validated", "dynamodb"),
     Scenario("api", "api", "dynamodb"),
     Scenario("api", "api", "memory"),
     Scenario("relay", "relay", "dynamodb"),
@@ -381,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _with_event(env: dict[str, str], scenario: Scenario, task: Task) -> dict[str, str]:
-    if scenario.child in ("floor", "api"):
+    if scenario.child in ("floor", "floor_validated", "api"):
         # A create on the in-memory store (it starts empty), a read of the task elsewhere.
         status = "201" if scenario.store == "memory" else "200"
         return {**env, "BENCH_EVENT": json.dumps(api_event(scenario, task)), "BENCH_STATUS": status}

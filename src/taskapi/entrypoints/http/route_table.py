@@ -34,10 +34,14 @@ class _Rule:
 class RouteTable:
     def __init__(self) -> None:
         self._rules: dict[str, _Rule] = {}
+        # The last answer of rule_taking: a request asks it twice (body checks, then the
+        # route label of its log line and metric), with the same method and path.
+        self._last: tuple[str, str, str | None] | None = None
 
     def add(self, rule: str, methods: Iterable[str]) -> None:
         entry = self._rules.setdefault(rule, _Rule(_compile(rule)))
         entry.methods.extend(m.upper() for m in methods if m.upper() not in entry.methods)
+        self._last = None
 
     def allowed_methods(self, path: str) -> tuple[str, ...]:
         """Every method some route accepts at ``path`` (literal and templated rules alike);
@@ -57,10 +61,19 @@ class RouteTable:
         ``path`` (HEAD where GET is); None when none does (the request is a 404 or a 405)."""
         method = method.upper()
         method = "GET" if method == "HEAD" else method
-        for rule, entry in self._rules.items():
-            if method in entry.methods and entry.pattern.match(path):
-                return rule
-        return None
+        last = self._last  # one read: another thread may replace it, never half-way
+        if last is not None and last[0] == method and last[1] == path:
+            return last[2]
+        found = next(
+            (
+                rule
+                for rule, entry in self._rules.items()
+                if method in entry.methods and entry.pattern.match(path)
+            ),
+            None,
+        )
+        self._last = (method, path, found)
+        return found
 
     def label(self, method: str, path: str) -> str:
         """The route a request went to as metrics and logs name it: its method and the rule
@@ -72,7 +85,7 @@ class RouteTable:
 
     def takes_body(self, method: str, path: str) -> bool:
         method = method.upper()
-        return method in METHODS_WITH_BODY and method in self.allowed_methods(path)
+        return method in METHODS_WITH_BODY and self.rule_taking(method, path) is not None
 
 
 @functools.cache
