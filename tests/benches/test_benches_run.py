@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 # (module, smallest arguments, text its output must contain)
 RUNS = [
     ("bench_cold_start", ["--runs", "1"],
-     ["| floor: resolver + one GetItem | dynamodb", "| api ", "| api (deployed, no .pyc) "]),
+     ["| floor: resolver + one GetItem ", "| floor + validation (Pydantic) ", "| api ",
+      "| api (deployed, .pyc) ", "| api (deployed, no .pyc) "]),
     ("bench_contention", ["--workspaces", "2", "--writers", "1", "--edits", "2"],
      ["conflicts across workspaces"]),
     ("bench_cycles", ["--sizes", "100", "--repeat", "1"], ["| chain", "| random DAG"]),
