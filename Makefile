@@ -22,8 +22,10 @@ SAM_STAMP := $(SAM_VENV)/.synced
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_ENV ?= default
 SAM_PARAMS ?=
-# A CPython of the Lambda runtime's version for the artifacts' bytecode (default: found).
+# A CPython of the Lambda runtime's version for the artifacts' bytecode (default: found);
+# REQUIRE_BYTECODE=1: fail when there is none, instead of shipping sources with a warning (CI).
 BYTECODE_PYTHON ?=
+REQUIRE_BYTECODE ?=
 
 # The Lambda artifact builder, the deploy preflight, the mutation runner and the flaky-test
 # finder (typed scripts run with .venv).
@@ -167,7 +169,7 @@ iac-check: $(STAMP) $(IAC_STAMP) $(SAM_STAMP) ## sam validate --lint, cfn-lint, 
 # bytecode by a CPython of the runtime's version when this machine has one (BYTECODE_PYTHON=path
 # names it). No Docker, no `sam build` (docs/deployment.md, "How the functions are packaged").
 package: $(STAMP) ## build each function's artifact in build/lambda/: its modules + wheels for its runtime
-	$(RUN) python tools/package.py --uv $(UV) $(if $(BYTECODE_PYTHON),--python $(BYTECODE_PYTHON))
+	$(RUN) python tools/package.py --uv $(UV) $(if $(BYTECODE_PYTHON),--python $(BYTECODE_PYTHON)) $(if $(REQUIRE_BYTECODE),--require-bytecode)
 
 package-check: $(STAMP) ## build the artifacts, wheels included, in a temporary directory and check them
 	$(PYTEST) tests/package
@@ -177,7 +179,7 @@ package-check: $(STAMP) ## build the artifacts, wheels included, in a temporary 
 # otherwise prefer a stale .aws-sam/build/template.yaml left by an earlier `sam build`.
 deploy: $(STAMP) $(SAM_STAMP) ## package, then sam deploy for SAM_ENV=$(SAM_ENV) (e2e: test stack; GUIDED=1 first)
 	@$(RUN) python tools/preflight.py --config-env $(SAM_ENV) $(if $(GUIDED),--guided)
-	$(RUN) python tools/package.py --uv $(UV) $(if $(BYTECODE_PYTHON),--python $(BYTECODE_PYTHON))
+	$(RUN) python tools/package.py --uv $(UV) $(if $(BYTECODE_PYTHON),--python $(BYTECODE_PYTHON)) $(if $(REQUIRE_BYTECODE),--require-bytecode)
 	$(SAM) deploy --template-file template.yaml --config-env $(SAM_ENV) $(if $(GUIDED),--guided) $(if $(SAM_PARAMS),--parameter-overrides "$(SAM_PARAMS)")
 
 # NO_PROMPTS=1: delete without asking (CI's throw-away e2e stack).

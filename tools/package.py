@@ -1,6 +1,7 @@
 """Build the deployment artifact of every Lambda function in template.yaml.
 
-    .venv/bin/python tools/package.py [--uv PATH] [--code-only] [--python PATH | --no-bytecode]
+    .venv/bin/python tools/package.py [--uv PATH] [--code-only] [--python PATH]
+                                    [--no-bytecode | --require-bytecode]
                                     [--root DIR] [--template FILE]
 
 No Docker is needed, nor a Python of the functions' runtime (one is used for the bytecode when
@@ -207,7 +208,9 @@ def _run(command: Sequence[str]) -> None:
     # Fixed argument lists (the uv binary and paths), never a shell.
     result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
-        raise PackagingError(f"{' '.join(command[:3])} failed:\n{result.stderr.strip()}")
+        # uv reports on stderr; compileall names the files it could not compile on stdout.
+        output = "\n".join(text.strip() for text in (result.stdout, result.stderr) if text.strip())
+        raise PackagingError(f"{' '.join(command[:3])} failed:\n{output}")
 
 
 def export_requirements(uv: str, destination: Path) -> None:
@@ -329,12 +332,18 @@ def compile_bytecode(python: str, directory: Path, recorded_root: str = LAMBDA_T
 
 
 def bytecode_interpreters(
-    functions: Sequence[LambdaFunction], uv: str | None, python: str | None, log: Any
+    functions: Sequence[LambdaFunction],
+    uv: str | None,
+    python: str | None,
+    log: Any,
+    *,
+    required: bool = False,
 ) -> dict[str, str | None]:
     """The interpreter that compiles each runtime's bytecode (None: ship without bytecode).
 
     An explicit ``python`` must be a CPython of every function's runtime version; otherwise
-    each version is looked for on this machine, and a missing one is reported, not fatal."""
+    each version is looked for on this machine, and a missing one is reported, and fatal
+    only when the bytecode is ``required``."""
     interpreters: dict[str, str | None] = {}
     for version in sorted({function.python_version for function in functions}):
         if python is not None:
@@ -347,6 +356,11 @@ def bytecode_interpreters(
             interpreters[version] = python
             continue
         interpreters[version] = find_interpreter(version, uv)
+        if interpreters[version] is None and required:
+            raise PackagingError(
+                f"no CPython {version} on this machine to compile the bytecode with "
+                f"(`uv python install {version}`, or --python PATH)"
+            )
         if interpreters[version] is None:
             log(
                 f"warning: no CPython {version} on this machine, so the artifacts carry no "
@@ -365,15 +379,21 @@ def build(
     *,
     bytecode: bool = True,
     python: str | None = None,
+    require_bytecode: bool = False,
 ) -> dict[str, Path]:
     """Build every function's artifact under ``root``; without ``uv``, only the code part.
 
     With ``bytecode``, every module is compiled by ``python`` or, without it, by a CPython of
-    the runtime's version found on this machine (none found: no bytecode, and a warning)."""
+    the runtime's version found on this machine (none found: no bytecode and a warning, or
+    with ``require_bytecode`` an error before anything is built)."""
     graph = import_graph()
     version = project_version()
     artifacts = {function.name: function.artifact_dir(root) for function in functions}
-    interpreters = bytecode_interpreters(functions, uv, python, log) if bytecode else {}
+    interpreters = (
+        bytecode_interpreters(functions, uv, python, log, required=require_bytecode)
+        if bytecode
+        else {}
+    )
     with tempfile.TemporaryDirectory(prefix="taskapi-package-") as scratch:
         requirements = Path(scratch) / "requirements.txt"
         if uv is not None:
@@ -420,8 +440,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a CPython of the functions' runtime version, to compile the bytecode with "
         "(default: uv python find, then pythonX.Y on PATH)",
     )
-    parser.add_argument(
+    bytecode = parser.add_mutually_exclusive_group()
+    bytecode.add_argument(
         "--no-bytecode", action="store_true", help="ship the sources only (no .pyc files)"
+    )
+    bytecode.add_argument(
+        "--require-bytecode",
+        action="store_true",
+        help="fail, rather than warn, when no CPython of the runtime's version is found",
     )
     arguments = parser.parse_args(argv)
     try:
@@ -435,6 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             None if arguments.code_only else arguments.uv,
             bytecode=not arguments.no_bytecode,
             python=arguments.python,
+            require_bytecode=arguments.require_bytecode,
         )
     except PackagingError as error:
         print(f"package: {error}", file=sys.stderr)

@@ -103,6 +103,23 @@ def test_the_suite_runs_on_the_oldest_supported_python_and_the_lambda_runtime() 
     assert make_calls(job) == [["test"]]
 
 
+@pytest.mark.parametrize("job_name", ["package-check", "e2e-aws"])
+def test_the_jobs_that_build_artifacts_have_the_runtimes_python_and_require_its_bytecode(
+    job_name: str,
+) -> None:
+    """Without a CPython of the runtime's version the builder ships sources with a warning
+    (every cold start compiles them); CI makes that an error and installs one."""
+    job = jobs()[job_name]
+    runtime = source_template()["Globals"]["Function"]["Runtime"].removeprefix("python")
+    versions = str(step_using(job, "actions/setup-python")["with"]["python-version"]).split()
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+
+    assert job["env"]["REQUIRE_BYTECODE"] == "1"
+    assert "$(if $(REQUIRE_BYTECODE),--require-bytecode)" in makefile
+    assert runtime in versions
+    assert versions[-1] == "3.11"  # the default python3 that make uses for .tools stays 3.11
+
+
 def test_lint_package_check_and_mutation_run_their_targets() -> None:
     assert make_calls(jobs()["lint"]) == [["lint"], ["contract-check"]]
     assert make_calls(jobs()["package-check"]) == [["package-check"], ["bench-check"]]

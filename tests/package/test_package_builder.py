@@ -147,8 +147,10 @@ def test_a_module_that_does_not_compile_fails_the_build(tmp_path: Path) -> None:
     (tmp_path / "good.py").write_text("VALUE = 1\n")
     (tmp_path / "broken.py").write_text("def (:\n")
 
-    with pytest.raises(package.PackagingError, match="compileall"):
+    with pytest.raises(package.PackagingError, match="compileall") as failed:
         package.compile_bytecode(sys.executable, tmp_path)
+
+    assert "broken.py" in str(failed.value)  # the message names the file that failed
 
 
 def test_an_interpreter_is_known_by_running_it(tmp_path: Path) -> None:
@@ -188,6 +190,17 @@ def test_without_the_runtimes_python_the_build_warns_and_ships_no_bytecode(
     artifact = function.artifact_dir(tmp_path)
     assert list(artifact.rglob("*.py"))
     assert not list(artifact.rglob("*.pyc"))
+
+
+def test_when_the_bytecode_is_required_a_missing_python_fails_before_anything_is_built(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    function = _function(Runtime="python3.14", CodeUri="build/lambda/Fn")
+
+    with pytest.raises(package.PackagingError, match=r"no CPython 3\.14 .*uv python install 3\.14"):
+        package.build([function], tmp_path, uv=None, require_bytecode=True)
+    assert not function.artifact_dir(tmp_path).exists()
 
 
 def test_an_explicit_python_of_another_version_is_refused(tmp_path: Path) -> None:

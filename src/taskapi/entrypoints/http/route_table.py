@@ -34,8 +34,9 @@ class _Rule:
 class RouteTable:
     def __init__(self) -> None:
         self._rules: dict[str, _Rule] = {}
-        # The last answer of rule_taking: a request asks it twice (body checks, then the
-        # route label of its log line and metric), with the same method and path.
+        # The last answer of rule_taking: a POST, PUT or PATCH asks it twice (body checks,
+        # then the route label of its metric line) with the same method and path. Routes are
+        # all added at import, before the first request, so no answer outlives an add.
         self._last: tuple[str, str, str | None] | None = None
 
     def add(self, rule: str, methods: Iterable[str]) -> None:
