@@ -39,6 +39,9 @@ _LIBRARY = re.compile(
 )
 # Where a function's own code sits when it is not a source tree: Lambda's task root, layers.
 _CODE_ROOTS = ("/var/task/", "/opt/python/")
+# The project's packages (those in src/). A function's artifact puts its libraries beside them
+# in the task root (/var/task/botocore/...), so there only these count as own code.
+OWN_PACKAGES = frozenset({"taskapi", "taskrisk"})
 # The dispatcher's `error` is "Type: message"; an HTTP line's `error` is its error code.
 _TYPED_ERROR = re.compile(r"^(?P<type>[A-Za-z_][\w.]*): ")
 _RETRYABLE_STATUSES = frozenset({502, 503, 504})
@@ -322,7 +325,17 @@ def code_location(document: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _own_frames(frames: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [(file, function) for file, function in frames if not _LIBRARY.search(file)]
+    return [(file, function) for file, function in frames if _is_own(file)]
+
+
+def _is_own(file: str) -> bool:
+    if _LIBRARY.search(file):
+        return False
+    normalised = normalise_path(file)
+    for root in _CODE_ROOTS:
+        if normalised.startswith(root):
+            return normalised.removeprefix(root).split("/", 1)[0] in OWN_PACKAGES
+    return True
 
 
 def source_path(path: str) -> str:

@@ -25,6 +25,7 @@ from taskrisk.errors import InputError
 from taskrisk.logs import (
     MAX_LINE_CHARACTERS,
     NO_CODE_LOCATION,
+    OWN_PACKAGES,
     Failure,
     LogLine,
     group_failures,
@@ -182,6 +183,31 @@ def test_the_code_location_is_the_first_causes_deepest_frame_of_own_code() -> No
     assert isinstance(failure, Failure)
     assert failure.file == "taskapi/adapters/sqlite/unit_of_work.py"  # Lambda's task root
     assert failure.location == "taskapi/adapters/sqlite/unit_of_work.py:_begin"
+
+
+def test_libraries_beside_the_code_in_lambdas_task_root_are_not_own_code() -> None:
+    # An artifact holds its wheels in /var/task too: a failure raised inside botocore is
+    # located at the service's own frame that called it.
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "/var/task/taskapi/adapters/dynamodb/client.py", line 91, in get\n'
+        '  File "/var/task/botocore/client.py", line 601, in _api_call\n'
+        '  File "/var/task/botocore/client.py", line 1074, in _make_api_call\n'
+        '  File "/opt/python/urllib3/connectionpool.py", line 10, in urlopen\n'
+        "botocore.exceptions.ReadTimeoutError: Read timeout on endpoint URL"
+    )
+    only_libraries = "\n".join(line for line in traceback.splitlines() if "taskapi/" not in line)
+    located = parsed(record(exception=traceback))
+    unlocated = parsed(record(exception=only_libraries))
+    assert isinstance(located, Failure)
+    assert isinstance(unlocated, Failure)
+    assert located.location == "taskapi/adapters/dynamodb/client.py:get"
+    assert (unlocated.file, unlocated.location) == (None, "handle_error:88")
+
+
+def test_own_packages_are_the_packages_in_src() -> None:
+    in_src = {path.parent.name for path in (ROOT / "src").glob("*/__init__.py")}
+    assert in_src == OWN_PACKAGES
 
 
 def test_without_a_traceback_the_stack_trace_then_powertools_location_is_used() -> None:
