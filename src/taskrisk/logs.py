@@ -223,7 +223,8 @@ def parse_line(line: LogLine) -> Failure | _Ignored | object | str:
     try:
         document: Any = json.loads(body)
     except json.JSONDecodeError as exc:
-        return f"not JSON: {exc.msg} at column {exc.colno}"
+        # Some of json's messages end in "at" already ("Unterminated string starting at").
+        return f"not JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
     except (RecursionError, ValueError) as exc:  # nested too deeply, an integer too long
         return f"not usable JSON: {exc}"
     if not isinstance(document, dict):

@@ -104,14 +104,18 @@ class OutboxDispatcher:
                         dead += 1
                         self._outbox.dead_letter(event.event_id, error)
                         logger.error(
-                            "outbox delivery failed for the last time: dead-lettered", extra=log
+                            "outbox delivery failed for the last time: dead-lettered",
+                            exc_info=exc,
+                            extra=log,
                         )
                     else:
                         failed += 1
                         retry_at = now + self._retry.delay(attempts)
                         self._outbox.mark_failed(event.event_id, error, retry_at=retry_at)
+                        # The traceback locates the failure in the code (taskapi risk --logs).
                         logger.warning(
                             "outbox delivery failed; it is retried later",
+                            exc_info=exc,
                             extra={**log, "retry_at": retry_at.isoformat()},
                         )
                 else:
