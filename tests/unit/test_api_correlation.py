@@ -10,6 +10,7 @@ characters), else API Gateway's request id; an invalid header is ignored, never 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -178,3 +179,39 @@ def test_an_error_reply_echoes_the_id_too() -> None:
 
     assert reply.status == 404
     assert reply.header(CORRELATION_HEADER) == "lost-1"
+
+
+def test_the_openapi_document_shows_the_header_on_every_operation_and_reply() -> None:
+    """The header is part of the contract clients read, though no route declares it: any
+    value is accepted (an invalid one is ignored), and every reply documents the echo, whose
+    schema is exactly what the API takes as valid."""
+    document = api.app.get_openapi_schema().model_dump(by_alias=True, exclude_none=True)
+    operations = [
+        operation
+        for path_item in document["paths"].values()
+        for operation in path_item.values()
+        if isinstance(operation, dict)
+    ]
+    assert len(operations) > 10
+    for operation in operations:
+        [parameter] = [p for p in operation["parameters"] if p["name"] == CORRELATION_HEADER]
+        assert (parameter["in"], parameter["required"], parameter["schema"]) == (
+            "header",
+            False,
+            {"type": "string"},
+        )
+        for response in operation["responses"].values():
+            assert CORRELATION_HEADER in response["headers"]
+    [echo_schema] = {  # one schema for every reply
+        json.dumps(response["headers"][CORRELATION_HEADER]["schema"], sort_keys=True)
+        for operation in operations
+        for response in operation["responses"].values()
+    }
+    echo = json.loads(echo_schema)
+    pattern = re.compile(echo["pattern"])
+    for value in ("checkout-7f3a9b21", REQUEST_ID, "x" * 128, "x" * 129, "has space", "é", ""):
+        documented = echo["minLength"] <= len(value) <= echo["maxLength"] and bool(
+            pattern.search(value)
+        )
+        taken = correlation_id_of(_event({CORRELATION_HEADER: value})) == value
+        assert documented == taken, value

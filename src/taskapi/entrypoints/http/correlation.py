@@ -11,10 +11,36 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from taskapi.domain.events import is_correlation_id
+from taskapi.domain.events import (
+    CORRELATION_ID_MAX_LENGTH,
+    CORRELATION_ID_PATTERN,
+    is_correlation_id,
+)
 
 CORRELATION_HEADER = "X-Correlation-Id"
 _HEADER_KEY = CORRELATION_HEADER.lower()
+
+# How the OpenAPI document shows the header on every operation (the resolver adds them): any
+# string is accepted, since an invalid one is ignored, not refused; the echo is always valid.
+OPENAPI_PARAMETER: dict[str, Any] = {
+    "name": CORRELATION_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Your id for this request, carried by its log lines and the events it "
+    f"causes: 1 to {CORRELATION_ID_MAX_LENGTH} visible ASCII characters. Any other value is "
+    "ignored (the request id is used instead), never refused.",
+    "schema": {"type": "string"},
+}
+OPENAPI_RESPONSE_HEADER: dict[str, Any] = {
+    "description": "The request's correlation id: your X-Correlation-Id when it was valid, "
+    "else the request id.",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": CORRELATION_ID_MAX_LENGTH,
+        "pattern": CORRELATION_ID_PATTERN,
+    },
+}
 
 
 def given_correlation_id(event: Mapping[str, Any]) -> str | None:

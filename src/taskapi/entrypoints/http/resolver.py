@@ -31,6 +31,11 @@ from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent, 
 from pydantic import BaseModel
 from pydantic_core import PydanticSerializationError
 
+from taskapi.entrypoints.http.correlation import (
+    CORRELATION_HEADER,
+    OPENAPI_PARAMETER,
+    OPENAPI_RESPONSE_HEADER,
+)
 from taskapi.entrypoints.http.route_table import RouteTable
 
 if TYPE_CHECKING:
@@ -94,6 +99,12 @@ class TaskApiResolver(APIGatewayRestResolver):
                     del responses[status]
                 for parameter in operation.get("parameters", []):
                     _drop_null_branch(parameter)
+                # Every reply goes through the Lambda handler, which takes and echoes it.
+                operation.setdefault("parameters", []).append(dict(OPENAPI_PARAMETER))
+                for response in responses.values():
+                    response.setdefault("headers", {})[CORRELATION_HEADER] = dict(
+                        OPENAPI_RESPONSE_HEADER
+                    )
         schemas = document.get("components", {}).get("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             schemas.pop(name, None)
