@@ -112,6 +112,43 @@ def test_if_match_and_a_different_body_version_is_a_400(task_at_version_2: dict[
     assert reply.json()["error"] == "invalid_precondition"
 
 
+@pytest.mark.parametrize("if_match", ["*", '"1", "2"'])
+def test_a_header_that_allows_the_stale_body_version_leaves_it_the_409(
+    task_at_version_2: dict[str, Any], if_match: str
+) -> None:
+    # "*" names no version, and a list naming the body's agrees with it: the body's version
+    # is the condition, and stale it is the 409 with the current task it is without a header.
+    reply = call(
+        "PUT", path(task_at_version_2), {"title": "mine", "version": 1}, [("If-Match", if_match)]
+    )
+
+    assert reply.status == 409
+    assert reply.json()["error"] == "version_conflict"
+    assert reply.json()["current_task"] == task_at_version_2
+    assert call("GET", path(task_at_version_2)).json()["title"] == "shared"
+
+
+@pytest.mark.parametrize("if_match", ["*", '"2", "5"'])
+def test_a_header_that_allows_the_current_body_version_updates(
+    task_at_version_2: dict[str, Any], if_match: str
+) -> None:
+    reply = call(
+        "PUT", path(task_at_version_2), {"title": "mine", "version": 2}, [("If-Match", if_match)]
+    )
+
+    assert reply.status == 200
+    assert reply.json()["version"] == 3
+
+
+def test_a_list_without_the_body_version_is_a_400(task_at_version_2: dict[str, Any]) -> None:
+    reply = call(
+        "PUT", path(task_at_version_2), {"title": "mine", "version": 1}, [("If-Match", '"2", "3"')]
+    )
+
+    assert reply.status == 400
+    assert reply.json()["error"] == "invalid_precondition"
+
+
 def test_if_match_and_the_same_body_version_is_fine(task_at_version_2: dict[str, Any]) -> None:
     reply = call(
         "PUT", path(task_at_version_2), {"title": "mine", "version": 2}, [("If-Match", '"2"')]

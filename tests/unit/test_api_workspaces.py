@@ -163,6 +163,10 @@ def test_a_rename_with_a_stale_if_match_is_412_and_a_stale_version_409(
     conflict = call("PUT", WORKSPACE, {"name": "Lost", "version": 1})
     assert conflict.status == 409
     assert conflict.json()["current_workspace"]["name"] == "Renamed"
+    # "*" names no version: the stale body version is the same 409, not a disagreement.
+    starred = call("PUT", WORKSPACE, {"name": "Lost", "version": 1}, [("If-Match", "*")])
+    assert (starred.status, starred.json()["error"]) == (409, "version_conflict")
+    assert starred.json()["current_workspace"]["name"] == "Renamed"
     assert call("GET", WORKSPACE).json()["name"] == "Renamed"
 
 

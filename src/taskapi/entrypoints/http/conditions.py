@@ -55,6 +55,16 @@ class IfMatch:
             return None
         return next(iter(self.versions))
 
+    def defers_to(self, body_version: int | None) -> bool:
+        """Whether the body's ``version`` is the condition: the header names no one version
+        (``*``, or a list) and allows the body's. A stale one is then the body's 409 with the
+        current state, as without the header; ``*`` names no version to disagree with."""
+        return (
+            body_version is not None
+            and self.single_version is None
+            and (self.any_version or body_version in self.versions)
+        )
+
     def expected_version(self, read_current: Callable[[], Task | Workspace]) -> int:
         """The version a conditional write must expect. Reads the task (or workspace) only
         when the header names something other than exactly one version (``*``, or a list):

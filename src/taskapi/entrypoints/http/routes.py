@@ -165,16 +165,17 @@ def update_task(
     if_match: IfMatchHeader = None,
 ) -> Response[Task]:
     service, access = _service(), access_to(workspace_id)
-    if if_match is None:
+    condition = None if if_match is None else IfMatch.parse(if_match)
+    if condition is None or condition.defers_to(command.version):
         if command.version is None:
             raise PreconditionRequired
         task = service.update(access, task_id, command, command.version)
     else:
-        expected = IfMatch.parse(if_match).expected_version(lambda: service.get(access, task_id))
+        expected = condition.expected_version(lambda: service.get(access, task_id))
         if command.version is not None and command.version != expected:
             raise InvalidPrecondition(
                 "version in the body and If-Match name different versions",
-                {"version": command.version, "if_match": if_match[:100]},
+                {"version": command.version, "if_match": (if_match or "")[:100]},
             )
         try:
             task = service.update(access, task_id, command, expected)

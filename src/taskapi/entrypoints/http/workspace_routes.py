@@ -104,18 +104,19 @@ def update_workspace(
 ) -> Response[WorkspaceView]:
     service, caller = _service(), current_caller()
     expected = None
-    if if_match is not None:
-        expected = IfMatch.parse(if_match).expected_version(
-            lambda: service.get(caller, workspace_id).workspace
-        )
+    # The header's condition, unless it defers to the body's version (a stale one: 409).
+    header = None
+    if if_match is not None and not (condition := IfMatch.parse(if_match)).defers_to(
+        command.version
+    ):
+        header = if_match
+        expected = condition.expected_version(lambda: service.get(caller, workspace_id).workspace)
         if command.version is not None and command.version != expected:
             raise InvalidPrecondition(
                 "version in the body and If-Match name different versions",
                 {"version": command.version, "if_match": if_match[:100]},
             )
-    renamed = _conditional(
-        lambda: service.rename(caller, workspace_id, command, expected), if_match
-    )
+    renamed = _conditional(lambda: service.rename(caller, workspace_id, command, expected), header)
     return _workspace_response(WorkspaceView.of(renamed, Role.OWNER))
 
 
