@@ -192,10 +192,10 @@ def build_page_tokens(settings: Settings) -> PageTokenCodec:
 
 def build_notifications(settings: Settings, uow_factory: UnitOfWorkFactory) -> Notifications:
     """The notification service on the task store: SES in AWS, the mailbox file locally.
-    Event de-duplication and reminder marks use idempotency layers of their own (Powertools
-    keeps a layer's first configuration), next to the task store."""
-    from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
-    from taskapi.adapters.reminder_log import PersistenceLayerReminderLog
+    Event de-duplication, sent-notification marks and reminder marks use idempotency layers of
+    their own (Powertools keeps a layer's first configuration), next to the task store."""
+    from taskapi.adapters.idempotent_consumer import DEFAULT_RECORD_TTL, IdempotentEventConsumer
+    from taskapi.adapters.reminder_log import PersistenceLayerReminderLog, PersistenceLayerSentLog
 
     notifier: Notifier
     mailbox: MailboxNotifier | None = None
@@ -218,6 +218,11 @@ def build_notifications(settings: Settings, uow_factory: UnitOfWorkFactory) -> N
             build_idempotency_store(settings), retention=window + timedelta(days=1)
         ),
         clock=utc_now,
+        # A retried or redriven event sends only what it has not sent: marks live as long as
+        # the event's own de-duplication record.
+        sent_log=PersistenceLayerSentLog(
+            build_idempotency_store(settings), retention=DEFAULT_RECORD_TTL
+        ),
         reminder_window=window,
         pre_workspace_events=settings.pre_workspace_events_workspace_id,
     )

@@ -12,7 +12,7 @@ from taskapi.adapters.idempotent_consumer import IdempotentEventConsumer
 from taskapi.bootstrap import Notifications, Runtime
 from taskapi.domain.notifications import Notification
 from taskapi.service.notifications import NotificationService
-from taskapi.service.ports import Notifier, ReminderLog
+from taskapi.service.ports import Notifier, ReminderLog, SentLog
 from tests.fakes.service import ServiceHarness
 
 
@@ -55,12 +55,26 @@ class InMemoryReminderLog:
         self.marked.add((workspace_id, task_id, due_at))
 
 
+class InMemorySentLog:
+    """A ``SentLog`` in a set."""
+
+    def __init__(self) -> None:
+        self.sent: set[UUID] = set()
+
+    def was_sent(self, notification_id: UUID) -> bool:
+        return notification_id in self.sent
+
+    def mark_sent(self, notification_id: UUID) -> None:
+        self.sent.add(notification_id)
+
+
 def notification_runtime(
     tasks: ServiceHarness,
     notifier: Notifier,
     reminder_log: ReminderLog | None = None,
     reminder_window: timedelta = timedelta(hours=24),
     pre_workspace_events: UUID | None = None,
+    sent_log: SentLog | None = None,
 ) -> Runtime:
     """A runtime for ``bootstrap.override_runtime``: the harness's task service, and the real
     notification service and idempotent consumer over the same in-memory store, with
@@ -69,6 +83,7 @@ def notification_runtime(
         uow_factory=tasks.uow_factory,
         notifier=notifier,
         reminder_log=reminder_log or InMemoryReminderLog(),
+        sent_log=sent_log or InMemorySentLog(),
         clock=tasks.clock,
         reminder_window=reminder_window,
         pre_workspace_events=pre_workspace_events,

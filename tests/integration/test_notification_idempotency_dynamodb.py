@@ -13,7 +13,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from taskapi.adapters.idempotent_consumer import DEFAULT_RECORD_TTL, IdempotentEventConsumer
-from taskapi.adapters.reminder_log import PersistenceLayerReminderLog
+from taskapi.adapters.reminder_log import PersistenceLayerReminderLog, PersistenceLayerSentLog
 from taskapi.domain.event_readers import ReceivedEvent
 from taskapi.domain.notifications import Notification, assignment_notifications
 from tests.fakes.builders import WORKSPACE_ID, created_event, make_task, received
@@ -113,3 +113,19 @@ def test_reminder_marks_are_kept_per_workspace_task_and_due_date(
     assert not reminders.was_reminded(uuid4(), task_id, due)
     [item] = dynamodb_client.scan(TableName=idempotency_table)["Items"]
     assert item["id"]["S"].startswith("taskapi.reminders#")
+
+
+def test_sent_notification_marks_are_kept_per_notification_id(
+    idempotency_table: str, dynamodb_client: DynamoDBClient
+) -> None:
+    sent = PersistenceLayerSentLog(layer(idempotency_table, dynamodb_client), timedelta(days=15))
+    first, other = uuid4(), uuid4()
+
+    assert not sent.was_sent(first)
+    sent.mark_sent(first)
+    sent.mark_sent(first)  # a second mark (a crash after the send, then the retry) is harmless
+
+    assert sent.was_sent(first)
+    assert not sent.was_sent(other)
+    [item] = dynamodb_client.scan(TableName=idempotency_table)["Items"]
+    assert item["id"]["S"].startswith("taskapi.notifications.sent#")

@@ -34,7 +34,12 @@ from tests.fakes.builders import (
     updated_event,
 )
 from tests.fakes.clock import FixedClock
-from tests.fakes.notifications import InMemoryReminderLog, NotifierDown, RecordingNotifier
+from tests.fakes.notifications import (
+    InMemoryReminderLog,
+    InMemorySentLog,
+    NotifierDown,
+    RecordingNotifier,
+)
 from tests.fakes.service import ServiceHarness, build_service
 from tests.fakes.workspaces import add_workspace
 
@@ -111,6 +116,7 @@ def build_world(
         uow_factory=opened,
         notifier=notifier,
         reminder_log=reminder_log,
+        sent_log=InMemorySentLog(),
         clock=tasks.clock,
         reminder_window=WINDOW,
         page_size=page_size,
@@ -551,6 +557,7 @@ def test_a_run_without_workspaces_reads_no_task() -> None:
         uow_factory=opened,
         notifier=RecordingNotifier(),
         reminder_log=InMemoryReminderLog(),
+        sent_log=InMemorySentLog(),
         clock=FixedClock(),
         reminder_window=WINDOW,
     )
@@ -569,6 +576,7 @@ def test_batch_sizes_must_be_positive(sizes: dict[str, int]) -> None:
             uow_factory=tasks.uow_factory,
             notifier=RecordingNotifier(),
             reminder_log=InMemoryReminderLog(),
+            sent_log=InMemorySentLog(),
             clock=tasks.clock,
             reminder_window=WINDOW,
             **sizes,
@@ -584,6 +592,7 @@ def test_a_version_1_event_is_handled_in_the_configured_workspace_of_pre_workspa
         uow_factory=world.uow,
         notifier=world.notifier,
         reminder_log=world.reminder_log,
+        sent_log=InMemorySentLog(),
         clock=world.tasks.clock,
         reminder_window=WINDOW,
         pre_workspace_events=WORKSPACE_ID,

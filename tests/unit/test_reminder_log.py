@@ -1,5 +1,5 @@
-"""The reminder log on Powertools persistence layers: the in-memory and the SQLite one (the
-DynamoDB one runs in tests/integration)."""
+"""The reminder log and the sent-notification log on Powertools persistence layers: the
+in-memory and the SQLite one (the DynamoDB one runs in tests/integration)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
 
 from taskapi.adapters.idempotency import InMemoryPersistenceLayer
-from taskapi.adapters.reminder_log import PersistenceLayerReminderLog
+from taskapi.adapters.reminder_log import PersistenceLayerReminderLog, PersistenceLayerSentLog
 from taskapi.adapters.sqlite.idempotency import SqlitePersistenceLayer
 from tests.fakes.builders import WORKSPACE_ID
 from tests.fakes.clock import DEFAULT_NOW
@@ -85,3 +85,24 @@ def test_an_expired_mark_no_longer_counts() -> None:
     log.mark_reminded(WORKSPACE_ID, task_id, DEFAULT_NOW)
 
     assert not log.was_reminded(WORKSPACE_ID, task_id, DEFAULT_NOW)
+
+
+@pytest.mark.parametrize(
+    "make_layer",
+    [
+        pytest.param(lambda _: InMemoryPersistenceLayer(), id="memory"),
+        pytest.param(lambda tmp: SqlitePersistenceLayer(tmp / "idempotency.db"), id="sqlite"),
+    ],
+)
+def test_a_sent_notification_is_remembered_by_its_id(
+    make_layer: LayerFactory, tmp_path: Path
+) -> None:
+    sent = PersistenceLayerSentLog(make_layer(tmp_path), retention=timedelta(days=15))
+    first, other = uuid4(), uuid4()
+
+    assert not sent.was_sent(first)
+    sent.mark_sent(first)
+    sent.mark_sent(first)
+
+    assert sent.was_sent(first)
+    assert not sent.was_sent(other)

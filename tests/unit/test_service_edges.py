@@ -16,7 +16,7 @@ from taskapi.service.notifications import NotificationService
 from taskapi.service.ports import RequestAlreadyRecorded, StoreUnavailable, UnitOfWorkFactory
 from taskapi.service.tasks import Created
 from tests.fakes.builders import OWNER, WORKSPACE_ID
-from tests.fakes.notifications import InMemoryReminderLog, RecordingNotifier
+from tests.fakes.notifications import InMemoryReminderLog, InMemorySentLog, RecordingNotifier
 from tests.fakes.service import ServiceHarness, build_service
 from tests.fakes.unit_of_work import FailingCommits
 
@@ -103,6 +103,7 @@ def test_completing_and_reassigning_at_once_sends_both_notifications() -> None:
         notifier,
         InMemoryReminderLog(),
         harness.clock,
+        sent_log=InMemorySentLog(),
         reminder_window=timedelta(hours=24),
     )
     dispatcher = OutboxDispatcher(harness.store, [notifications.handle], clock=harness.clock)
@@ -124,3 +125,45 @@ def test_completing_and_reassigning_at_once_sends_both_notifications() -> None:
         (NotificationKind.TASK_ASSIGNED, "ana@example.com", design.task_id),
         (NotificationKind.TASK_UNBLOCKED, "ben@example.com", build.task_id),
     ]
+
+
+def test_a_retried_event_sends_only_the_notifications_it_has_not_sent() -> None:
+    """One event, two notifications: the first recipient's is sent, the second's fails, so
+    the event is retried. The retry (and every later one) must not email the first again."""
+    harness = build_service()
+    refused: set[str] = set()
+    notifier = RecordingNotifier(fails_for=lambda n: n.recipient in refused)
+    sent_log = InMemorySentLog()
+    notifications = NotificationService(
+        harness.uow_factory,
+        notifier,
+        InMemoryReminderLog(),
+        harness.clock,
+        sent_log=sent_log,
+        reminder_window=timedelta(hours=24),
+    )
+    dispatcher = OutboxDispatcher(harness.store, [notifications.handle], clock=harness.clock)
+    design = harness.tasks.create(CreateTask(title="Design"))
+    build = harness.tasks.create(
+        CreateTask(title="Build", dependencies=(design.task_id,), assignee="ben@example.com")
+    )
+    dispatcher.dispatch_pending()
+    notifier.sent.clear()
+    refused.add("ben@example.com")
+    harness.tasks.update(
+        design.task_id,
+        UpdateTask(status=Status.COMPLETED, assignee="ana@example.com"),
+        design.version,
+    )
+
+    for _ in range(3):  # ben's address keeps failing: three attempts of the one event
+        assert dispatcher.dispatch_pending().failed == 1
+        harness.clock.advance(timedelta(hours=1))
+    refused.clear()
+    assert dispatcher.dispatch_pending().delivered == 1
+
+    assert [(n.kind, n.recipient, n.task_id) for n in notifier.sent] == [
+        (NotificationKind.TASK_ASSIGNED, "ana@example.com", design.task_id),
+        (NotificationKind.TASK_UNBLOCKED, "ben@example.com", build.task_id),
+    ]
+    assert len(sent_log.sent) == 3  # ben's assignment to Build, then the two above

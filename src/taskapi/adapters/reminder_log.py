@@ -1,4 +1,4 @@
-"""A ``ReminderLog`` kept in a Powertools idempotency persistence layer.
+"""A ``ReminderLog`` and a ``SentLog`` kept in Powertools idempotency persistence layers.
 
 A mark is an idempotency record keyed on (workspace id, task id, due date): task ids are unique
 within a workspace only. Reusing the layer means no new table or file (DynamoDB in AWS, SQLite
@@ -58,3 +58,35 @@ def _key(workspace_id: UUID, task_id: UUID, due_at: datetime) -> dict[str, Any]:
         "task_id": str(task_id),
         "due_at": due_at.isoformat(),
     }
+
+
+class PersistenceLayerSentLog:
+    """A ``SentLog``: one record per sent notification, keyed on its ``notification_id``.
+
+    "Send, then mark": a crash between the two sends that notification once more on the retry
+    (at least once); every notification sent before it is skipped."""
+
+    def __init__(
+        self,
+        persistence_store: BasePersistenceLayer,
+        retention: timedelta,
+        key_prefix: str = "taskapi.notifications.sent",
+    ) -> None:
+        # A layer of its own, like the reminder log's: Powertools keeps its first configuration.
+        persistence_store.configure(
+            IdempotencyConfig(expires_after_seconds=int(retention.total_seconds())),
+            key_prefix=key_prefix,
+        )
+        self._store = persistence_store
+
+    def was_sent(self, notification_id: UUID) -> bool:
+        try:
+            record = self._store.get_record(data={"notification_id": str(notification_id)})
+        except IdempotencyItemNotFoundError:
+            return False
+        return record is not None and record.status == _COMPLETED
+
+    def mark_sent(self, notification_id: UUID) -> None:
+        self._store.save_success(
+            data={"notification_id": str(notification_id)}, result={"sent": True}
+        )

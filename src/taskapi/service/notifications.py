@@ -4,7 +4,8 @@ The rules live in ``domain.notifications``; this module reads what they need thr
 always within one workspace (the event's; the reminder run visits them one at a time, never
 scanning every task), and sends through a ``Notifier``. The consumer wraps ``handle`` in an
 idempotency guard on ``event_id`` (see bootstrap). Within one event, notifications are sent in
-order and a failure raises, so the event is retried (at least once, never silently dropped).
+order and a failure raises, so the event is retried (at least once, never silently dropped);
+each sent notification is marked, so the retry sends only those not sent yet.
 A version-1 event names no workspace: it is logged and ignored. See docs/events.md.
 """
 
@@ -33,6 +34,7 @@ from taskapi.service.ports import (
     Notifier,
     Position,
     ReminderLog,
+    SentLog,
     TaskFilter,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -63,6 +65,7 @@ class NotificationService:
         reminder_log: ReminderLog,
         clock: Clock,
         *,
+        sent_log: SentLog,
         reminder_window: timedelta,
         page_size: int = 100,
         workspace_batch: int = 100,
@@ -76,6 +79,7 @@ class NotificationService:
         self._uow_factory = uow_factory
         self._notifier = notifier
         self._reminder_log = reminder_log
+        self._sent_log = sent_log
         self._clock = clock
         self._reminder_window = reminder_window
         self._page_size = page_size
@@ -124,7 +128,12 @@ class NotificationService:
             if is_completion(event):
                 notifications += self._unblocked_by(uow, event, workspace_name)
         for notification in notifications:
+            # A retry of this event (an earlier attempt failed on a later notification) sends
+            # only what was not sent yet.
+            if self._sent_log.was_sent(notification.notification_id):
+                continue
             self._notifier.send(notification)
+            self._sent_log.mark_sent(notification.notification_id)
         return notifications
 
     def _unblocked_by(

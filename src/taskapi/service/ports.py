@@ -365,6 +365,15 @@ class ReminderLog(Protocol):
     def mark_reminded(self, workspace_id: UUID, task_id: UUID, due_at: datetime) -> None: ...
 
 
+class SentLog(Protocol):
+    """Remembers which notifications were sent (by ``notification_id``, derived from their
+    cause), so retrying an event whose later send failed does not send its earlier ones again."""
+
+    def was_sent(self, notification_id: UUID) -> bool: ...
+
+    def mark_sent(self, notification_id: UUID) -> None: ...
+
+
 class StoreUnavailable(Exception):
     """The store refused the request for now (throttling); the client should retry later."""
 
