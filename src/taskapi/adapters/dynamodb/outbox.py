@@ -125,6 +125,10 @@ class DynamoDbOutbox:
         records: list[OutboxRecord] = []
         shards = [self._index(shard, limit, bound) for shard in pending_partitions()]
         for _, key, item in heapq.merge(*shards, key=lambda entry: entry[0]):
+            damage = _damage(item)
+            if damage is not None:  # no event to read, or no id to shard by: set aside
+                self._set_aside(key, damage, attempts_added=0, partition=item.get(OUTBOX_PK))
+                continue
             # The index lags its table: skip an entry whose item was sent, set aside or
             # rescheduled since.
             shard = pending_partition(UUID(str(item["event_id"])))
@@ -166,8 +170,9 @@ class DynamoDbOutbox:
             if item.get(OUTBOX_PK) == DEAD:  # not redriven since the index was written
                 letters.append(
                     DeadLetter(
-                        event_id=UUID(item["event_id"]),
-                        event_type=str(item["event_type"]),
+                        # The key's id: a damaged item may hold no (valid) event_id of its own.
+                        event_id=UUID(str(item[PK]).removeprefix(OUTBOX_PREFIX)),
+                        event_type=str(item.get("event_type", "unknown")),
                         attempts=int(item.get("attempts", 0)),
                         last_error=item.get("last_error"),
                         dead_lettered_at=datetime.fromisoformat(item[DEAD_LETTERED_AT]),
@@ -214,12 +219,19 @@ class DynamoDbOutbox:
                     yield str(entry[OUTBOX_SK]), key, item
 
     def _set_aside(
-        self, key: dict[str, AttributeValueTypeDef], error: str, *, attempts_added: int
+        self,
+        key: dict[str, AttributeValueTypeDef],
+        error: str,
+        *,
+        attempts_added: int,
+        partition: str | None = None,
     ) -> None:
+        """Move a pending item to the dead letters, if it is still in ``partition`` (by
+        default the pending shard of the id in its key)."""
         event_id = key[PK]["S"].removeprefix(OUTBOX_PREFIX)
         self._update_if(
             key,
-            pending_partition(UUID(event_id)),
+            partition if partition is not None else pending_partition(UUID(event_id)),
             "ADD #attempts :added SET #opk = :to, #sk = :at, #error = :error, #dead_at = :when",
             {"#attempts": "attempts", "#error": "last_error", "#sk": OUTBOX_SK}
             | {"#dead_at": DEAD_LETTERED_AT},
@@ -269,3 +281,18 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _nanos(instant: datetime) -> int:
     return (to_utc(instant) - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+def _damage(item: dict[str, Any]) -> str | None:
+    """Why a pending outbox item cannot even be read as a record (no ``event`` attribute, an
+    ``event_id`` that is not a UUID or not the key's), or None. The item was written by hand or
+    by a broken writer; like an unreadable event, it is set aside, never retried forever."""
+    if "event" not in item:
+        return "unreadable: the outbox item has no event attribute"
+    try:
+        event_id = UUID(str(item.get("event_id")))
+    except ValueError:
+        return "unreadable: the outbox item's event_id is not a UUID"
+    if str(item.get(PK)) != f"{OUTBOX_PREFIX}{event_id}":
+        return "unreadable: the outbox item's event_id is not the one in its key"
+    return None
