@@ -156,6 +156,29 @@ def test_an_unreadable_outbox_item_fails_its_record_and_the_rest_go_out(
     assert response == {"batchItemFailures": [{"itemIdentifier": broken_sequence_number}]}
 
 
+def test_an_outbox_insert_without_its_new_image_fails_its_record_not_dropped(
+    records: list[dict[str, Any]],
+) -> None:
+    # A stream not set to NEW_IMAGE (the template sets it; a hand-made stream might not):
+    # the record is an outbox item by its keys, and acknowledging it would lose its event.
+    events = outbox_events(records)
+    imageless_sequence_number = events[0][0]
+    imageless = [
+        {**r, "dynamodb": {k: v for k, v in r["dynamodb"].items() if k != "NewImage"}}
+        if r["dynamodb"]["SequenceNumber"] == imageless_sequence_number
+        else r
+        for r in records
+    ]
+    with stubbed_events() as (publisher, stubber):
+        stubber.add_response(
+            "put_events",
+            {"FailedEntryCount": 0, "Entries": [{"EventId": "e1"}, {"EventId": "e2"}]},
+            {"Entries": ANY},
+        )
+        response = invoke(relay_on(publisher), imageless)
+    assert response == {"batchItemFailures": [{"itemIdentifier": imageless_sequence_number}]}
+
+
 class CrashAfterPublishing:
     """A publisher that publishes for real, then dies before the relay can acknowledge the
     records: the Lambda invocation fails and the same batch is delivered again."""

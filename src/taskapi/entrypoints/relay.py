@@ -55,8 +55,12 @@ def publish_outbox_records(
         if record.event_name != DynamoDBRecordEventName.INSERT or record.dynamodb is None:
             logger.debug("skipping a record that is not an insert", extra={"seq": sequence_number})
             continue
+        # The keys as well as the image: a record without its NewImage (a stream not set to
+        # NEW_IMAGE) is still known by its keys as an outbox item, and fails, visibly, rather
+        # than being acknowledged as "some other item" and lost. (An image holds its keys.)
+        image = {**(record.dynamodb.keys or {}), **(record.dynamodb.new_image or {})}
         try:
-            event = relay.read_outbox_image(record.dynamodb.new_image)
+            event = relay.read_outbox_image(image)
         except ValueError as exc:
             # A corrupt outbox item: retrying cannot fix it, but dropping it would lose an
             # event. Fail the record so it ends in the on-failure destination, visibly.
