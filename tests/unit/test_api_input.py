@@ -234,7 +234,8 @@ def test_the_assignee_filter_finds_the_address_however_its_domain_is_cased(
 
 
 @pytest.mark.parametrize(
-    "assignee", ["not-an-email", "ana@", "ana@example.test", "a b@example.com"]
+    "assignee",
+    ["not-an-email", "ana@", "ana@example.test", "a b@example.com", "Mallory <ana@example.com>"],
 )
 def test_an_assignee_filter_that_is_not_an_address_is_a_400(
     harness: ServiceHarness, assignee: str

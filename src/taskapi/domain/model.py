@@ -84,7 +84,12 @@ def _email_address(value: str, info: ValidationInfo) -> str:
         return value
     # Pydantic's own EmailStr check, called on first use: EmailStr would import
     # email-validator (~50 ms) when the model is defined, at every cold start.
-    return validate_email(value)[1]
+    address = validate_email(value)[1]
+    if "<" in value:
+        # Pydantic also takes "Name <address>" and keeps the address: an assignee is an
+        # address alone, and quietly dropping what was sent would store something else.
+        raise ValueError("must be an email address alone, without a display name")
+    return address
 
 
 # An email address, normalised as Pydantic's EmailStr normalises it.
