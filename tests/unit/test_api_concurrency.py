@@ -95,6 +95,18 @@ def test_a_matching_if_match_updates(task_at_version_2: dict[str, Any], if_match
     assert reply.header("ETag") == '"3"'
 
 
+def test_if_match_on_several_lines_is_one_list(task_at_version_2: dict[str, Any]) -> None:
+    # RFC 9110, 5.3: two lines of a list header are the list of both values.
+    matching = [("If-Match", '"7"'), ("If-Match", '"2"')]
+    stale = [("If-Match", '"7"'), ("If-Match", '"1"')]
+
+    refused = call("PUT", path(task_at_version_2), {"title": "mine"}, stale)
+    updated = call("PUT", path(task_at_version_2), {"title": "mine"}, matching)
+
+    assert (refused.status, refused.json()["error"]) == (412, "precondition_failed")
+    assert (updated.status, updated.header("ETag")) == (200, '"3"')
+
+
 @pytest.mark.parametrize("if_match", ["2", "W/2", '"2', "", "**", '"2" "3"'])
 def test_a_malformed_if_match_is_a_400(task_at_version_2: dict[str, Any], if_match: str) -> None:
     reply = call("PUT", path(task_at_version_2), {"title": "mine"}, [("If-Match", if_match)])

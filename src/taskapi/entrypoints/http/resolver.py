@@ -175,6 +175,7 @@ class _RequestValidation(OpenAPIRequestValidationMiddleware):
                 dependant.header_params,
                 CaseInsensitiveDict(event.get("multiValueHeaders")),  # type: ignore[no-untyped-call]
             )
+            _fold_list_headers(headers)
             header_values, header_errors = _request_params_to_args(dependant.header_params, headers)
             values.update(header_values)
             errors += header_errors
@@ -194,6 +195,17 @@ class _RequestValidation(OpenAPIRequestValidationMiddleware):
             raise RequestValidationError(errors)
         app.context["_route_args"] = values
         return next_middleware(app)
+
+
+# Headers whose value is a comma-separated list (RFC 9110, 5.3): several lines of one are the
+# same as one line with the values joined, not a repeated single value.
+_LIST_HEADERS = frozenset({"if-match"})
+
+
+def _fold_list_headers(headers: MutableMapping[str, Any]) -> None:
+    for name, value in list(headers.items()):
+        if isinstance(value, list) and name.lower() in _LIST_HEADERS:
+            headers[name] = ", ".join(str(part) for part in value)
 
 
 _SCALAR, _MODEL, _OTHER = "scalar", "model", "other"
