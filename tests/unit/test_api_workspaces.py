@@ -148,6 +148,13 @@ def test_a_member_that_is_not_a_caller_identity_is_400(
     assert harness.workspaces.get(OWNER, harness.tasks.access.workspace_id).workspace.version == 1
 
 
+def test_a_member_too_long_is_counted_in_characters(harness: ServiceHarness) -> None:
+    reply = call("PUT", f"{WORKSPACE}/members/cognito:{'x' * 600}", {"role": "viewer"})
+    assert reply.json()["details"] == [
+        {"field": "member", "message": "at most 512 characters, not 608"}
+    ]
+
+
 def test_the_last_owner_cannot_leave(harness: ServiceHarness) -> None:
     reply = call("DELETE", f"{WORKSPACE}/members/{OWNER}")
     assert (reply.status, reply.json()["error"]) == (409, "workspace_needs_an_owner")

@@ -293,7 +293,9 @@ def plain_message(error: Mapping[str, Any]) -> str:
     kind = str(error.get("type", ""))
     context = dict(error.get("ctx") or {})
     loc = error.get("loc") or ("",)
-    context["items"] = "dependencies" if loc[-1] == "dependencies" else "items"
+    # A length check after a before-validator is Pydantic's generic too_long, text or not.
+    items = "characters" if isinstance(error.get("input"), str) else "items"
+    context["items"] = "dependencies" if loc[-1] == "dependencies" else items
     if kind == "string_too_short" and context.get("min_length") == 1:
         return "must not be empty"
     template = _PLAIN_MESSAGES.get(kind)
