@@ -319,8 +319,19 @@ def test_validation_messages_are_plain_words(harness: ServiceHarness) -> None:
          "these fields cannot be null: title"),
         ("PUT", f"{TASKS}/{MISSING}", {"version": 0}, "body.version", "must be at least 1"),
         ("GET", f"{TASKS}?limit=101", None, "query.limit", "must be at most 100"),
+        ("GET", f"{TASKS}?next_token=a.b", None, "query.next_token",
+         "must hold letters, digits, '-' and '_' only"),
     ]  # fmt: skip
     for method, target, body, field, message in cases:
         problems = validation_problems(call(method, target, body))
 
         assert problems[field] == message, (field, problems)
+
+
+def test_a_malformed_idempotency_key_is_said_in_words(harness: ServiceHarness) -> None:
+    reply = call("POST", TASKS, {"title": "t"}, [("Idempotency-Key", "a b")])
+
+    assert validation_problems(reply) == {
+        "header.idempotency-key": "must be visible ASCII characters only, without spaces"
+    }
+    assert harness.stored_tasks() == {}

@@ -288,6 +288,14 @@ _PLAIN_MESSAGES: Final[Mapping[str, str]] = {
 }
 
 
+# What a request's patterns ask for (the Idempotency-Key header, next_token), in words: a regex
+# is not a message for a client.
+_PATTERN_WORDS: Final[Mapping[str, str]] = {
+    r"^[\x21-\x7e]+$": "must be visible ASCII characters only, without spaces",
+    r"^[A-Za-z0-9_-]+$": "must hold letters, digits, '-' and '_' only",
+}
+
+
 def plain_message(error: Mapping[str, Any]) -> str:
     """One Pydantic/Powertools error's message in plain words."""
     kind = str(error.get("type", ""))
@@ -298,6 +306,8 @@ def plain_message(error: Mapping[str, Any]) -> str:
     context["items"] = "dependencies" if loc[-1] == "dependencies" else items
     if kind == "string_too_short" and context.get("min_length") == 1:
         return "must not be empty"
+    if kind == "string_pattern_mismatch":
+        return _PATTERN_WORDS.get(str(context.get("pattern")), "is not in the expected form")
     template = _PLAIN_MESSAGES.get(kind)
     if template is not None:
         with contextlib.suppress(KeyError):  # a context without what the template names
