@@ -335,3 +335,17 @@ def test_a_malformed_idempotency_key_is_said_in_words(harness: ServiceHarness) -
         "header.idempotency-key": "must be visible ASCII characters only, without spaces"
     }
     assert harness.stored_tasks() == {}
+
+
+def test_an_idempotency_key_sent_twice_is_a_400_that_says_so(harness: ServiceHarness) -> None:
+    keys = [("Idempotency-Key", "k1"), ("Idempotency-Key", "k2")]
+
+    reply = call("POST", TASKS, {"title": "t"}, keys)
+
+    assert validation_problems(reply) == {
+        "header.idempotency-key": "sent 2 times: send this header once"
+    }
+    assert harness.stored_tasks() == {}
+    # A header the route does not read may come on several lines.
+    accepts = [("Accept", "application/json"), ("Accept", "text/plain")]
+    assert call("POST", TASKS, {"title": "t"}, accepts).status == 201

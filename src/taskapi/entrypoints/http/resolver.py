@@ -176,9 +176,10 @@ class _RequestValidation(OpenAPIRequestValidationMiddleware):
                 CaseInsensitiveDict(event.get("multiValueHeaders")),  # type: ignore[no-untyped-call]
             )
             _fold_list_headers(headers)
+            repeated = _repeated_headers(headers, dependant.header_params)
             header_values, header_errors = _request_params_to_args(dependant.header_params, headers)
             values.update(header_values)
-            errors += header_errors
+            errors += repeated + header_errors
         if dependant.cookie_params:
             cookie_values, cookie_errors = _request_params_to_args(
                 dependant.cookie_params, event.resolved_cookies_field
@@ -206,6 +207,28 @@ def _fold_list_headers(headers: MutableMapping[str, Any]) -> None:
     for name, value in list(headers.items()):
         if isinstance(value, list) and name.lower() in _LIST_HEADERS:
             headers[name] = ", ".join(str(part) for part in value)
+
+
+def _repeated_headers(
+    headers: MutableMapping[str, Any], params: Sequence[ModelField]
+) -> list[dict[str, Any]]:
+    """A validation error for each header the route declares, takes once and was sent on
+    several lines (two Idempotency-Keys: which one?), taken out so it is not also "not a valid
+    string". Headers the route does not read are no concern of its validation."""
+    declared = {param.alias.lower() for param in params if _parameter_kind(param) is _SCALAR}
+    errors = []
+    for name, value in list(headers.items()):
+        if name.lower() in declared and isinstance(value, list) and len(value) > 1:
+            del headers[name]
+            errors.append(
+                {
+                    "type": "value_error",
+                    "loc": ("header", name.lower()),
+                    "msg": f"sent {len(value)} times: send this header once",
+                    "input": value,
+                }
+            )
+    return errors
 
 
 _SCALAR, _MODEL, _OTHER = "scalar", "model", "other"
