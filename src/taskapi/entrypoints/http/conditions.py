@@ -55,16 +55,6 @@ class IfMatch:
             return None
         return next(iter(self.versions))
 
-    def defers_to(self, body_version: int | None) -> bool:
-        """Whether the body's ``version`` is the condition: the header names no one version
-        (``*``, or a list) and allows the body's. A stale one is then the body's 409 with the
-        current state, as without the header; ``*`` names no version to disagree with."""
-        return (
-            body_version is not None
-            and self.single_version is None
-            and (self.any_version or body_version in self.versions)
-        )
-
     def expected_version(self, read_current: Callable[[], Task | Workspace]) -> int:
         """The version a conditional write must expect. Reads the task (or workspace) only
         when the header names something other than exactly one version (``*``, or a list):
@@ -76,3 +66,27 @@ class IfMatch:
         if self.any_version or current.version in self.versions:
             return current.version
         raise PreconditionFailed(current)
+
+
+def version_for_update(
+    if_match: str, body_version: int | None, read_current: Callable[[], Task | Workspace]
+) -> int | None:
+    """The version an update with ``If-Match`` and the body's ``version`` must expect: the
+    header's (412 when stale), or None when the body's version is the condition. That is when
+    the header names no one version (``*``, or a list) and allows the body's: a stale one is
+    then the body's 409 with the current state, as without the header. A body naming another
+    version than the header does is a 400."""
+    condition = IfMatch.parse(if_match)
+    if (
+        body_version is not None
+        and condition.single_version is None
+        and (condition.any_version or body_version in condition.versions)
+    ):
+        return None
+    expected = condition.expected_version(read_current)
+    if body_version is not None and body_version != expected:
+        raise InvalidPrecondition(
+            "version in the body and If-Match name different versions",
+            {"version": body_version, "if_match": if_match[:100]},
+        )
+    return expected

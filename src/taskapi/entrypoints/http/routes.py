@@ -17,9 +17,8 @@ from taskapi import bootstrap
 from taskapi.domain.errors import VersionConflict
 from taskapi.domain.model import Task
 from taskapi.entrypoints.http.app import API_VERSION, app
-from taskapi.entrypoints.http.conditions import IfMatch
+from taskapi.entrypoints.http.conditions import IfMatch, version_for_update
 from taskapi.entrypoints.http.errors import (
-    InvalidPrecondition,
     PreconditionFailed,
     PreconditionRequired,
 )
@@ -165,18 +164,16 @@ def update_task(
     if_match: IfMatchHeader = None,
 ) -> Response[Task]:
     service, access = _service(), access_to(workspace_id)
-    condition = None if if_match is None else IfMatch.parse(if_match)
-    if condition is None or condition.defers_to(command.version):
+    expected = None
+    if if_match is not None:
+        expected = version_for_update(
+            if_match, command.version, lambda: service.get(access, task_id)
+        )
+    if expected is None:  # the body's version is the condition
         if command.version is None:
             raise PreconditionRequired
         task = service.update(access, task_id, command, command.version)
     else:
-        expected = condition.expected_version(lambda: service.get(access, task_id))
-        if command.version is not None and command.version != expected:
-            raise InvalidPrecondition(
-                "version in the body and If-Match name different versions",
-                {"version": command.version, "if_match": (if_match or "")[:100]},
-            )
         try:
             task = service.update(access, task_id, command, expected)
         except VersionConflict as conflict:  # raced with another writer since If-Match matched

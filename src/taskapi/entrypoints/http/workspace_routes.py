@@ -16,8 +16,8 @@ from taskapi import bootstrap
 from taskapi.domain.errors import WorkspaceVersionConflict
 from taskapi.domain.workspaces import Membership, Role
 from taskapi.entrypoints.http.app import app
-from taskapi.entrypoints.http.conditions import IfMatch
-from taskapi.entrypoints.http.errors import InvalidPrecondition, PreconditionFailed
+from taskapi.entrypoints.http.conditions import IfMatch, version_for_update
+from taskapi.entrypoints.http.errors import PreconditionFailed
 from taskapi.entrypoints.http.identity import current_caller
 from taskapi.entrypoints.http.openapi import (
     CREATE_WORKSPACE_RESPONSES,
@@ -104,18 +104,12 @@ def update_workspace(
 ) -> Response[WorkspaceView]:
     service, caller = _service(), current_caller()
     expected = None
-    # The header's condition, unless it defers to the body's version (a stale one: 409).
-    header = None
-    if if_match is not None and not (condition := IfMatch.parse(if_match)).defers_to(
-        command.version
-    ):
-        header = if_match
-        expected = condition.expected_version(lambda: service.get(caller, workspace_id).workspace)
-        if command.version is not None and command.version != expected:
-            raise InvalidPrecondition(
-                "version in the body and If-Match name different versions",
-                {"version": command.version, "if_match": if_match[:100]},
-            )
+    if if_match is not None:
+        expected = version_for_update(
+            if_match, command.version, lambda: service.get(caller, workspace_id).workspace
+        )
+    # None: no header, or one that leaves the condition to the body's version (stale: 409).
+    header = None if expected is None else if_match
     renamed = _conditional(lambda: service.rename(caller, workspace_id, command, expected), header)
     return _workspace_response(WorkspaceView.of(renamed, Role.OWNER))
 
