@@ -175,8 +175,7 @@ class _RequestValidation(OpenAPIRequestValidationMiddleware):
                 dependant.header_params,
                 CaseInsensitiveDict(event.get("multiValueHeaders")),  # type: ignore[no-untyped-call]
             )
-            _fold_list_headers(headers)
-            repeated = _repeated_headers(headers, dependant.header_params)
+            repeated = _one_value_per_header(headers, dependant.header_params)
             header_values, header_errors = _request_params_to_args(dependant.header_params, headers)
             values.update(header_values)
             errors += repeated + header_errors
@@ -203,27 +202,26 @@ class _RequestValidation(OpenAPIRequestValidationMiddleware):
 _LIST_HEADERS = frozenset({"if-match"})
 
 
-def _fold_list_headers(headers: MutableMapping[str, Any]) -> None:
-    for name, value in list(headers.items()):
-        if isinstance(value, list) and name.lower() in _LIST_HEADERS:
-            headers[name] = ", ".join(str(part) for part in value)
-
-
-def _repeated_headers(
+def _one_value_per_header(
     headers: MutableMapping[str, Any], params: Sequence[ModelField]
 ) -> list[dict[str, Any]]:
-    """A validation error for each header the route declares, takes once and was sent on
-    several lines (two Idempotency-Keys: which one?), taken out so it is not also "not a valid
-    string". Headers the route does not read are no concern of its validation."""
-    declared = {param.alias.lower() for param in params if _parameter_kind(param) is _SCALAR}
+    """One value for each header the route declares (its alias is the lower-case key): the
+    lines of a list header joined, and a validation error for any other sent on several lines
+    (two Idempotency-Keys: which one?), taken out so it is not also "not a valid string".
+    Headers the route does not read are no concern of its validation."""
     errors = []
-    for name, value in list(headers.items()):
-        if name.lower() in declared and isinstance(value, list) and len(value) > 1:
+    for param in params:
+        name, value = param.alias, headers.get(param.alias)
+        if not isinstance(value, list) or _parameter_kind(param) is not _SCALAR:
+            continue
+        if name in _LIST_HEADERS:
+            headers[name] = ", ".join(str(part) for part in value)
+        elif len(value) > 1:
             del headers[name]
             errors.append(
                 {
                     "type": "value_error",
-                    "loc": ("header", name.lower()),
+                    "loc": ("header", name),
                     "msg": f"sent {len(value)} times: send this header once",
                     "input": value,
                 }
