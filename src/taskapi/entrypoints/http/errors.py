@@ -288,11 +288,13 @@ _PLAIN_MESSAGES: Final[Mapping[str, str]] = {
 }
 
 
-# What a request's patterns ask for (the Idempotency-Key header, next_token), in words: a regex
-# is not a message for a client.
+# The patterns of request parameters (openapi.py: the Idempotency-Key header, next_token) and
+# what each asks for, in words: a regex is not a message for a client.
+VISIBLE_ASCII_PATTERN: Final = r"^[\x21-\x7e]+$"
+URL_SAFE_PATTERN: Final = r"^[A-Za-z0-9_-]+$"
 _PATTERN_WORDS: Final[Mapping[str, str]] = {
-    r"^[\x21-\x7e]+$": "must be visible ASCII characters only, without spaces",
-    r"^[A-Za-z0-9_-]+$": "must hold letters, digits, '-' and '_' only",
+    VISIBLE_ASCII_PATTERN: "must be visible ASCII characters only, without spaces",
+    URL_SAFE_PATTERN: "must hold letters, digits, '-' and '_' only",
 }
 
 

@@ -43,6 +43,8 @@ from taskapi.entrypoints.http.body import MAX_BODY_BYTES
 from taskapi.entrypoints.http.conditions import IF_MATCH_PATTERN, IfMatch
 from taskapi.entrypoints.http.errors import (
     NOT_AUTHENTICATED_MESSAGE,
+    URL_SAFE_PATTERN,
+    VISIBLE_ASCII_PATTERN,
     MalformedBody,
     PayloadTooLarge,
     PreconditionFailed,
@@ -376,7 +378,7 @@ IdempotencyKeyHeader = Annotated[
         alias="Idempotency-Key",
         min_length=1,
         max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        pattern=VISIBLE_ASCII_PATTERN,
         description="Any unique string (a UUID is ideal), at most 255 visible ASCII "
         "characters, remembered for 24 hours per caller: a retry with the same key and body "
         "gets the first response and creates nothing.",
@@ -387,7 +389,7 @@ NextTokenQuery = Annotated[
     str | None,
     Query(
         max_length=2048,
-        pattern=r"^[A-Za-z0-9_-]+$",
+        pattern=URL_SAFE_PATTERN,
         description="From the previous page's pagination.next_token.",
     ),
 ]
