@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from taskapi.domain.errors import DependenciesNotCompleted, VersionConflict
-from taskapi.domain.model import Status
+from taskapi.domain.model import Status, Task
 from taskapi.domain.notifications import NotificationKind
 from taskapi.service.commands import CreateTask, IdempotencyKey, UpdateTask
 from taskapi.service.dispatch import OutboxDispatcher
@@ -95,15 +95,17 @@ def test_creating_a_completed_task_with_an_open_dependency_says_it_cannot_comple
     )
 
 
-def test_completing_and_reassigning_at_once_sends_both_notifications() -> None:
-    harness = build_service()
-    notifier = RecordingNotifier()
+def _design_and_build(
+    harness: ServiceHarness, notifier: RecordingNotifier, sent_log: InMemorySentLog
+) -> tuple[OutboxDispatcher, Task, Task]:
+    """Design, and Build (assigned to ben) waiting on it, their creations delivered through
+    the notification service and forgotten by ``notifier``."""
     notifications = NotificationService(
         harness.uow_factory,
         notifier,
         InMemoryReminderLog(),
         harness.clock,
-        sent_log=InMemorySentLog(),
+        sent_log=sent_log,
         reminder_window=timedelta(hours=24),
     )
     dispatcher = OutboxDispatcher(harness.store, [notifications.handle], clock=harness.clock)
@@ -113,6 +115,13 @@ def test_completing_and_reassigning_at_once_sends_both_notifications() -> None:
     )
     dispatcher.dispatch_pending()
     notifier.sent.clear()
+    return dispatcher, design, build
+
+
+def test_completing_and_reassigning_at_once_sends_both_notifications() -> None:
+    harness = build_service()
+    notifier = RecordingNotifier()
+    dispatcher, design, build = _design_and_build(harness, notifier, InMemorySentLog())
 
     harness.tasks.update(
         design.task_id,
@@ -134,21 +143,7 @@ def test_a_retried_event_sends_only_the_notifications_it_has_not_sent() -> None:
     refused: set[str] = set()
     notifier = RecordingNotifier(fails_for=lambda n: n.recipient in refused)
     sent_log = InMemorySentLog()
-    notifications = NotificationService(
-        harness.uow_factory,
-        notifier,
-        InMemoryReminderLog(),
-        harness.clock,
-        sent_log=sent_log,
-        reminder_window=timedelta(hours=24),
-    )
-    dispatcher = OutboxDispatcher(harness.store, [notifications.handle], clock=harness.clock)
-    design = harness.tasks.create(CreateTask(title="Design"))
-    build = harness.tasks.create(
-        CreateTask(title="Build", dependencies=(design.task_id,), assignee="ben@example.com")
-    )
-    dispatcher.dispatch_pending()
-    notifier.sent.clear()
+    dispatcher, design, build = _design_and_build(harness, notifier, sent_log)
     refused.add("ben@example.com")
     harness.tasks.update(
         design.task_id,
